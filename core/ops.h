@@ -1,0 +1,120 @@
+// Every differentiable op bnlab has. Each lives in core/ops/<group>.cpp with its forward
+// and backward next to each other. Shapes in comments: N batch, C channels, H x W image.
+//
+// An op records itself on the active tape (core/tape.h) when one of its inputs requires
+// grad; otherwise it only computes. Bad shapes throw ShapeError naming the op and shapes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/tensor.h"
+
+namespace bnlab {
+
+class Generator;
+
+// --- elementwise.cpp: arithmetic with broadcasting -------------------------------------
+// NumPy broadcasting: shapes are aligned from the right; a dimension of 1 (or a missing
+// one) stretches to match. E.g. (N,C,H,W) + (1,C,1,1) adds a per-channel value, and
+// (N,F) + (F) adds a bias to every row. The backward sums the gradient over the
+// stretched dimensions.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+// With a scalar: y = x + s, y = x * s.
+Tensor add(const Tensor& x, float s);
+Tensor mul(const Tensor& x, float s);
+Tensor neg(const Tensor& x);
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& x, float s) { return add(x, s); }
+inline Tensor operator+(float s, const Tensor& x) { return add(x, s); }
+inline Tensor operator-(const Tensor& x, float s) { return add(x, -s); }
+inline Tensor operator-(float s, const Tensor& x) { return add(neg(x), s); }
+inline Tensor operator*(const Tensor& x, float s) { return mul(x, s); }
+inline Tensor operator*(float s, const Tensor& x) { return mul(x, s); }
+inline Tensor operator/(const Tensor& x, float s) { return mul(x, 1.0f / s); }
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+
+// The shape a op(a, b) broadcast produces; ShapeError (naming `op`) if they do not fit.
+Shape broadcast_shape(const char* op, const Shape& a, const Shape& b);
+
+// --- matmul.cpp: products through OpenBLAS sgemm ----------------------------------------
+// a: (M,K), b: (K,N) -> (M,N)
+Tensor matmul(const Tensor& a, const Tensor& b);
+// x: (N,in), weight: (out,in), bias: (out) or undefined -> (N,out) = x weight^T + bias
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// --- reduce.cpp -------------------------------------------------------------------------
+Tensor sum(const Tensor& x);   // all elements -> 0-d
+Tensor mean(const Tensor& x);  // all elements -> 0-d
+// Along one dimension (negative counts from the end); keepdim leaves it as size 1.
+Tensor sum(const Tensor& x, int dim, bool keepdim = false);
+Tensor mean(const Tensor& x, int dim, bool keepdim = false);
+
+// --- view.cpp: views sharing storage ----------------------------------------------------
+// One dimension of `shape` may be -1: it is inferred from the element count.
+Tensor reshape(const Tensor& x, const Shape& shape);
+// Collapses dimensions start_dim..end into one: (N,C,H,W) -> (N, C*H*W) for start_dim 1.
+Tensor flatten(const Tensor& x, int start_dim = 1);
+
+// --- activation.cpp ---------------------------------------------------------------------
+Tensor relu(const Tensor& x);     // max(x, 0)
+Tensor sigmoid(const Tensor& x);  // 1 / (1 + e^-x)
+Tensor tanh(const Tensor& x);
+
+// --- softmax.cpp ------------------------------------------------------------------------
+// log(softmax(x)) along `dim`, computed as x - max - log(sum(exp(x - max))).
+Tensor log_softmax(const Tensor& x, int dim = -1);
+// logits: (N,C), labels: N class indices in [0,C) -> 0-d mean over the batch of
+// -log softmax(logits)[n, label_n]. Fused: one pass, numerically stable.
+Tensor cross_entropy(const Tensor& logits, std::span<const int32_t> labels);
+
+// --- conv.cpp ---------------------------------------------------------------------------
+// x: (N,C,H,W), weight: (F,C,kh,kw), bias: (F) or undefined -> (N,F,Ho,Wo) with
+// Ho = (H + 2*padding - kh) / stride + 1 (likewise Wo). im2col over the whole batch + one sgemm.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int stride = 1,
+              int padding = 0);
+
+// --- pool.cpp ---------------------------------------------------------------------------
+// x: (N,C,H,W) -> (N,C,Ho,Wo), Ho = (H + 2*padding - kernel) / stride + 1. stride 0 means
+// stride = kernel (PyTorch's default). Padding counts as -inf for max and as zeros for avg
+// (count_include_pad, PyTorch's default).
+Tensor max_pool2d(const Tensor& x, int kernel, int stride = 0, int padding = 0);
+Tensor avg_pool2d(const Tensor& x, int kernel, int stride = 0, int padding = 0);
+// x: (N,C,H,W) -> (N,C): the mean over H,W of each channel.
+Tensor global_avg_pool2d(const Tensor& x);
+
+// --- dropout.cpp ------------------------------------------------------------------------
+// Training: zero each element with probability p and scale the rest by 1/(1-p), drawing
+// the mask from `gen`. Not training (or p == 0): the identity.
+Tensor dropout(const Tensor& x, float p, bool training, Generator& gen);
+
+// --- batch_norm.cpp ---------------------------------------------------------------------
+// x: (N,C) or (N,C,L) or (N,C,H,W); statistics per channel c over every other dimension.
+// training: normalize with the batch mean and biased variance; if running_mean/running_var
+//   are defined, update them in place: running = (1-momentum)*running + momentum*batch_stat
+//   (the unbiased variance for running_var).
+// not training: normalize with running_mean/running_var (which must be defined).
+// weight (gamma) and bias (beta) are (C) or undefined (no affine).
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// --- layer_norm.cpp ---------------------------------------------------------------------
+// Normalizes over the last `normalized_ndim` dimensions of x, per leading index.
+// weight and bias have those trailing dimensions' shape, or are undefined.
+Tensor layer_norm(const Tensor& x, int normalized_ndim, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+
+// --- group_norm.cpp ---------------------------------------------------------------------
+// x: (N,C,*): C channels in num_groups groups; statistics per (n, group) over the group's
+// channels and all spatial positions. weight, bias: (C) or undefined.
+Tensor group_norm(const Tensor& x, int num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                  double eps = 1e-5);
+
+}  // namespace bnlab

@@ -1,0 +1,160 @@
+// Batch normalization (Ioffe & Szegedy 2015), fused: one pass for the statistics and the
+// output in forward, one for the two channel sums and one for dx in backward.
+//
+// x: (N,C,*) viewed as (N, C, S), S = product of the trailing dims; per channel c the
+// statistics run over the M = N*S values x[n,c,s].
+// Training:  mu = (1/M) sum x;  var = (1/M) sum (x - mu)^2 (biased);  rstd = 1/sqrt(var + eps)
+//            xhat = (x - mu) * rstd;  y = gamma * xhat + beta
+//            running_mean = (1-m) running_mean + m mu
+//            running_var  = (1-m) running_var  + m var * M/(M-1)   (unbiased, as PyTorch)
+// Eval:      the same with mu, var := running_mean, running_var; nothing is updated.
+// Backward (training), per channel:
+//   dbeta = sum dy;  dgamma = sum dy * xhat
+//   dx = (gamma * rstd / M) * (M dy - sum dy - xhat * sum(dy * xhat))
+// That is the full chain rule through mu and var. Some derivations (darknet's
+// batchnorm_layer.c, see pjreddie/darknet#1723) carry an extra dL/dvar * sum(-2(x-mu))/M
+// term in dL/dmu; it is identically zero because sum(x - mu) = 0, so it is left out.
+// Backward (eval): mu and rstd are constants, so dx = dy * gamma * rstd.
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/tape.h"
+
+namespace bnlab {
+
+namespace {
+
+struct ChannelStats {
+    std::vector<float> mean, rstd;  // per channel
+};
+
+void check_channel_vector(const char* what, const Tensor& t, int64_t C, const Tensor& x) {
+    if (t.defined() && (t.ndim() != 1 || t.dim(0) != C))
+        throw ShapeError(std::string("batch_norm: ") + what + " " + t.shape().str() + " does not match input " +
+                         x.shape().str() + " with " + std::to_string(C) + " channels");
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+    if (x.ndim() < 2) throw ShapeError("batch_norm: input must be (N,C,...), got " + x.shape().str());
+    const int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / std::max<int64_t>(N * C, 1), M = N * S;
+    check_channel_vector("weight", weight, C, x);
+    check_channel_vector("bias", bias, C, x);
+    check_channel_vector("running_mean", running_mean, C, x);
+    check_channel_vector("running_var", running_var, C, x);
+    if (running_mean.defined() != running_var.defined())
+        throw Error("batch_norm: running_mean and running_var must both be given or both be absent");
+    const bool use_batch_stats = training || !running_mean.defined();
+    if (!training && !running_mean.defined())
+        throw Error("batch_norm: evaluation mode needs running_mean and running_var (or train with batch statistics)");
+    if (use_batch_stats && M <= 1)
+        throw ShapeError("batch_norm: expected more than 1 value per channel when training, got input size " +
+                         x.shape().str());
+    if (!(momentum >= 0.0 && momentum <= 1.0))
+        throw Error("batch_norm: momentum must be in [0, 1], got " + std::to_string(momentum));
+
+    auto stats = std::make_shared<ChannelStats>();
+    stats->mean.resize(static_cast<size_t>(C));
+    stats->rstd.resize(static_cast<size_t>(C));
+    Tensor y = Tensor::empty(x.shape());
+    const float* px = x.data();
+    float* py = y.data();
+    const float* gamma = weight.defined() ? weight.data() : nullptr;
+    const float* beta = bias.defined() ? bias.data() : nullptr;
+    float* rmean = running_mean.defined() ? running_mean.data() : nullptr;
+    float* rvar = running_var.defined() ? running_var.data() : nullptr;
+
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < C; ++c) {
+        double mu, var;
+        if (use_batch_stats) {
+            // Shifted sums in double: subtracting a sample value first keeps
+            // E[(x-k)^2] - E[x-k]^2 accurate even when |mean| >> std.
+            const double shift = px[c * S];
+            double s1 = 0.0, s2 = 0.0;
+            for (int64_t n = 0; n < N; ++n) {
+                const float* xc = px + (n * C + c) * S;
+                for (int64_t s = 0; s < S; ++s) {
+                    const double d = xc[s] - shift;
+                    s1 += d;
+                    s2 += d * d;
+                }
+            }
+            const double m1 = s1 / static_cast<double>(M);
+            mu = shift + m1;
+            var = std::max(s2 / static_cast<double>(M) - m1 * m1, 0.0);
+            if (training && rmean) {
+                rmean[c] = static_cast<float>((1.0 - momentum) * rmean[c] + momentum * mu);
+                rvar[c] = static_cast<float>((1.0 - momentum) * rvar[c] +
+                                             momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
+            }
+        } else {
+            mu = rmean[c];
+            var = rvar[c];
+        }
+        const double rstd = 1.0 / std::sqrt(var + eps);
+        stats->mean[static_cast<size_t>(c)] = static_cast<float>(mu);
+        stats->rstd[static_cast<size_t>(c)] = static_cast<float>(rstd);
+        // y = gamma (x - mu) rstd + beta = x * scale + offset
+        const float scale = static_cast<float>((gamma ? gamma[c] : 1.0f) * rstd);
+        const float offset = static_cast<float>((beta ? beta[c] : 0.0f) - mu * scale);
+        for (int64_t n = 0; n < N; ++n) {
+            const float* xc = px + (n * C + c) * S;
+            float* yc = py + (n * C + c) * S;
+            for (int64_t s = 0; s < S; ++s) yc[s] = xc[s] * scale + offset;
+        }
+    }
+
+    if (Tape* tape = recording_tape({&x, &weight, &bias})) {
+        tape->record("batch_norm", {x, weight, bias}, y,
+                     [x, weight, bias, stats, use_batch_stats, N, C, S, M](const Tensor& gy) {
+                         const float* xv = x.data();
+                         const float* g = gy.data();
+                         float* gx = x.requires_grad() ? grad_buffer(x) : nullptr;
+                         float* ggamma = weight.defined() && weight.requires_grad() ? grad_buffer(weight) : nullptr;
+                         float* gbeta = bias.defined() && bias.requires_grad() ? grad_buffer(bias) : nullptr;
+                         const float* w = weight.defined() ? weight.data() : nullptr;
+#pragma omp parallel for schedule(static)
+                         for (int64_t c = 0; c < C; ++c) {
+                             const float mu = stats->mean[static_cast<size_t>(c)];
+                             const float rstd = stats->rstd[static_cast<size_t>(c)];
+                             double sum_dy = 0.0, sum_dy_xhat = 0.0;
+                             for (int64_t n = 0; n < N; ++n) {
+                                 const float* xc = xv + (n * C + c) * S;
+                                 const float* gc = g + (n * C + c) * S;
+                                 for (int64_t s = 0; s < S; ++s) {
+                                     sum_dy += gc[s];
+                                     sum_dy_xhat += static_cast<double>(gc[s]) * (xc[s] - mu);
+                                 }
+                             }
+                             sum_dy_xhat *= rstd;
+                             if (ggamma) ggamma[c] += static_cast<float>(sum_dy_xhat);
+                             if (gbeta) gbeta[c] += static_cast<float>(sum_dy);
+                             if (!gx) continue;
+                             const float k = (w ? w[c] : 1.0f) * rstd;
+                             // Batch statistics: dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)).
+                             // Running statistics: dx = k * dy.
+                             const float mean_dy = use_batch_stats ? static_cast<float>(sum_dy / static_cast<double>(M)) : 0.0f;
+                             const float mean_dy_xhat = use_batch_stats ? static_cast<float>(sum_dy_xhat / static_cast<double>(M)) : 0.0f;
+                             for (int64_t n = 0; n < N; ++n) {
+                                 const float* xc = xv + (n * C + c) * S;
+                                 const float* gc = g + (n * C + c) * S;
+                                 float* dxc = gx + (n * C + c) * S;
+                                 for (int64_t s = 0; s < S; ++s) {
+                                     const float xhat = (xc[s] - mu) * rstd;
+                                     dxc[s] += k * (gc[s] - mean_dy - xhat * mean_dy_xhat);
+                                 }
+                             }
+                         }
+                     });
+    }
+    return y;
+}
+
+}  // namespace bnlab

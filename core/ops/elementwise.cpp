@@ -1,0 +1,108 @@
+// Elementwise arithmetic with broadcasting: add, sub, mul, div, and with a scalar.
+//
+// Each binary op y = f(a, b) runs forward through for_each_broadcast, and its backward
+// through the same iteration: ga[ia] += gy[i] * df/da, gb[ib] += gy[i] * df/db. Where a is
+// stretched (stride 0), many i share one ia, so the += sums the gradient over the stretched
+// dimensions, which is exactly the reduction broadcasting's backward needs.
+#include "core/ops.h"
+#include "core/ops/broadcast.h"
+#include "core/tape.h"
+
+namespace bnlab {
+
+namespace {
+
+// y = f(a, b) broadcast; `backward(ga, gb, gy, a, b, i, ia, ib)` adds one element's partials.
+template <class Forward, class Backward>
+Tensor binary_op(const char* name, const Tensor& a, const Tensor& b, Forward forward, Backward backward) {
+    const Shape out_shape = broadcast_shape(name, a.shape(), b.shape());
+    const detail::BroadcastLayout layout = detail::broadcast_layout(out_shape, a.shape(), b.shape());
+    Tensor y = Tensor::empty(out_shape);
+    {
+        const float* pa = a.data();
+        const float* pb = b.data();
+        float* py = y.data();
+        detail::for_each_broadcast(layout, [&](int64_t i, int64_t ia, int64_t ib) { py[i] = forward(pa[ia], pb[ib]); });
+    }
+    if (Tape* tape = recording_tape({&a, &b})) {
+        tape->record(name, {a, b}, y, [a, b, layout, backward](const Tensor& gy) {
+            float* ga = a.requires_grad() ? grad_buffer(a) : nullptr;
+            float* gb = b.requires_grad() ? grad_buffer(b) : nullptr;
+            const float* pa = a.data();
+            const float* pb = b.data();
+            const float* pg = gy.data();
+            detail::for_each_broadcast(layout, [&](int64_t i, int64_t ia, int64_t ib) {
+                backward(ga, gb, pg[i], pa[ia], pb[ib], ia, ib);
+            });
+        });
+    }
+    return y;
+}
+
+}  // namespace
+
+// y = a + b;  da = dy, db = dy (each summed over its broadcast dimensions)
+Tensor add(const Tensor& a, const Tensor& b) {
+    return binary_op(
+        "add", a, b, [](float x, float z) { return x + z; },
+        [](float* ga, float* gb, float g, float, float, int64_t ia, int64_t ib) {
+            if (ga) ga[ia] += g;
+            if (gb) gb[ib] += g;
+        });
+}
+
+// y = a - b;  da = dy, db = -dy
+Tensor sub(const Tensor& a, const Tensor& b) {
+    return binary_op(
+        "sub", a, b, [](float x, float z) { return x - z; },
+        [](float* ga, float* gb, float g, float, float, int64_t ia, int64_t ib) {
+            if (ga) ga[ia] += g;
+            if (gb) gb[ib] -= g;
+        });
+}
+
+// y = a * b;  da = dy * b, db = dy * a
+Tensor mul(const Tensor& a, const Tensor& b) {
+    return binary_op(
+        "mul", a, b, [](float x, float z) { return x * z; },
+        [](float* ga, float* gb, float g, float x, float z, int64_t ia, int64_t ib) {
+            if (ga) ga[ia] += g * z;
+            if (gb) gb[ib] += g * x;
+        });
+}
+
+// y = a / b;  da = dy / b, db = -dy * a / b^2
+Tensor div(const Tensor& a, const Tensor& b) {
+    return binary_op(
+        "div", a, b, [](float x, float z) { return x / z; },
+        [](float* ga, float* gb, float g, float x, float z, int64_t ia, int64_t ib) {
+            if (ga) ga[ia] += g / z;
+            if (gb) gb[ib] -= g * x / (z * z);
+        });
+}
+
+namespace {
+
+// y = scale * x + shift for a scalar scale and shift;  dx = scale * dy
+Tensor affine_scalar(const char* name, const Tensor& x, float scale, float shift) {
+    Tensor y = Tensor::empty(x.shape());
+    const float* px = x.data();
+    float* py = y.data();
+    for (int64_t i = 0; i < x.numel(); ++i) py[i] = scale * px[i] + shift;
+    if (Tape* tape = recording_tape({&x})) {
+        tape->record(name, {x}, y, [x, scale](const Tensor& gy) {
+            float* gx = grad_buffer(x);
+            const float* pg = gy.data();
+            for (int64_t i = 0; i < x.numel(); ++i) gx[i] += scale * pg[i];
+        });
+    }
+    return y;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& x, float s) { return affine_scalar("add_scalar", x, 1.0f, s); }
+Tensor mul(const Tensor& x, float s) { return affine_scalar("mul_scalar", x, s, 0.0f); }
+Tensor neg(const Tensor& x) { return affine_scalar("neg", x, -1.0f, 0.0f); }
+
+}  // namespace bnlab
