@@ -1,0 +1,51 @@
+# bnlab: two commands for a fresh Debian machine (as root):
+#   make demo   installs what is missing, builds, runs the BN-on vs BN-off comparison
+#   make test   installs what is missing, builds, runs every test through ctest
+# Everything else here wraps CMake.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+# Debian packages bnlab needs to build, test and plot (python3-torch is only for
+# `make fixtures` and `make bench-compare`, installed on demand there).
+PACKAGES := g++ cmake make pkg-config libopenblas-dev catch2 libcli11-dev libstb-dev zlib1g-dev \
+            nlohmann-json3-dev libfmt-dev gnuplot-nox dataset-fashion-mnist
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build test test-asan demo fixtures clean
+
+# Installs only what is missing; runs `apt-get update` only when something is.
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all $(words $(PACKAGES)) packages present"; fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then every test.
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBNLAB_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+# Regenerates the PyTorch parity fixtures (Debian's python3-torch, never a test dependency).
+fixtures:
+	@dpkg-query -W -f='$${Status}' python3-torch 2>/dev/null | grep -q "install ok installed" || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
+	cd tests/fixtures && for script in make_fixtures.py $(filter-out make_fixtures.py safetensors_io.py,$(notdir $(wildcard tests/fixtures/*.py))); do \
+	  /usr/bin/python3 $$script || exit 1; done
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
