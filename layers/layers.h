@@ -1,0 +1,7 @@
+// Everything in layers/, for `#include "layers/layers.h"`.
+#pragma once
+
+#include "layers/affine.h"
+#include "layers/module.h"
+#include "layers/norm.h"
+#include "layers/simple.h"

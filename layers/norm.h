@@ -1,0 +1,91 @@
+// Normalization layers with PyTorch's semantics (see ../shared/reference/pytorch-semantics.md).
+//
+// BatchNorm: per-channel statistics over the batch (and the spatial positions).
+//   training, track_running_stats: normalize with batch mean / biased variance; then
+//     num_batches_tracked += 1 and running = (1-f) running + f batch_stat (unbiased variance
+//     for running_var), f = momentum, or 1/num_batches_tracked when momentum is unset
+//     (a cumulative moving average).
+//   eval, track_running_stats: normalize with running_mean / running_var; update nothing.
+//   track_running_stats off: batch statistics in both modes, and no running buffers at all
+//     (they are absent from the state_dict, as in PyTorch).
+//   Training with one value per channel (N*H*W == 1) is an error, not a NaN.
+// LayerNorm and GroupNorm use statistics of each sample, identical in train and eval.
+#pragma once
+
+#include <optional>
+
+#include "layers/module.h"
+
+namespace bnlab {
+
+struct BatchNormOptions {
+    double eps = 1e-5;
+    std::optional<double> momentum = 0.1;  // std::nullopt: cumulative moving average
+    bool affine = true;
+    bool track_running_stats = true;
+};
+
+// Shared by BatchNorm1d and BatchNorm2d, which differ only in the input ranks they accept.
+class BatchNorm : public Module {
+public:
+    Tensor forward(const Tensor& x) override;
+    std::string describe() const override;
+
+    Tensor weight, bias;              // gamma, beta: (C); undefined without affine
+    Tensor running_mean, running_var; // (C); undefined without track_running_stats
+    int64_t num_batches_tracked = 0;
+
+protected:
+    BatchNorm(const char* kind, int64_t num_features, BatchNormOptions options, std::initializer_list<int> ranks);
+
+private:
+    const char* kind_;
+    int64_t num_features_;
+    BatchNormOptions options_;
+    std::vector<int> ranks_;  // accepted input ranks
+};
+
+// x: (N,C) or (N,C,L); statistics over N (and L) per channel.
+class BatchNorm1d : public BatchNorm {
+public:
+    explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {})
+        : BatchNorm("BatchNorm1d", num_features, options, {2, 3}) {}
+};
+
+// x: (N,C,H,W); statistics over N,H,W per channel.
+class BatchNorm2d : public BatchNorm {
+public:
+    explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {})
+        : BatchNorm("BatchNorm2d", num_features, options, {4}) {}
+};
+
+// Normalizes over the trailing dimensions `normalized_shape` of each sample.
+class LayerNorm : public Module {
+public:
+    explicit LayerNorm(const Shape& normalized_shape, double eps = 1e-5, bool elementwise_affine = true);
+    Tensor forward(const Tensor& x) override;
+    std::string describe() const override;
+
+    Tensor weight, bias;  // normalized_shape; undefined without affine
+
+private:
+    Shape normalized_shape_;
+    double eps_;
+};
+
+// x: (N,C,*); statistics per sample and group of C/num_groups channels.
+class GroupNorm : public Module {
+public:
+    GroupNorm(int num_groups, int64_t num_channels, double eps = 1e-5, bool affine = true);
+    Tensor forward(const Tensor& x) override;
+    std::string describe() const override;
+
+    Tensor weight, bias;  // (C)
+
+private:
+    int num_groups_;
+    int64_t num_channels_;
+    double eps_;
+};
+
+}  // namespace bnlab

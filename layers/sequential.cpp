@@ -1,0 +1,74 @@
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/tape.h"
+#include "layers/module.h"
+
+namespace bnlab {
+
+Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> layers) {
+    for (const auto& layer : layers) add(layer);
+}
+
+Sequential& Sequential::add(std::shared_ptr<Module> layer) {
+    register_module(std::to_string(children().size()), std::move(layer));
+    return *this;
+}
+
+std::shared_ptr<Sequential> sequential(std::initializer_list<std::shared_ptr<Module>> layers) {
+    auto model = std::make_shared<Sequential>();
+    for (const auto& layer : layers) model->add(layer);
+    return model;
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+    Tensor h = x;
+    for (const auto& [name, layer] : children()) h = layer->forward(h);
+    return h;
+}
+
+namespace {
+
+struct SummaryRow {
+    std::string name, layer, output;
+    int64_t params;
+};
+
+// Runs x through `m`, descending into Sequential containers to list their leaves.
+Tensor summarize(Module& m, const std::string& name, const Tensor& x, int depth, std::vector<SummaryRow>& rows) {
+    if (auto* seq = dynamic_cast<Sequential*>(&m)) {
+        Tensor h = x;
+        for (size_t i = 0; i < seq->size(); ++i)
+            h = summarize((*seq)[i], name.empty() ? std::to_string(i) : name + "." + std::to_string(i), h, depth + 1, rows);
+        return h;
+    }
+    Tensor y = m.forward(x);
+    rows.push_back({name, std::string(static_cast<size_t>(std::max(depth - 1, 0)) * 2, ' ') + m.describe(),
+                    y.shape().str(), m.parameter_count()});
+    return y;
+}
+
+}  // namespace
+
+std::string summary(Module& model, const Shape& input_shape) {
+    NoTape no_tape;
+    ModeGuard eval_mode(model, false);
+    std::vector<SummaryRow> rows;
+    // Eval mode uses running statistics, so a zero input passes through any layer.
+    Tensor y = summarize(model, "", Tensor::zeros(input_shape), 0, rows);
+    size_t w_name = 4, w_layer = 5;
+    for (const auto& r : rows) {
+        w_name = std::max(w_name, r.name.size());
+        w_layer = std::max(w_layer, r.layer.size());
+    }
+    std::string out = fmt::format("{:<{}}  {:<{}}  {:<16}  {:>10}\n", "name", w_name, "layer", w_layer, "output shape",
+                                  "params");
+    out += std::string(w_name + w_layer + 32, '-') + "\n";
+    for (const auto& r : rows)
+        out += fmt::format("{:<{}}  {:<{}}  {:<16}  {:>10}\n", r.name, w_name, r.layer, w_layer, r.output, r.params);
+    out += std::string(w_name + w_layer + 32, '-') + "\n";
+    out += fmt::format("input {}  output {}  parameters {}\n", input_shape.str(), y.shape().str(), model.parameter_count());
+    return out;
+}
+
+}  // namespace bnlab

@@ -1,0 +1,70 @@
+// Layers without learned parameters: activations, pooling, flatten, dropout.
+#pragma once
+
+#include <functional>
+
+#include "layers/module.h"
+
+namespace bnlab {
+
+// Wraps a parameter-free op: y = op(x).
+class Stateless : public Module {
+public:
+    Tensor forward(const Tensor& x) override { return op_(x); }
+    std::string describe() const override { return description_; }
+
+protected:
+    Stateless(std::string description, std::function<Tensor(const Tensor&)> op)
+        : description_(std::move(description)), op_(std::move(op)) {}
+
+private:
+    std::string description_;
+    std::function<Tensor(const Tensor&)> op_;
+};
+
+class ReLU : public Stateless {
+public:
+    ReLU();
+};
+class Sigmoid : public Stateless {
+public:
+    Sigmoid();
+};
+class Tanh : public Stateless {
+public:
+    Tanh();
+};
+// (N,C,H,W) -> (N,C,Ho,Wo); stride 0 means stride = kernel_size.
+class MaxPool2d : public Stateless {
+public:
+    explicit MaxPool2d(int kernel_size, int stride = 0, int padding = 0);
+};
+class AvgPool2d : public Stateless {
+public:
+    explicit AvgPool2d(int kernel_size, int stride = 0, int padding = 0);
+};
+// (N,C,H,W) -> (N,C)
+class GlobalAvgPool : public Stateless {
+public:
+    GlobalAvgPool();
+};
+// (N,d1,d2,...) -> (N, d1*d2*...)
+class Flatten : public Stateless {
+public:
+    Flatten();
+};
+
+// Zeroes elements with probability p in training (scaling the rest by 1/(1-p)); the
+// identity in eval. Its Generator is part of the module, so a checkpoint resumes its masks.
+class Dropout : public Module {
+public:
+    explicit Dropout(float p = 0.5f, uint64_t seed = 0);
+    Tensor forward(const Tensor& x) override;
+    std::string describe() const override;
+
+private:
+    float p_;
+    Generator gen_;
+};
+
+}  // namespace bnlab
