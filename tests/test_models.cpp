@@ -1,0 +1,91 @@
+// The model zoo: architectures, norm placement, bias dropping, pairing of initial weights.
+#include <catch2/catch.hpp>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/tape.h"
+#include "layers/models.h"
+
+using namespace bnlab;
+
+namespace {
+std::vector<std::string> layer_list(Sequential& m) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < m.size(); ++i) out.push_back(m[i].describe());
+    return out;
+}
+}  // namespace
+
+TEST_CASE("mnist-cnn has the documented layers and sizes", "[models]") {
+    auto none = make_model({.arch = "mnist-cnn"}, {}, 1);
+    CHECK(layer_list(*none) ==
+          std::vector<std::string>{"Conv2d(1, 32, kernel_size=3, padding=1)", "ReLU", "MaxPool2d(kernel_size=2, stride=2)",
+                                   "Conv2d(32, 64, kernel_size=3, padding=1)", "ReLU", "MaxPool2d(kernel_size=2, stride=2)",
+                                   "Flatten", "Linear(3136, 128)", "ReLU", "Linear(128, 10)"});
+    CHECK(none->parameter_count() == 320 + 18496 + 401536 + 1290);
+    auto bn = make_model({.arch = "mnist-cnn", .norm = "bn"}, {}, 1);
+    CHECK(layer_list(*bn) ==
+          std::vector<std::string>{"Conv2d(1, 32, kernel_size=3, padding=1, bias=False)", "BatchNorm2d(32)", "ReLU",
+                                   "MaxPool2d(kernel_size=2, stride=2)",
+                                   "Conv2d(32, 64, kernel_size=3, padding=1, bias=False)", "BatchNorm2d(64)", "ReLU",
+                                   "MaxPool2d(kernel_size=2, stride=2)", "Flatten", "Linear(3136, 128, bias=False)",
+                                   "BatchNorm1d(128)", "ReLU", "Linear(128, 10)"});
+    Generator gen(0);
+    CHECK(bn->forward(Tensor::randn({2, 1, 28, 28}, gen)).shape() == Shape{2, 10});
+}
+
+TEST_CASE("cifar-cnn and mlp build and run", "[models]") {
+    Generator gen(1);
+    auto cifar = make_model({.arch = "cifar-cnn", .norm = "gn"}, {3, 32, 32, 10}, 2);
+    CHECK(cifar->forward(Tensor::randn({2, 3, 32, 32}, gen)).shape() == Shape{2, 10});
+    CHECK(cifar->parameter_count() ==
+          (864 + 64) + (9216 + 64) + (18432 + 128) + (36864 + 128) + (73728 + 256) + (2048 * 10 + 10));
+    auto mlp = make_model({.arch = "mlp", .norm = "bn"}, {}, 3);
+    CHECK(layer_list(*mlp)[1] == "Linear(784, 100, bias=False)");
+    CHECK(layer_list(*mlp)[3] == "Sigmoid");
+    CHECK(mlp->forward(Tensor::randn({4, 1, 28, 28}, gen)).shape() == Shape{4, 10});
+    auto ln = make_model({.arch = "mnist-cnn", .norm = "ln"}, {}, 3);
+    CHECK(layer_list(*ln)[1] == "GroupNorm(1, 32)");
+    CHECK(layer_list(*ln)[10] == "LayerNorm((128))");
+}
+
+TEST_CASE("norm after the activation keeps the bias", "[models]") {
+    auto after = make_model({.arch = "mnist-cnn", .norm = "bn", .norm_after_activation = true}, {}, 1);
+    const auto layers = layer_list(*after);
+    CHECK(layers[0] == "Conv2d(1, 32, kernel_size=3, padding=1)");
+    CHECK(layers[1] == "ReLU");
+    CHECK(layers[2] == "BatchNorm2d(32)");
+}
+
+TEST_CASE("arms of a comparison share their initial weights", "[models][pairing]") {
+    auto none = make_model({.arch = "mnist-cnn", .norm = "none"}, {}, 42);
+    auto bn = make_model({.arch = "mnist-cnn", .norm = "bn"}, {}, 42);
+    auto gn = make_model({.arch = "mnist-cnn", .norm = "gn", .norm_after_activation = true}, {}, 42);
+    const auto weights = [](Sequential& m) {
+        std::vector<std::vector<float>> out;
+        for (const auto& [name, p] : m.named_parameters())
+            if (name.size() > 7 && name.substr(name.size() - 7) == ".weight" && p.ndim() >= 2) out.push_back(p.to_vector());
+        return out;
+    };
+    const auto wn = weights(*none), wb = weights(*bn), wg = weights(*gn);
+    REQUIRE(wn.size() == 4);
+    CHECK(wn == wb);
+    CHECK(wn == wg);
+    auto other_seed = make_model({.arch = "mnist-cnn", .norm = "none"}, {}, 43);
+    CHECK(weights(*other_seed) != wn);
+}
+
+TEST_CASE("init_scale scales every weight", "[models]") {
+    auto base = make_model({.arch = "mlp"}, {}, 5);
+    auto scaled = make_model({.arch = "mlp", .init_scale = 0.01f}, {}, 5);
+    const auto pb = base->named_parameters(), ps = scaled->named_parameters();
+    CHECK(ps[0].second.at({3, 7}) == 0.01f * pb[0].second.at({3, 7}));
+}
+
+TEST_CASE("bad model settings are clear errors", "[models]") {
+    CHECK_THROWS_WITH(make_model({.arch = "resnet"}, {}, 0), Catch::Contains("unknown model 'resnet' (known: mlp, mnist-cnn, cifar-cnn)"));
+    CHECK_THROWS_WITH(make_model({.arch = "mlp", .norm = "bm"}, {}, 0), Catch::Contains("unknown norm 'bm'"));
+    CHECK_THROWS_WITH(make_model({.arch = "mlp", .norm = "gn", .gn_groups = 8}, {}, 0),
+                      Catch::Contains("--gn-groups 8 does not divide the 100 channels"));
+    CHECK_THROWS_WITH(make_model({.arch = "cifar-cnn"}, {3, 4, 4, 10}, 0), Catch::Contains("too small"));
+}
