@@ -73,7 +73,7 @@ Location locate(const DatasetSpec& spec, const std::string& split, const std::ve
 struct LoadOptions {
     std::string data_dir;        // searched first (--data-dir)
     bool allow_partial = false;  // load a split whose folder lacks some files (e.g. 2 of 5 CIFAR batches)
-    ImageFormat folder_format;   // folder:PATH only: channels and size to convert to
+    ImageFormat folder_format{};  // folder:PATH only: channels and size to convert to
 };
 
 // Loads a split by name. Throws Error naming the data set, where it looked and how to get it
