@@ -187,7 +187,7 @@ Dataset load_from_folder(const DatasetSpec& spec, const std::string& split, cons
         std::string missing;
         for (const std::string& m : where.missing) missing += " " + m;
         throw Error(folder.string() + ": the " + spec.name + " " + split + " split is incomplete, missing:" + missing +
-                    (where.files.empty() ? "" : " (allow partial data to load the files present)"));
+                    (where.files.empty() ? "" : " (--partial loads the files present)"));
     }
     Dataset data;
     data.class_names = spec.class_names;
