@@ -40,11 +40,18 @@ void normalize_image_augmented(const uint8_t* src, float* dst, int64_t channels,
                 std::fill(out_row, out_row + width, o);
                 continue;
             }
+            // Output columns [x_begin, x_end) read source column x + shift (flipped: W-1-x + shift);
+            // the others fall on the padding.
             const uint8_t* in_row = in + sy * width;
-            for (int64_t x = 0; x < width; ++x) {
-                const int64_t sx = (flip ? width - 1 - x : x) + dx - kPad;
-                out_row[x] = (sx < 0 || sx >= width) ? o : static_cast<float>(in_row[sx]) * s + o;
-            }
+            const int64_t shift = dx - kPad;
+            const int64_t x_begin = std::max<int64_t>(0, flip ? shift : -shift);
+            const int64_t x_end = std::min(width, flip ? width + shift : width - shift);
+            std::fill(out_row, out_row + x_begin, o);
+            std::fill(out_row + x_end, out_row + width, o);
+            if (flip)
+                for (int64_t x = x_begin; x < x_end; ++x) out_row[x] = static_cast<float>(in_row[width - 1 - x + shift]) * s + o;
+            else
+                for (int64_t x = x_begin; x < x_end; ++x) out_row[x] = static_cast<float>(in_row[x + shift]) * s + o;
         }
     }
 }
