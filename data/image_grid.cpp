@@ -1,0 +1,87 @@
+// The one translation unit that compiles stb_image_write.
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include "data/image_grid.h"
+
+#include <stb/stb_easy_font.h>
+#include <stb/stb_image_write.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace bnlab {
+
+namespace {
+
+constexpr int64_t kMargin = 4;       // pixels between cells
+constexpr int64_t kLabelHeight = 12; // text strip under each image
+constexpr uint8_t kBackground = 40;
+
+// An RGB canvas, (height, width, 3) bytes.
+struct Canvas {
+    int64_t width, height;
+    std::vector<uint8_t> rgb;
+    void fill_rect(int64_t x0, int64_t y0, int64_t x1, int64_t y1, uint8_t value) {
+        for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y1, height); ++y)
+            for (int64_t x = std::max<int64_t>(x0, 0); x < std::min(x1, width); ++x)
+                for (int64_t c = 0; c < 3; ++c) rgb[static_cast<size_t>((y * width + x) * 3 + c)] = value;
+    }
+};
+
+// stb_easy_font lays text out as axis-aligned quads (4 vertices of 16 bytes: x, y, z floats,
+// then RGBA); each quad is filled as a rectangle, clipped to the cell's width.
+void draw_text(Canvas& canvas, const std::string& text, int64_t x, int64_t y, int64_t max_width) {
+    std::vector<char> chars(text.begin(), text.end());
+    chars.push_back('\0');
+    std::vector<float> vertices(static_cast<size_t>(text.size() + 1) * 64 * 4 * 4);  // room for 64 quads a char
+    const int quads = stb_easy_font_print(static_cast<float>(x), static_cast<float>(y), chars.data(), nullptr,
+                                          vertices.data(), static_cast<int>(vertices.size() * sizeof(float)));
+    for (int q = 0; q < quads; ++q) {
+        const float* v = vertices.data() + q * 16;  // 4 vertices of 4 floats
+        const auto x0 = static_cast<int64_t>(std::min(v[0], v[8])), x1 = static_cast<int64_t>(std::max(v[0], v[8]));
+        const auto y0 = static_cast<int64_t>(std::min(v[1], v[9])), y1 = static_cast<int64_t>(std::max(v[1], v[9]));
+        canvas.fill_rect(x0, y0, std::min(x1, x + max_width), y1, 255);
+    }
+}
+
+}  // namespace
+
+void write_image_grid(const Dataset& data, std::span<const int64_t> indices, int64_t columns, int64_t zoom,
+                      const std::filesystem::path& png_path) {
+    if (indices.empty() || columns <= 0 || zoom <= 0)
+        throw Error(png_path.string() + ": a grid needs at least one image, columns > 0 and zoom > 0");
+    const int64_t cell_width = data.width * zoom, cell_height = data.height * zoom + kLabelHeight;
+    const int64_t count = static_cast<int64_t>(indices.size());
+    const int64_t rows = (count + columns - 1) / columns, used_columns = std::min(columns, count);
+    Canvas canvas{kMargin + used_columns * (cell_width + kMargin), kMargin + rows * (cell_height + kMargin), {}};
+    canvas.rgb.assign(static_cast<size_t>(canvas.width * canvas.height * 3), kBackground);
+    const int64_t plane = data.height * data.width;
+    for (int64_t n = 0; n < count; ++n) {
+        const int64_t sample = indices[static_cast<size_t>(n)];
+        if (sample < 0 || sample >= data.size())
+            throw Error(png_path.string() + ": sample " + std::to_string(sample) + " is not in " + data.name);
+        const int64_t left = kMargin + (n % columns) * (cell_width + kMargin);
+        const int64_t top = kMargin + (n / columns) * (cell_height + kMargin);
+        const uint8_t* image = data.image(sample).data();
+        for (int64_t y = 0; y < data.height * zoom; ++y)
+            for (int64_t x = 0; x < cell_width; ++x)
+                for (int64_t c = 0; c < 3; ++c) {
+                    const int64_t channel = data.channels == 1 ? 0 : c;  // grey images: the same value in R, G, B
+                    const uint8_t value = image[channel * plane + (y / zoom) * data.width + x / zoom];
+                    canvas.rgb[static_cast<size_t>(((top + y) * canvas.width + left + x) * 3 + c)] = value;
+                }
+        const std::string& label = data.class_names[static_cast<size_t>(data.labels[static_cast<size_t>(sample)])];
+        draw_text(canvas, label, left + 1, top + data.height * zoom + 2, cell_width - 1);
+    }
+    const std::string tmp = png_path.string() + ".tmp";
+    if (!stbi_write_png(tmp.c_str(), static_cast<int>(canvas.width), static_cast<int>(canvas.height), 3,
+                        canvas.rgb.data(), static_cast<int>(canvas.width * 3)))
+        throw Error(png_path.string() + ": cannot write the PNG (is the folder writable?)");
+    std::error_code error;
+    std::filesystem::rename(tmp, png_path, error);
+    if (error) throw Error(png_path.string() + ": cannot rename " + tmp + " into place: " + error.message());
+}
+
+}  // namespace bnlab

@@ -1,0 +1,19 @@
+// A PNG contact sheet of samples, each image with its class name underneath, so a person
+// can look at what a data set holds (`bnlab data show`).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+
+#include "data/dataset.h"
+
+namespace bnlab {
+
+// Writes images `indices` of `data` in rows of `columns`, each enlarged `zoom` times
+// (nearest neighbour) above its label's class name (stb_easy_font, white on dark grey).
+// Written atomically (PATH.tmp, then renamed). Throws Error naming the path on failure.
+void write_image_grid(const Dataset& data, std::span<const int64_t> indices, int64_t columns, int64_t zoom,
+                      const std::filesystem::path& png_path);
+
+}  // namespace bnlab

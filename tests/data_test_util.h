@@ -1,0 +1,106 @@
+// Helpers for the data tests: a temporary folder, and writers of small IDX / CIFAR files.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace bnlab::test {
+
+namespace fs = std::filesystem;
+
+// A fresh folder under the system's temp folder, removed with everything in it at scope exit.
+class TempDir {
+public:
+    TempDir() {
+        static std::atomic<int> counter{0};
+        path_ = fs::temp_directory_path() /
+                ("bnlab-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const fs::path& path() const { return path_; }
+    fs::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+    fs::path path_;
+};
+
+inline void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline void write_gzip(const fs::path& path, const std::vector<uint8_t>& bytes) {
+    fs::create_directories(path.parent_path());
+    gzFile file = gzopen(path.c_str(), "wb");
+    gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(file);
+}
+
+inline std::vector<uint8_t> read_bytes(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// An IDX file's bytes: magic 0x0000 08 D, D big-endian sizes, then `values`.
+inline std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& values) {
+    std::vector<uint8_t> bytes = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
+    for (uint32_t d : dims)
+        for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<uint8_t>(d >> shift));
+    bytes.insert(bytes.end(), values.begin(), values.end());
+    return bytes;
+}
+
+// `count` 4x3 images whose pixel k of image i is (7*i + k) % 256, and labels i % classes.
+struct TinyIdx {
+    std::vector<uint8_t> images, labels;
+};
+inline TinyIdx tiny_idx(uint32_t count, uint32_t classes = 10) {
+    std::vector<uint8_t> pixels, labels;
+    for (uint32_t i = 0; i < count; ++i) {
+        for (uint32_t k = 0; k < 12; ++k) pixels.push_back(static_cast<uint8_t>((7 * i + k) % 256));
+        labels.push_back(static_cast<uint8_t>(i % classes));
+    }
+    return {idx_bytes({count, 4, 3}, pixels), idx_bytes({count}, labels)};
+}
+
+// `count` CIFAR records: label bytes, then 3072 pixels with pixel k of record i = (i + k) % 256.
+inline std::vector<uint8_t> cifar_records(const std::vector<std::vector<uint8_t>>& label_bytes) {
+    std::vector<uint8_t> bytes;
+    for (size_t i = 0; i < label_bytes.size(); ++i) {
+        bytes.insert(bytes.end(), label_bytes[i].begin(), label_bytes[i].end());
+        for (size_t k = 0; k < 3072; ++k) bytes.push_back(static_cast<uint8_t>((i + k) % 256));
+    }
+    return bytes;
+}
+
+// Runs a shell command, capturing stdout+stderr; returns the exit code.
+struct CommandResult {
+    int exit_code;
+    std::string output;
+};
+inline CommandResult run_shell(const std::string& command) {
+    TempDir dir;
+    const fs::path out = dir / "output.txt";
+    const int status = std::system((command + " > '" + out.string() + "' 2>&1").c_str());
+    const std::vector<uint8_t> bytes = read_bytes(out);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, std::string(bytes.begin(), bytes.end())};
+}
+
+}  // namespace bnlab::test
