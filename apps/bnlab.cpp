@@ -1,18 +1,29 @@
-// bnlab command line (minimal until the CLI issue): prints the build's configuration.
-#include <cblas.h>
-
+// bnlab: the command line. Each subcommand lives in its own apps/<name>_command.cpp and only
+// wires library pieces together.
+//
+// Exit codes: 0 success, 1 runtime failure (unreadable file, ...), 2 usage error (bad flag),
+// 3 training diverged (a NaN or infinite loss).
 #include <CLI/CLI.hpp>
-#include <cstdio>
 
+#include "apps/cli_common.h"
 #include "apps/data_command.h"
-#include "core/parallel.h"
+#include "apps/train_command.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"bnlab: what batch normalization does to training, end to end"};
     app.set_version_flag("--version", "bnlab 0.1");
-    app.require_subcommand(0, 1);
+    app.require_subcommand(1);
+    add_train_command(app);
     add_data_command(app);
-    CLI11_PARSE(app, argc, argv);
-    std::printf("bnlab 0.1, OpenBLAS %s, %d threads\n", openblas_get_config(), bnlab::num_threads());
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {  // --help, --version
+        return app.exit(e);
+    } catch (const CLI::RuntimeError& e) {  // a command's own failure, already reported
+        return e.get_exit_code();
+    } catch (const CLI::ParseError& e) {  // a usage error CLI11 found: report it, exit 2
+        app.exit(e);
+        return bnlab::cli::kUsageError;
+    }
     return 0;
 }

@@ -4,10 +4,10 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace bnlab {
@@ -61,19 +61,11 @@ void write_safetensors(const std::string& path, const TensorFile& file) {
     header_text.append((8 - header_text.size() % 8) % 8, ' ');  // pad so the data starts 8-aligned
     const uint64_t header_size = header_text.size();
 
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) fail(tmp, "cannot open for writing: " + std::string(std::strerror(errno)));
+    write_atomically(path, [&](std::ostream& out) {
         out.write(reinterpret_cast<const char*>(&header_size), sizeof(header_size));
         out.write(header_text.data(), static_cast<std::streamsize>(header_text.size()));
         for (const auto& [name, blob] : blobs) out.write(blob.first, static_cast<std::streamsize>(blob.second));
-        out.flush();
-        if (!out) fail(tmp, "write failed (disk full?)");
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) fail(path, "cannot rename " + tmp + " into place: " + ec.message());
+    });
 }
 
 TensorFile read_safetensors(const std::string& path) {

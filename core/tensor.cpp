@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <string>
 
 #include "core/error.h"
@@ -22,15 +21,15 @@ std::string index_str(std::initializer_list<int64_t> index) {
 }
 }  // namespace
 
-void Storage::Free::operator()(float* p) const { std::free(p); }
-
-Storage::Storage(int64_t size) : size_(size) {
-    // aligned_alloc wants a size that is a multiple of the alignment (and > 0).
-    const size_t bytes = std::max<size_t>(kAlignment, (static_cast<size_t>(size) * sizeof(float) + kAlignment - 1) /
-                                                          kAlignment * kAlignment);
-    data_.reset(static_cast<float*>(std::aligned_alloc(kAlignment, bytes)));
-    if (!data_) throw std::bad_alloc();
+Storage::Storage(int64_t size)
+    : size_(size),
+      // aligned_alloc wants a size that is a multiple of the alignment (and > 0).
+      bytes_(std::max<size_t>(kAlignment, (static_cast<size_t>(size) * sizeof(float) + kAlignment - 1) / kAlignment *
+                                              kAlignment)) {
+    data_ = static_cast<float*>(MemoryPool::allocate(bytes_, pool_));
 }
+
+Storage::~Storage() { MemoryPool::release(data_, bytes_, pool_); }
 
 Tensor Tensor::empty(const Shape& shape) {
     for (int64_t d : shape)

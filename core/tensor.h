@@ -12,26 +12,30 @@
 #include <span>
 #include <vector>
 
+#include "core/memory_pool.h"
 #include "core/shape.h"
 
 namespace bnlab {
 
 class Generator;
 
-// One 64-byte aligned float buffer. Shared by every tensor that views it; freed with the last.
+// One 64-byte aligned float buffer. Shared by every tensor that views it; freed with the last,
+// back into the MemoryPool it came from if one was active (core/memory_pool.h).
 class Storage {
 public:
     explicit Storage(int64_t size);  // values are uninitialized
-    float* data() { return data_.get(); }
-    const float* data() const { return data_.get(); }
+    ~Storage();
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+    float* data() { return data_; }
+    const float* data() const { return data_; }
     int64_t size() const { return size_; }
 
 private:
-    struct Free {
-        void operator()(float* p) const;
-    };
-    std::unique_ptr<float[], Free> data_;
+    float* data_;
     int64_t size_;
+    size_t bytes_;
+    std::shared_ptr<MemoryPool::Impl> pool_;
 };
 
 struct TensorImpl;

@@ -115,6 +115,7 @@ void DataLoader::start_epoch(int64_t epoch) {
     next_batch_ = 0;
     if (options_.prefetch && batches_per_epoch() > 0) {
         requested_ = 0;
+        request_pool_ = MemoryPool::active();
         changed_.notify_all();
     }
 }
@@ -134,6 +135,7 @@ bool DataLoader::next(Batch& batch) {
     ready_.reset();
     if (++next_batch_ < batches_per_epoch()) {
         requested_ = next_batch_;
+        request_pool_ = MemoryPool::active();
         changed_.notify_all();
     }
     return true;
@@ -145,6 +147,9 @@ void DataLoader::worker_loop() {
         changed_.wait(lock, [&] { return stopping_ || requested_ >= 0; });
         if (stopping_) return;
         const int64_t index = std::exchange(requested_, -1);
+        // Build the batch in the memory pool of the thread that asked for it, so its buffers
+        // are reused once that thread is done with them.
+        MemoryPool::Use pool(std::exchange(request_pool_, nullptr));
         working_ = true;
         lock.unlock();
         std::optional<Batch> batch;

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/memory_pool.h"
 #include "core/random.h"
 #include "core/tensor.h"
 #include "data/dataset.h"
@@ -83,6 +84,7 @@ private:
     std::mutex mutex_;
     std::condition_variable changed_;
     int64_t requested_ = -1;  // batch the worker should build next (-1: none)
+    std::shared_ptr<MemoryPool::Impl> request_pool_;  // the requesting thread's memory pool
     bool working_ = false;
     std::optional<Batch> ready_;
     int64_t ready_index_ = -1;

@@ -1,0 +1,29 @@
+// What every bnlab subcommand shares: exit codes, error reporting, run options.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "experiments/config.h"
+
+namespace bnlab::cli {
+
+constexpr int kRuntimeFailure = 1;  // a file could not be read, a run failed, ...
+constexpr int kUsageError = 2;      // bad flags or arguments
+constexpr int kDiverged = 3;        // training stopped on a NaN or infinite loss
+
+// Prints "bnlab <command>: message" to stderr and ends the command with exit code `code`.
+[[noreturn]] void fail(const CLI::App* command, int code, const std::string& message);
+// Runs `body`; a bnlab::Error or filesystem error becomes exit code 1 with its message.
+void run_guarded(const CLI::App* command, const std::function<void()>& body);
+// Exit code 2 for arguments CLI11 left over (commands use allow_extras to report them here).
+void reject_extras(const CLI::App* command);
+
+// The flags of a training run (train, compare), bound to `config`. Validated by check_train_flags.
+void add_train_flags(CLI::App* command, TrainConfig& config, std::string& bn_momentum, std::string& norm_position);
+// Applies the string flags and validates the config; exit code 2 naming the flag on a bad value.
+void check_train_flags(const CLI::App* command, TrainConfig& config, const std::string& bn_momentum,
+                       const std::string& norm_position);
+
+}  // namespace bnlab::cli

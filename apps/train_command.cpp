@@ -1,0 +1,61 @@
+#include "apps/train_command.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "apps/cli_common.h"
+#include "apps/progress.h"
+#include "core/parallel.h"
+#include "data/catalog.h"
+#include "experiments/run_recorder.h"
+
+namespace bnlab::cli {
+namespace {
+
+struct TrainArgs {
+    TrainConfig config;
+    std::string bn_momentum = "0.1", norm_position = "before", out;
+    bool partial = false;
+};
+
+int run_train(const TrainArgs& args) {
+    const LoadOptions load{.data_dir = args.config.data_dir, .allow_partial = args.partial};
+    const Dataset train = load_dataset(args.config.dataset, "train", load);
+    const Dataset test = load_dataset(args.config.dataset, "test", load);
+    Trainer trainer(args.config, train, test);
+    const std::string out = args.out.empty() ? fmt::format("runs/{}-{}-seed{}", args.config.model.arch,
+                                                           args.config.model.norm, args.config.seed)
+                                             : args.out;
+    std::unique_ptr<ConsoleProgress> progress;
+    RunRecorder recorder(out, trainer, [&](const std::string& line) { progress->print(line); });
+    progress = std::make_unique<ConsoleProgress>(recorder, args.config.model.arch + "/" + args.config.model.norm);
+    recorder.log(fmt::format("training {} (norm {}) on {}: {} train / {} test images, {} steps of batch {}, {} threads",
+                             args.config.model.arch, args.config.model.norm, args.config.dataset, train.size(),
+                             test.size(), trainer.total_steps(), args.config.batch_size, num_threads()));
+    const RunResult result = trainer.run(*progress);
+    recorder.finish(result, trainer);
+    progress->print("wrote " + out + "/{config.json, metrics.csv, train.log, model.safetensors}");
+    return result.diverged ? kDiverged : 0;
+}
+
+}  // namespace
+
+}  // namespace bnlab::cli
+
+void add_train_command(CLI::App& app) {
+    using namespace bnlab::cli;
+    CLI::App* cmd = app.add_subcommand("train", "train a model; writes config.json, metrics.csv, train.log, model.safetensors");
+    auto args = std::make_shared<TrainArgs>();
+    add_train_flags(cmd, args->config, args->bn_momentum, args->norm_position);
+    cmd->add_option("--out", args->out, "run directory (default runs/<model>-<norm>-seed<seed>)");
+    cmd->add_flag("--partial", args->partial, "accept a data set folder missing some files (e.g. 2 of 5 CIFAR batches)");
+    cmd->allow_extras();
+    cmd->callback([cmd, args] {
+        reject_extras(cmd);
+        check_train_flags(cmd, args->config, args->bn_momentum, args->norm_position);
+        int code = 0;
+        run_guarded(cmd, [&] { code = run_train(*args); });
+        if (code != 0) throw CLI::RuntimeError(code);
+    });
+}

@@ -1,0 +1,117 @@
+#include "experiments/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace bnlab {
+
+void TrainConfig::validate() const {
+    const auto require = [](bool ok, const char* flag, const std::string& what) {
+        if (!ok) throw Error(fmt::format("{}: {}", flag, what));
+    };
+    const auto one_of = [&](const std::string& v, std::initializer_list<const char*> options, const char* flag) {
+        const bool ok = std::any_of(options.begin(), options.end(), [&](const char* o) { return v == o; });
+        require(ok, flag, fmt::format("'{}' is not one of {}", v, fmt::join(options, ", ")));
+    };
+    one_of(optimizer, {"sgd", "adam", "adamw"}, "--optimizer");
+    one_of(schedule, {"constant", "step", "cosine"}, "--schedule");
+    require(std::isfinite(lr) && lr > 0, "--lr", fmt::format("must be > 0, got {}", lr));
+    require(momentum >= 0 && momentum < 1, "--momentum", fmt::format("must be in [0, 1), got {}", momentum));
+    require(weight_decay >= 0, "--weight-decay", fmt::format("must be >= 0, got {}", weight_decay));
+    require(batch_size >= 1, "--batch", fmt::format("must be >= 1, got {}", batch_size));
+    require(epochs >= 1 || steps >= 1, "--epochs", "need at least one epoch or --steps >= 1");
+    require(steps >= 0, "--steps", fmt::format("must be >= 0, got {}", steps));
+    require(eval_every >= 0, "--eval-every", fmt::format("must be >= 0, got {}", eval_every));
+    require(train_limit >= 0 && test_limit >= 0, "--limit", "must be >= 0");
+    require(warmup_steps >= 0, "--warmup", fmt::format("must be >= 0, got {}", warmup_steps));
+    require(clip_grad_norm >= 0, "--clip-grad-norm", fmt::format("must be >= 0, got {}", clip_grad_norm));
+    require(threads >= 0, "--threads", fmt::format("must be >= 0, got {}", threads));
+    require(model.init_scale > 0, "--init-scale", fmt::format("must be > 0, got {}", model.init_scale));
+    require(model.dropout >= 0 && model.dropout < 1, "--dropout", fmt::format("must be in [0, 1), got {}", model.dropout));
+}
+
+nlohmann::json to_json(const TrainConfig& c) {
+    const BatchNormOptions& bn = c.model.batch_norm;
+    return {
+        {"dataset", c.dataset},
+        {"data_dir", c.data_dir},
+        {"train_limit", c.train_limit},
+        {"test_limit", c.test_limit},
+        {"augment", c.augment},
+        {"model", c.model.arch},
+        {"norm", c.model.norm},
+        {"norm_after_activation", c.model.norm_after_activation},
+        {"gn_groups", c.model.gn_groups},
+        {"init_scale", c.model.init_scale},
+        {"dropout", c.model.dropout},
+        {"bn_eps", bn.eps},
+        {"bn_momentum", bn.momentum ? nlohmann::json(*bn.momentum) : nlohmann::json(nullptr)},
+        {"optimizer", c.optimizer},
+        {"lr", c.lr},
+        {"momentum", c.momentum},
+        {"nesterov", c.nesterov},
+        {"weight_decay", c.weight_decay},
+        {"schedule", c.schedule},
+        {"warmup_steps", c.warmup_steps},
+        {"clip_grad_norm", c.clip_grad_norm},
+        {"batch_size", c.batch_size},
+        {"epochs", c.epochs},
+        {"steps", c.steps},
+        {"eval_every", c.eval_every},
+        {"seed", c.seed},
+        {"threads", c.threads},
+    };
+}
+
+TrainConfig config_from_json(const nlohmann::json& j) {
+    TrainConfig c;
+    const nlohmann::json defaults = to_json(c);
+    if (!j.is_object()) throw Error("config: expected a JSON object");
+    for (const auto& [key, value] : j.items())
+        if (!defaults.contains(key)) throw Error("config: unknown field '" + key + "'");
+    const auto get = [&](const char* key, auto& field) {
+        if (!j.contains(key)) return;
+        try {
+            j.at(key).get_to(field);
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(fmt::format("config: field '{}': {}", key, e.what()));
+        }
+    };
+    get("dataset", c.dataset);
+    get("data_dir", c.data_dir);
+    get("train_limit", c.train_limit);
+    get("test_limit", c.test_limit);
+    get("augment", c.augment);
+    get("model", c.model.arch);
+    get("norm", c.model.norm);
+    get("norm_after_activation", c.model.norm_after_activation);
+    get("gn_groups", c.model.gn_groups);
+    get("init_scale", c.model.init_scale);
+    get("dropout", c.model.dropout);
+    get("bn_eps", c.model.batch_norm.eps);
+    if (j.contains("bn_momentum")) {
+        if (j["bn_momentum"].is_null()) c.model.batch_norm.momentum = std::nullopt;
+        else c.model.batch_norm.momentum = j["bn_momentum"].get<double>();
+    }
+    get("optimizer", c.optimizer);
+    get("lr", c.lr);
+    get("momentum", c.momentum);
+    get("nesterov", c.nesterov);
+    get("weight_decay", c.weight_decay);
+    get("schedule", c.schedule);
+    get("warmup_steps", c.warmup_steps);
+    get("clip_grad_norm", c.clip_grad_norm);
+    get("batch_size", c.batch_size);
+    get("epochs", c.epochs);
+    get("steps", c.steps);
+    get("eval_every", c.eval_every);
+    get("seed", c.seed);
+    get("threads", c.threads);
+    return c;
+}
+
+}  // namespace bnlab

@@ -1,0 +1,49 @@
+#include "experiments/model_file.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace bnlab {
+
+void save_model(const std::string& path, const SavedModel& saved) {
+    TensorFile file = saved.model->state_dict();
+    file.metadata["format"] = "pt";
+    file.metadata["bnlab.config"] = to_json(saved.config).dump();
+    file.metadata["bnlab.input"] = fmt::format("{},{},{}", saved.input.channels, saved.input.height, saved.input.width);
+    file.metadata["bnlab.classes"] = nlohmann::json(saved.class_names).dump();
+    file.metadata["bnlab.mean"] = nlohmann::json(saved.mean).dump();
+    file.metadata["bnlab.std"] = nlohmann::json(saved.std).dump();
+    write_safetensors(path, file);
+}
+
+SavedModel load_model(const std::string& path) {
+    const TensorFile file = read_safetensors(path);
+    const auto meta = [&](const std::string& key) -> const std::string& {
+        auto it = file.metadata.find(key);
+        if (it == file.metadata.end())
+            throw Error(path + ": no '" + key + "' metadata: not a model file written by bnlab train");
+        return it->second;
+    };
+    SavedModel saved;
+    try {
+        saved.config = config_from_json(nlohmann::json::parse(meta("bnlab.config")));
+        saved.class_names = nlohmann::json::parse(meta("bnlab.classes")).get<std::vector<std::string>>();
+        saved.mean = nlohmann::json::parse(meta("bnlab.mean")).get<std::vector<float>>();
+        saved.std = nlohmann::json::parse(meta("bnlab.std")).get<std::vector<float>>();
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path + ": bad bnlab metadata: " + e.what());
+    }
+    InputSpec& in = saved.input;
+    if (std::sscanf(meta("bnlab.input").c_str(), "%ld,%ld,%ld", &in.channels, &in.height, &in.width) != 3)
+        throw Error(path + ": bad bnlab.input metadata '" + meta("bnlab.input") + "'");
+    in.classes = static_cast<int64_t>(saved.class_names.size());
+    if (static_cast<int64_t>(saved.mean.size()) != in.channels || saved.std.size() != saved.mean.size())
+        throw Error(path + ": bnlab.mean/bnlab.std do not have one value per input channel");
+    saved.model = make_model(saved.config.model, in, saved.config.seed);
+    saved.model->load_state_dict(file);
+    saved.model->eval();
+    return saved;
+}
+
+}  // namespace bnlab

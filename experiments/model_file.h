@@ -1,0 +1,33 @@
+// model.safetensors: a trained model as a PyTorch-compatible state_dict, plus metadata that
+// lets bnlab rebuild the architecture (`bnlab eval`, `bnlab predict`):
+//   bnlab.config   the TrainConfig as JSON (model, norm, ...)
+//   bnlab.input    "C,H,W" of the images it takes
+//   bnlab.classes  the class names as a JSON array
+//   bnlab.mean, bnlab.std  the per-channel normalization it was trained with (JSON arrays)
+// PyTorch ignores the metadata and loads the tensors by name.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "experiments/config.h"
+#include "layers/module.h"
+#include "layers/models.h"
+
+namespace bnlab {
+
+struct SavedModel {
+    std::shared_ptr<Sequential> model;
+    TrainConfig config;
+    InputSpec input;
+    std::vector<std::string> class_names;
+    std::vector<float> mean, std;
+};
+
+// Atomic (temp file + rename).
+void save_model(const std::string& path, const SavedModel& saved);
+// Error naming the path for a file that is not a bnlab model or does not match its config.
+SavedModel load_model(const std::string& path);
+
+}  // namespace bnlab

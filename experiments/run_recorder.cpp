@@ -1,0 +1,79 @@
+#include "experiments/run_recorder.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "experiments/model_file.h"
+
+namespace bnlab {
+
+namespace {
+std::string number(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.6g}", v); }
+}  // namespace
+
+std::string metrics_csv(const std::vector<MetricsRow>& rows, const std::vector<std::string>& grad_names,
+                        int64_t diverged_at) {
+    std::string out = "step,epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,wall_seconds,status";
+    for (const auto& name : grad_names) {
+        out += ",grad_norm.";
+        out += name;
+    }
+    out += "\n";
+    for (const MetricsRow& r : rows) {
+        out += fmt::format("{},{:.4f},{},{},{},{},{},{:.3f},{}", r.step, r.epoch, number(r.lr), number(r.train_loss),
+                           number(r.train_accuracy), number(r.test_loss), number(r.test_accuracy), r.wall_seconds,
+                           r.step == diverged_at ? "diverged" : "ok");
+        for (double g : r.grad_norms) {
+            out += ',';
+            out += number(g);
+        }
+        out += "\n";
+    }
+    return out;
+}
+
+RunRecorder::RunRecorder(std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo)
+    : dir_(std::move(dir)), grad_names_(trainer.grad_norm_names()), echo_(std::move(echo)) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) throw Error(dir_ + ": cannot create the run directory: " + ec.message());
+    write_text_atomically(dir_ + "/config.json", to_json(trainer.config()).dump(2) + "\n");
+    write_metrics();
+}
+
+void RunRecorder::write_metrics() const {
+    const int64_t diverged_at = diverged_ && !rows_.empty() ? rows_.back().step : -1;
+    write_text_atomically(dir_ + "/metrics.csv", metrics_csv(rows_, grad_names_, diverged_at));
+}
+
+void RunRecorder::on_row(const MetricsRow& row) {
+    rows_.push_back(row);
+    write_metrics();
+    log(fmt::format("step {} epoch {:.2f}: train loss {} acc {}, test loss {} acc {}, lr {}, {:.1f}s", row.step, row.epoch,
+                    number(row.train_loss), number(row.train_accuracy), number(row.test_loss), number(row.test_accuracy),
+                    number(row.lr), row.wall_seconds));
+}
+
+void RunRecorder::log(const std::string& line) {
+    log_ += line + "\n";
+    write_text_atomically(dir_ + "/train.log", log_);
+    if (echo_) echo_(line);
+}
+
+void RunRecorder::finish(const RunResult& result, Trainer& trainer) {
+    if (result.diverged) {
+        diverged_ = true;
+        write_metrics();
+        log(fmt::format("diverged at step {}: the loss is not finite (NaN or infinite)", result.diverged_at));
+    } else {
+        log(fmt::format("finished {} steps in {:.1f}s: test accuracy {:.4f}, test loss {:.4f}", result.steps,
+                        result.wall_seconds, result.last.test_accuracy, result.last.test_loss));
+    }
+    // Written after a divergence too: the weights show where it went wrong.
+    save_model(dir_ + "/model.safetensors", trainer.saved_model());
+}
+
+}  // namespace bnlab

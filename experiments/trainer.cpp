@@ -1,0 +1,242 @@
+#include "experiments/trainer.h"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <chrono>
+#include <thread>
+
+#include "core/error.h"
+#include "core/memory_pool.h"
+#include "core/ops.h"
+#include "core/parallel.h"
+#include "core/tape.h"
+#include "optim/adam.h"
+#include "optim/clip_grad.h"
+#include "optim/sgd.h"
+
+namespace bnlab {
+
+namespace {
+
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
+    if (c.optimizer == "sgd")
+        return std::make_unique<SGD>(std::move(params), c.lr,
+                                     SGDOptions{.momentum = c.momentum, .nesterov = c.nesterov, .weight_decay = c.weight_decay});
+    AdamOptions options{.weight_decay = c.weight_decay};
+    if (c.optimizer == "adam") return std::make_unique<Adam>(std::move(params), c.lr, options);
+    return std::make_unique<AdamW>(std::move(params), c.lr, options);
+}
+
+std::unique_ptr<Schedule> make_schedule(const TrainConfig& c, int64_t total_steps) {
+    std::unique_ptr<Schedule> s;
+    if (c.schedule == "constant") s = std::make_unique<ConstantSchedule>(c.lr);
+    else if (c.schedule == "cosine") s = std::make_unique<CosineAnnealing>(c.lr, std::max<int64_t>(total_steps, 1));
+    else s = std::make_unique<StepDecay>(c.lr, std::max<int64_t>(total_steps / 3, 1), 0.1);  // x0.1 at 1/3 and 2/3
+    if (c.warmup_steps > 0) s = std::make_unique<LinearWarmup>(1.0 / static_cast<double>(c.warmup_steps + 1),
+                                                              c.warmup_steps, std::move(s));
+    return s;
+}
+
+// Doubles stored exactly in checkpoint metadata.
+std::string exact(double v) { return fmt::format("{}", std::bit_cast<uint64_t>(v)); }
+double from_exact(const std::string& s) { return std::bit_cast<double>(static_cast<uint64_t>(std::stoull(s))); }
+
+}  // namespace
+
+std::vector<double> grad_norms(Module& model) {
+    std::vector<double> out;
+    for (const auto& [name, p] : model.named_parameters()) {
+        double sq = 0;
+        if (p.grad().defined())
+            for (float g : p.grad().values()) sq += static_cast<double>(g) * g;
+        out.push_back(std::sqrt(sq));
+    }
+    return out;
+}
+
+Trainer::Trainer(TrainConfig config, const Dataset& train, const Dataset& test)
+    : config_(std::move(config)), train_(train), test_(test) {
+    config_.validate();
+    set_num_threads(config_.threads > 0 ? config_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    input_ = InputSpec{train.channels, train.height, train.width, static_cast<int64_t>(train.class_names.size())};
+    model_ = make_model(config_.model, input_, config_.seed);
+    optimizer_ = make_optimizer(config_, model_->parameters());
+    // drop_last: a last batch of 1 would make BatchNorm1d fail, and a tiny last batch gives
+    // noisy batch statistics; every step sees a full batch.
+    loader_ = std::make_unique<DataLoader>(train, LoaderOptions{.batch_size = config_.batch_size,
+                                                                .drop_last = true,
+                                                                .limit = config_.train_limit,
+                                                                .augment = config_.augment,
+                                                                .seed = config_.seed});
+    steps_per_epoch_ = loader_->batches_per_epoch();
+    if (steps_per_epoch_ == 0)
+        throw Error(fmt::format("--batch: {} is larger than the {} training samples", config_.batch_size, loader_->size()));
+    total_steps_ = config_.steps > 0 ? config_.steps : config_.epochs * steps_per_epoch_;
+    eval_every_ = config_.eval_every > 0 ? config_.eval_every : steps_per_epoch_;
+    schedule_ = make_schedule(config_, total_steps_);
+}
+
+Trainer::~Trainer() = default;
+
+std::vector<std::string> Trainer::grad_norm_names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, p] : model_->named_parameters()) out.push_back(name);
+    return out;
+}
+
+SavedModel Trainer::saved_model() const {
+    return SavedModel{model_, config_, input_, train_.class_names, train_.mean, train_.std};
+}
+
+MetricsRow Trainer::make_row(double wall_seconds) {
+    MetricsRow row;
+    row.step = step_;
+    row.epoch = static_cast<double>(step_) / static_cast<double>(steps_per_epoch_);
+    row.lr = optimizer_->lr();
+    if (window_samples_ > 0) {
+        row.train_loss = window_loss_ / static_cast<double>(window_steps_);
+        row.train_accuracy = static_cast<double>(window_correct_) / static_cast<double>(window_samples_);
+    }
+    row.grad_norms = grad_norms(*model_);
+    const EvalResult test = evaluate(*model_, test_, config_.test_limit);
+    row.test_loss = test.loss;
+    row.test_accuracy = test.accuracy;
+    row.wall_seconds = wall_seconds;
+    window_loss_ = 0;
+    window_correct_ = window_samples_ = window_steps_ = 0;
+    return row;
+}
+
+RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
+    const int64_t end = stop_at > 0 ? std::min(stop_at, total_steps_) : total_steps_;
+    const auto start = std::chrono::steady_clock::now();
+    const auto elapsed = [&] {
+        return wall_offset_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    RunResult result;
+    // Buffers freed during the run are reused by the next step: no fresh allocations, and
+    // no page faults, once the first step has run.
+    MemoryPool pool;
+    Batch batch;
+    model_->train();
+    while (step_ < end) {
+        const int64_t epoch = step_ / steps_per_epoch_;
+        if (epoch != loader_epoch_) {
+            loader_->start_epoch(epoch);
+            loader_epoch_ = epoch;
+            // Resuming mid-epoch: batches are a pure function of (seed, epoch, index), so
+            // skipping the ones already trained on lands exactly where the run stopped.
+            for (int64_t b = 0; b < step_ % steps_per_epoch_; ++b) loader_->next(batch);
+        }
+        if (!loader_->next(batch)) throw Error("trainer: the data loader ran out of batches mid-epoch");
+
+        optimizer_->set_lr(schedule_->lr(step_));
+        optimizer_->zero_grad();
+        float loss_value;
+        std::vector<int32_t> predicted;
+        {
+            Tape tape;
+            Tensor logits = model_->forward(batch.images);
+            Tensor loss = cross_entropy(logits, batch.labels);
+            loss_value = loss.item();
+            if (!std::isfinite(loss_value)) {
+                result.diverged = true;
+                result.diverged_at = step_ + 1;
+                break;
+            }
+            predicted = argmax_rows(logits);
+            tape.backward(loss);
+        }
+        if (config_.clip_grad_norm > 0) clip_grad_norm(model_->parameters(), config_.clip_grad_norm);
+        optimizer_->step();
+        ++step_;
+
+        const auto n = static_cast<int64_t>(batch.labels.size());
+        int64_t correct = 0;
+        for (size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == batch.labels[i];
+        window_loss_ += loss_value;
+        window_correct_ += correct;
+        window_samples_ += n;
+        ++window_steps_;
+        const double wall = elapsed();
+        observer.on_step({step_, total_steps_, epoch, loss_value, static_cast<double>(correct) / static_cast<double>(n),
+                          optimizer_->lr(), static_cast<double>(step_ * n) / std::max(wall - wall_offset_, 1e-9), wall});
+        if (step_ % eval_every_ == 0 || step_ == total_steps_) {
+            result.last = make_row(elapsed());
+            observer.on_row(result.last);
+        }
+    }
+    result.steps = step_;
+    result.wall_seconds = elapsed();
+    if (result.diverged) {
+        // The final row records the divergence: NaN losses at the step that failed.
+        MetricsRow row;
+        row.step = result.diverged_at;
+        row.epoch = static_cast<double>(row.step) / static_cast<double>(steps_per_epoch_);
+        row.lr = optimizer_->lr();
+        row.wall_seconds = result.wall_seconds;
+        row.grad_norms.assign(model_->named_parameters().size(), NAN);
+        result.last = row;
+        observer.on_row(row);
+    }
+    wall_offset_ = result.wall_seconds;
+    return result;
+}
+
+void Trainer::save_checkpoint(const std::string& path) const {
+    TensorFile file;
+    for (const auto& [name, t] : model_->state_dict().f32) file.f32["model." + name] = t;
+    for (const auto& [name, t] : model_->state_dict().i64) file.i64["model." + name] = t;
+    optimizer_->save_state(file, "optimizer");
+    for (const auto& [name, gen] : model_->named_generators()) {
+        const Generator::State s = gen->state();
+        file.i64["rng." + name] = {Shape{5}, {static_cast<int64_t>(s.seed), static_cast<int64_t>(s.state),
+                                             static_cast<int64_t>(s.increment), s.has_spare_normal ? 1 : 0,
+                                             static_cast<int64_t>(std::bit_cast<uint32_t>(s.spare_normal))}};
+    }
+    file.metadata["bnlab.config"] = to_json(config_).dump();
+    file.metadata["bnlab.step"] = std::to_string(step_);
+    file.metadata["bnlab.window"] = fmt::format("{} {} {} {} {}", exact(window_loss_), window_correct_, window_samples_,
+                                                window_steps_, exact(wall_offset_));
+    write_safetensors(path, file);
+}
+
+void Trainer::load_checkpoint(const std::string& path) {
+    const TensorFile file = read_safetensors(path);
+    const auto meta = [&](const std::string& key) {
+        auto it = file.metadata.find(key);
+        if (it == file.metadata.end()) throw Error(path + ": not a bnlab training checkpoint (no " + key + ")");
+        return it->second;
+    };
+    nlohmann::json saved = nlohmann::json::parse(meta("bnlab.config"));
+    nlohmann::json mine = to_json(config_);
+    saved.erase("threads");  // the thread count may change between runs (results then agree to rounding)
+    mine.erase("threads");
+    if (saved != mine) throw Error(path + ": checkpoint was written by a run with another config: " + saved.dump());
+
+    TensorFile model_state;
+    model_state.source = path;
+    for (const auto& [name, t] : file.f32)
+        if (name.rfind("model.", 0) == 0) model_state.f32[name.substr(6)] = t;
+    for (const auto& [name, t] : file.i64)
+        if (name.rfind("model.", 0) == 0) model_state.i64[name.substr(6)] = t;
+    model_->load_state_dict(model_state);
+    optimizer_->load_state(file, "optimizer");
+    for (auto& [name, gen] : model_->named_generators()) {
+        auto it = file.i64.find("rng." + name);
+        if (it == file.i64.end() || it->second.values.size() != 5) throw Error(path + ": missing generator state rng." + name);
+        const auto& v = it->second.values;
+        gen->set_state({static_cast<uint64_t>(v[0]), static_cast<uint64_t>(v[1]), static_cast<uint64_t>(v[2]), v[3] != 0,
+                        std::bit_cast<float>(static_cast<uint32_t>(v[4]))});
+    }
+    step_ = std::stoll(meta("bnlab.step"));
+    std::istringstream window(meta("bnlab.window"));
+    std::string loss_bits, wall_bits;
+    window >> loss_bits >> window_correct_ >> window_samples_ >> window_steps_ >> wall_bits;
+    window_loss_ = from_exact(loss_bits);
+    wall_offset_ = from_exact(wall_bits);
+    loader_epoch_ = -1;  // the next run() restarts the loader at the right epoch and batch
+}
+
+}  // namespace bnlab

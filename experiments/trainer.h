@@ -1,0 +1,111 @@
+// Trainer: one training run, step by step, the same way for `bnlab train`, `compare` and
+// every claim experiment.
+//
+// A step: next batch -> lr from the schedule -> zero_grad -> forward under a Tape ->
+// cross-entropy -> backward -> optional gradient clipping -> optimizer step. Every
+// `eval_every` steps (default: once per epoch) the model is evaluated on the test split in
+// eval mode and a MetricsRow is reported. A NaN or infinite loss ends the run as diverged.
+//
+// Determinism: the model's initial weights come from config.seed (per layer, see
+// layers/models.h), the batch order from config.seed (data/loader.h); with the same thread
+// count two runs are bit-identical, and a run resumed from a checkpoint continues exactly
+// as if it had never stopped.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "experiments/config.h"
+#include "experiments/evaluate.h"
+#include "experiments/model_file.h"
+#include "layers/module.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
+
+namespace bnlab {
+
+struct MetricsRow {
+    int64_t step = 0;
+    double epoch = 0;  // fractional: steps / steps_per_epoch
+    double lr = 0;
+    double train_loss = NAN, train_accuracy = NAN;  // averaged over the steps since the last row
+    double test_loss = NAN, test_accuracy = NAN;
+    double wall_seconds = 0;
+    std::vector<double> grad_norms;  // one per parameter, in Trainer::grad_norm_names() order
+};
+
+// Progress of one step, for progress bars.
+struct StepProgress {
+    int64_t step, total_steps, epoch;
+    double loss, accuracy, lr, samples_per_second, wall_seconds;
+};
+
+class TrainObserver {
+public:
+    virtual ~TrainObserver() = default;
+    virtual void on_step(const StepProgress&) {}
+    virtual void on_row(const MetricsRow&) {}
+};
+
+struct RunResult {
+    bool diverged = false;
+    int64_t diverged_at = -1;  // the step whose loss was not finite
+    int64_t steps = 0;         // steps completed
+    MetricsRow last;           // the last row reported
+    double wall_seconds = 0;
+};
+
+class Trainer {
+public:
+    // `train` and `test` must outlive the trainer. Validates the config (Error on bad fields).
+    Trainer(TrainConfig config, const Dataset& train, const Dataset& test);
+    ~Trainer();
+
+    // Trains until total_steps() (or `stop_at` steps, if smaller and > 0), reporting to observer.
+    RunResult run(TrainObserver& observer, int64_t stop_at = 0);
+
+    int64_t step() const { return step_; }
+    int64_t total_steps() const { return total_steps_; }
+    int64_t steps_per_epoch() const { return steps_per_epoch_; }
+    const TrainConfig& config() const { return config_; }
+    const InputSpec& input() const { return input_; }
+    Sequential& model() { return *model_; }
+    Optimizer& optimizer() { return *optimizer_; }
+    std::vector<std::string> grad_norm_names() const;
+    // The model with what `bnlab eval` and `predict` need to use it (classes, normalization).
+    SavedModel saved_model() const;
+
+    // Everything needed to continue exactly: model, optimizer, random generators, the step
+    // and the running metric sums. Written atomically.
+    void save_checkpoint(const std::string& path) const;
+    // Restores a checkpoint written by a run with the same config (Error otherwise).
+    void load_checkpoint(const std::string& path);
+
+private:
+    MetricsRow make_row(double wall_seconds);
+
+    TrainConfig config_;
+    const Dataset& train_;
+    const Dataset& test_;
+    InputSpec input_;
+    std::shared_ptr<Sequential> model_;
+    std::unique_ptr<Optimizer> optimizer_;
+    std::unique_ptr<Schedule> schedule_;
+    std::unique_ptr<DataLoader> loader_;
+    int64_t steps_per_epoch_ = 0, total_steps_ = 0, eval_every_ = 0;
+    int64_t step_ = 0;
+    int64_t loader_epoch_ = -1;
+    // Sums over the steps since the last row.
+    double window_loss_ = 0;
+    int64_t window_correct_ = 0, window_samples_ = 0, window_steps_ = 0;
+    double wall_offset_ = 0;  // wall seconds of the run before a resume
+};
+
+// The per-parameter L2 norms of the gradients (0 for a parameter without one).
+std::vector<double> grad_norms(Module& model);
+
+}  // namespace bnlab
