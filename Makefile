@@ -15,6 +15,11 @@ PACKAGES := g++ cmake make pkg-config libopenblas-dev libopenblas-openmp-dev cat
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# The demo: mnist-cnn on Fashion-MNIST without and with BatchNorm, 3 paired seeds each.
+DEMO_OUT  ?= demo
+DEMO_ARGS ?= --dataset fashion-mnist --model mnist-cnn --arms none,bn --seeds 3 \
+             --limit 30000 --test-limit 5000 --epochs 1 --eval-every 20 --lr 0.05 --momentum 0.9
+
 .PHONY: deps build test test-asan demo fixtures clean
 
 # Installs only what is missing; runs `apt-get update` only when something is.
@@ -33,6 +38,11 @@ build: deps
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	@start=$$(date +%s); \
+	$(BUILD)/bnlab compare $(DEMO_ARGS) --out $(DEMO_OUT) && \
+	echo "demo finished in $$(( $$(date +%s) - start ))s: open $(DEMO_OUT)/report.md and $(DEMO_OUT)/plots/*.png"
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then every test.
 test-asan: deps

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/cli_common.h"
+#include "apps/compare_command.h"
 #include "apps/data_command.h"
 #include "apps/train_command.h"
 
@@ -14,6 +15,9 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "bnlab 0.1");
     app.require_subcommand(1);
     add_train_command(app);
+    std::string command_line = "bnlab";
+    for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
+    add_compare_command(app, command_line);
     add_data_command(app);
     try {
         app.parse(argc, argv);

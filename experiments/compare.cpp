@@ -1,0 +1,225 @@
+#include "experiments/compare.h"
+
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "experiments/plot.h"
+#include "experiments/run_recorder.h"
+#include "experiments/stats.h"
+
+namespace bnlab {
+
+namespace {
+
+// Forwards to the recorder only (no console output).
+struct Quiet : TrainObserver {
+    explicit Quiet(TrainObserver& next) : next(next) {}
+    void on_step(const StepProgress& p) override { next.on_step(p); }
+    void on_row(const MetricsRow& r) override { next.on_row(r); }
+    TrainObserver& next;
+};
+
+std::string pct(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.2f}%", 100 * v); }
+
+}  // namespace
+
+CompareResult run_compare(const CompareConfig& config, const Dataset& train, const Dataset& test,
+                          const std::string& out_dir, const CompareCallbacks& callbacks) {
+    if (config.arms.empty()) throw Error("--arms: need at least one arm");
+    if (config.seeds < 1) throw Error(fmt::format("--seeds: need at least 1, got {}", config.seeds));
+    const auto start = std::chrono::steady_clock::now();
+    CompareResult result;
+    for (const std::string& arm : config.arms) {
+        for (int s = 0; s < config.seeds; ++s) {
+            TrainConfig c = config.base;
+            c.model.norm = arm;
+            c.seed = config.first_seed + static_cast<uint64_t>(s);
+            CompareRun run;
+            run.arm = arm;
+            run.seed = c.seed;
+            run.dir = fmt::format("{}/{}-seed{}", out_dir, arm, c.seed);
+            Trainer trainer(c, train, test);
+            RunRecorder recorder(run.dir, trainer);
+            const std::string label = fmt::format("{} seed {}", arm, c.seed);
+            std::unique_ptr<TrainObserver> observer = callbacks.make_observer ? callbacks.make_observer(recorder, label)
+                                                                              : std::make_unique<Quiet>(recorder);
+            run.result = trainer.run(*observer);
+            recorder.finish(run.result, trainer);
+            run.rows = recorder.rows();
+            if (callbacks.run_finished) callbacks.run_finished(run);
+            result.runs.push_back(std::move(run));
+        }
+    }
+    result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    summarize(result, config.arms, config.target);
+    return result;
+}
+
+void summarize(CompareResult& result, const std::vector<std::string>& arms, double requested_target) {
+    result.arms.clear();
+    for (const std::string& arm : arms) {
+        ArmSummary s;
+        s.arm = arm;
+        std::vector<double> accuracy, loss;
+        for (const CompareRun& r : result.runs) {
+            if (r.arm != arm) continue;
+            ++s.runs;
+            s.wall_seconds += r.result.wall_seconds;
+            if (r.result.diverged) {
+                ++s.diverged;
+                continue;  // a diverged run has no final accuracy; it is counted in `diverged`
+            }
+            accuracy.push_back(r.result.last.test_accuracy);
+            loss.push_back(r.result.last.test_loss);
+        }
+        s.final_accuracy_mean = mean_of(accuracy);
+        s.final_accuracy_std = sample_std(accuracy);
+        s.final_loss_mean = mean_of(loss);
+        s.final_loss_std = sample_std(loss);
+        result.arms.push_back(s);
+    }
+    // Default target: 95% of the weaker arm's mean final accuracy (arms that all diverged aside).
+    double weakest = INFINITY;
+    for (const ArmSummary& s : result.arms)
+        if (!std::isnan(s.final_accuracy_mean)) weakest = std::min(weakest, s.final_accuracy_mean);
+    result.target = requested_target > 0 ? requested_target : (std::isfinite(weakest) ? 0.95 * weakest : 1.0);
+    for (ArmSummary& s : result.arms) {
+        std::vector<double> steps;  // never reached = +inf, so the median counts censored runs
+        for (const CompareRun& r : result.runs) {
+            if (r.arm != s.arm) continue;
+            const auto reached = steps_to_target(r.rows, result.target);
+            s.steps_to_target.push_back(reached);
+            s.reached += reached.has_value();
+            steps.push_back(reached ? static_cast<double>(*reached) : INFINITY);
+        }
+        const double median = median_of(steps);
+        s.median_steps_to_target = std::isfinite(median) ? median : NAN;
+    }
+}
+
+namespace {
+
+// Mean and min-max over the seeds of one arm, at each evaluated step.
+Curve arm_curve(const CompareResult& result, const std::string& arm, double MetricsRow::*field) {
+    std::map<int64_t, std::vector<double>> by_step;
+    for (const CompareRun& r : result.runs)
+        if (r.arm == arm)
+            for (const MetricsRow& row : r.rows)
+                if (std::isfinite(row.*field)) by_step[row.step].push_back(row.*field);
+    Curve c;
+    c.label = arm;
+    for (const auto& [step, values] : by_step) {
+        c.x.push_back(static_cast<double>(step));
+        c.mean.push_back(mean_of(values));
+        c.low.push_back(*std::min_element(values.begin(), values.end()));
+        c.high.push_back(*std::max_element(values.begin(), values.end()));
+    }
+    return c;
+}
+
+std::string today() {
+    const std::time_t now = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    return buf;
+}
+
+std::string arm_table(const CompareResult& result) {
+    const ArmSummary& baseline = result.arms.front();
+    std::string t = fmt::format(
+        "| arm | final test accuracy | final test loss | steps to {} (median) | reached | speed-up vs {} | diverged |\n"
+        "|---|---|---|---|---|---|---|\n",
+        pct(result.target), baseline.arm);
+    for (const ArmSummary& s : result.arms) {
+        const double ratio = baseline.median_steps_to_target / s.median_steps_to_target;
+        t += fmt::format("| {} | {} ± {} | {:.4f} ± {:.4f} | {} | {}/{} | {} | {}/{} |\n", s.arm, pct(s.final_accuracy_mean),
+                         pct(s.final_accuracy_std), s.final_loss_mean, s.final_loss_std,
+                         std::isnan(s.median_steps_to_target) ? "not reached" : fmt::format("{:.0f}", s.median_steps_to_target),
+                         s.reached, s.runs, std::isnan(ratio) ? "n/a" : fmt::format("{:.2f}x", ratio), s.diverged, s.runs);
+    }
+    return t;
+}
+
+}  // namespace
+
+std::string write_compare_report(const CompareResult& result, const CompareConfig& config, const std::string& out_dir,
+                                 const std::string& command) {
+    std::filesystem::create_directories(out_dir + "/plots");
+    // summary.csv: one row per run.
+    std::string csv = "arm,seed,final_test_accuracy,final_test_loss,steps_to_target,diverged_at,wall_seconds,dir\n";
+    for (const CompareRun& r : result.runs) {
+        const auto steps = steps_to_target(r.rows, result.target);
+        csv += fmt::format("{},{},{:.6g},{:.6g},{},{},{:.2f},{}\n", r.arm, r.seed, r.result.last.test_accuracy,
+                           r.result.last.test_loss, steps ? std::to_string(*steps) : "", r.result.diverged ? std::to_string(r.result.diverged_at) : "",
+                           r.result.wall_seconds, r.dir);
+    }
+    write_text_atomically(out_dir + "/summary.csv", csv);
+
+    // Plots: one line per arm (mean over seeds) with the min-max band.
+    std::vector<Curve> accuracy, loss;
+    for (const ArmSummary& s : result.arms) {
+        accuracy.push_back(arm_curve(result, s.arm, &MetricsRow::test_accuracy));
+        loss.push_back(arm_curve(result, s.arm, &MetricsRow::train_loss));
+    }
+    const TrainConfig& b = config.base;
+    const std::string what = fmt::format("{} on {}", b.model.arch, b.dataset);
+    std::string plot_problems;
+    for (const auto& [name, spec] : std::vector<std::pair<std::string, PlotSpec>>{
+             {"test_accuracy", {"test accuracy, " + what, "step", "test accuracy", accuracy, false, "bottom right"}},
+             {"train_loss", {"training loss, " + what, "step", "training loss (mean over the steps since the last point)", loss,
+                             true, "top right"}}}) {
+        const std::string problem = plot_bands(out_dir + "/plots", name, spec);
+        if (!problem.empty()) plot_problems += "- " + name + ".png: " + problem + "\n";
+    }
+
+    std::string r = fmt::format("# {}: {}\n\n", what, fmt::join(config.arms, " vs "));
+    r += "Each arm trains the same model on the same data with the same settings; only the normalization "
+         "differs. For a given seed every arm sees the same batches in the same order and starts from the same "
+         "weights in every layer they share.\n\n";
+    r += "## Results\n\n" + arm_table(result) + "\n";
+    r += fmt::format("Mean ± sample standard deviation over {} seeds. Target: {} test accuracy{}. \"steps to target\" is the "
+                     "first evaluation (every {} steps) at which a run's test accuracy reached the target; runs that never "
+                     "reached it count as not reached, and the median is \"not reached\" when half the runs or more did not. "
+                     "\"speed-up\" divides the first arm's median steps by this arm's.\n\n",
+                     config.seeds, pct(result.target),
+                     config.target > 0 ? "" : " (95% of the weaker arm's mean final accuracy)",
+                     result.runs.empty() || result.runs.front().rows.empty() ? 0 : result.runs.front().rows.front().step);
+    r += "![test accuracy](plots/test_accuracy.png)\n\n![training loss](plots/train_loss.png)\n\n";
+    if (!plot_problems.empty()) r += "Plots not drawn:\n" + plot_problems + "\n";
+    r += "Lines: mean over seeds; bands: min to max over seeds.\n\n## Runs\n\n"
+         "| arm | seed | final test accuracy | steps to target | wall time | directory |\n|---|---|---|---|---|---|\n";
+    for (const CompareRun& run : result.runs) {
+        const auto steps = steps_to_target(run.rows, result.target);
+        r += fmt::format("| {} | {} | {} | {} | {:.1f}s | `{}` |\n", run.arm, run.seed,
+                         run.result.diverged ? fmt::format("diverged at step {}", run.result.diverged_at)
+                                             : pct(run.result.last.test_accuracy),
+                         steps ? std::to_string(*steps) : "not reached", run.result.wall_seconds, run.dir);
+    }
+    r += fmt::format("\n## What was run\n\n```\n{}\n```\n\n", command);
+    r += fmt::format("- data: {}, {} training images{}, test on {}\n", b.dataset,
+                     b.train_limit > 0 ? std::to_string(b.train_limit) : "all", b.augment ? " (augmented)" : "",
+                     b.test_limit > 0 ? "the first " + std::to_string(b.test_limit) + " test images" : "the whole test set");
+    r += fmt::format("- model: {}, norm {} the activation; optimizer {} lr {} momentum {} weight decay {}, schedule {}, "
+                     "batch {}, {} steps per run\n",
+                     b.model.arch, b.model.norm_after_activation ? "after" : "before", b.optimizer, b.lr, b.momentum,
+                     b.weight_decay, b.schedule, b.batch_size,
+                     result.runs.empty() ? 0 : result.runs.front().result.steps);
+    r += fmt::format("- seeds {}..{}, {} threads, total wall time {:.1f}s, {}\n", config.first_seed,
+                     config.first_seed + static_cast<uint64_t>(config.seeds) - 1, num_threads(), result.wall_seconds, today());
+    r += fmt::format("- bnlab 0.1, {}, g++ {}\n", openblas_get_config(), __VERSION__);
+    r += "\nEvery run directory holds its config.json, metrics.csv (with per-layer gradient norms), train.log and "
+         "model.safetensors; plots/ holds each plot's data and gnuplot script.\n";
+    write_text_atomically(out_dir + "/report.md", r);
+    return out_dir + "/report.md";
+}
+
+}  // namespace bnlab

@@ -1,0 +1,85 @@
+#include "experiments/plot.h"
+
+#include <fmt/format.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/atomic_file.h"
+
+extern char** environ;
+
+namespace bnlab {
+
+namespace {
+
+// gnuplot's string quoting: single quotes, with a single quote doubled.
+std::string quoted(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+}
+
+// Runs `gnuplot script` and waits; "" on success.
+std::string run_gnuplot(const std::string& script, const std::string& log) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::string program = "gnuplot", argument = script;
+    char* argv[] = {program.data(), argument.data(), nullptr};
+    pid_t pid = 0;
+    const int spawned = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) return "gnuplot not found (install gnuplot-nox; `make deps` does)";
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "gnuplot failed, see " + log;
+    return "";
+}
+
+}  // namespace
+
+std::string plot_bands(const std::string& dir, const std::string& name, const PlotSpec& spec) {
+    const std::string base = (std::filesystem::path(dir) / name).string();
+    // One gnuplot data block per curve (blocks are separated by two blank lines: "index i").
+    std::string data;
+    for (const Curve& c : spec.curves) {
+        data += "# " + c.label + ": x mean low high\n";
+        for (size_t i = 0; i < c.x.size(); ++i)
+            if (std::isfinite(c.mean[i]))
+                data += fmt::format("{} {:.6g} {:.6g} {:.6g}\n", c.x[i], c.mean[i], c.low[i], c.high[i]);
+        data += "\n\n";
+    }
+    write_text_atomically(base + ".dat", data);
+
+    std::string script = fmt::format(
+        "set terminal pngcairo size 900,560 font ',11'\n"
+        "set output {}\n"
+        "set title {}\nset xlabel {}\nset ylabel {}\n"
+        "set key {}\nset grid\n{}",
+        quoted(base + ".png.tmp"), quoted(spec.title), quoted(spec.xlabel), quoted(spec.ylabel), spec.key,
+        spec.log_y ? "set logscale y\n" : "");
+    std::string plots;
+    for (size_t i = 0; i < spec.curves.size(); ++i) {
+        const std::string file = i == 0 ? quoted(base + ".dat") : "''";
+        plots += fmt::format("{}{} index {} using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc {} notitle, "
+                             "'' index {} using 1:2 with lines lw 2 lc {} title {}",
+                             i ? ", \\\n     " : "plot ", file, i, i + 1, i, i + 1, quoted(spec.curves[i].label));
+    }
+    script += plots + "\n";
+    write_text_atomically(base + ".gp", script);
+
+    const std::string problem = run_gnuplot(base + ".gp", base + ".gnuplot.log");
+    if (!problem.empty()) return problem;
+    std::error_code ec;
+    std::filesystem::rename(base + ".png.tmp", base + ".png", ec);
+    if (ec) return "cannot rename " + base + ".png.tmp: " + ec.message();
+    std::filesystem::remove(base + ".gnuplot.log", ec);
+    return "";
+}
+
+}  // namespace bnlab

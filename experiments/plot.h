@@ -1,0 +1,26 @@
+// Line plots with min-max bands, drawn by gnuplot (Debian's gnuplot-nox) into PNG files.
+// The data (.dat) and the gnuplot script (.gp) stay beside the PNG, so anyone can re-plot.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace bnlab {
+
+struct Curve {
+    std::string label;
+    std::vector<double> x, mean, low, high;  // one point per x; low..high is the shaded band
+};
+
+struct PlotSpec {
+    std::string title, xlabel, ylabel;
+    std::vector<Curve> curves;
+    bool log_y = false;
+    std::string key = "bottom right";  // gnuplot legend position
+};
+
+// Writes DIR/NAME.dat, DIR/NAME.gp and DIR/NAME.png (atomically). Returns "" on success,
+// else why no PNG was made (gnuplot missing or failing); the .dat and .gp are written anyway.
+std::string plot_bands(const std::string& dir, const std::string& name, const PlotSpec& spec);
+
+}  // namespace bnlab
