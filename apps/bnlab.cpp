@@ -4,6 +4,7 @@
 // Exit codes: 0 success, 1 runtime failure (unreadable file, ...), 2 usage error (bad flag),
 // 3 training diverged (a NaN or infinite loss).
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "apps/cli_common.h"
 #include "apps/compare_command.h"
@@ -19,6 +20,18 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
     add_compare_command(app, command_line);
     add_data_command(app);
+    if (argc > 1 && argv[1][0] != '-') {
+        bool known = false;
+        std::string names;
+        for (const CLI::App* sub : app.get_subcommands({})) {
+            known = known || sub->get_name() == argv[1];
+            names += (names.empty() ? "" : ", ") + sub->get_name();
+        }
+        if (!known) {
+            std::fprintf(stderr, "bnlab: unknown command '%s' (commands: %s; see bnlab --help)\n", argv[1], names.c_str());
+            return bnlab::cli::kUsageError;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {  // --help, --version

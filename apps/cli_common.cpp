@@ -38,6 +38,15 @@ void reject_extras(const CLI::App* command) {
     if (!extras.empty()) fail(command, kUsageError, "unexpected argument '" + extras.front() + "' (see --help)");
 }
 
+Dataset load_split(const CLI::App* command, const std::string& name, const std::string& split,
+                   const std::string& data_dir, bool allow_partial) {
+    try {
+        return load_dataset(name, split, {.data_dir = data_dir, .allow_partial = allow_partial});
+    } catch (const Error& e) {
+        fail(command, kUsageError, e.what());
+    }
+}
+
 void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std::string& norm_position) {
     c->add_option("--dataset", t.dataset, "fashion-mnist, mnist, kmnist, cifar10, cifar100 or folder:PATH")
         ->capture_default_str();

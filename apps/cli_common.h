@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "data/dataset.h"
 #include "experiments/config.h"
 
 namespace bnlab::cli {
@@ -19,6 +20,11 @@ constexpr int kDiverged = 3;        // training stopped on a NaN or infinite los
 void run_guarded(const CLI::App* command, const std::function<void()>& body);
 // Exit code 2 for arguments CLI11 left over (commands use allow_extras to report them here).
 void reject_extras(const CLI::App* command);
+
+// Loads a data set split for a command; a data set that is missing or unreadable is a usage
+// error (exit code 2) whose message says where bnlab looked and how to get it.
+Dataset load_split(const CLI::App* command, const std::string& name, const std::string& split,
+                   const std::string& data_dir, bool allow_partial);
 
 // The flags of a training run (train, compare), bound to `config`. Validated by check_train_flags.
 void add_train_flags(CLI::App* command, TrainConfig& config, std::string& bn_momentum, std::string& norm_position);

@@ -31,11 +31,10 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
-void run(CompareArgs& args) {
+void run(const CLI::App* cmd, CompareArgs& args) {
     const TrainConfig& base = args.config.base;
-    const LoadOptions load{.data_dir = base.data_dir, .allow_partial = args.partial};
-    const Dataset train = load_dataset(base.dataset, "train", load);
-    const Dataset test = load_dataset(base.dataset, "test", load);
+    const Dataset train = load_split(cmd, base.dataset, "train", base.data_dir, args.partial);
+    const Dataset test = load_split(cmd, base.dataset, "test", base.data_dir, args.partial);
     std::fflush(stdout);
     std::printf("compare %s on %s: arms %s x %d seeds, results in %s\n", base.model.arch.c_str(), base.dataset.c_str(),
                 args.arms.c_str(), args.config.seeds, args.out.c_str());
@@ -99,6 +98,6 @@ void add_compare_command(CLI::App& app, const std::string& command_line) {
         if (args->config.seeds < 1) fail(cmd, kUsageError, "--seeds: need at least 1");
         if (args->config.target < 0 || args->config.target > 1) fail(cmd, kUsageError, "--target: must be in [0, 1]");
         check_train_flags(cmd, args->config.base, args->bn_momentum, args->norm_position);
-        run_guarded(cmd, [&] { run(*args); });
+        run_guarded(cmd, [&] { run(cmd, *args); });
     });
 }

@@ -19,10 +19,9 @@ struct TrainArgs {
     bool partial = false;
 };
 
-int run_train(const TrainArgs& args) {
-    const LoadOptions load{.data_dir = args.config.data_dir, .allow_partial = args.partial};
-    const Dataset train = load_dataset(args.config.dataset, "train", load);
-    const Dataset test = load_dataset(args.config.dataset, "test", load);
+int run_train(const CLI::App* cmd, const TrainArgs& args) {
+    const Dataset train = load_split(cmd, args.config.dataset, "train", args.config.data_dir, args.partial);
+    const Dataset test = load_split(cmd, args.config.dataset, "test", args.config.data_dir, args.partial);
     Trainer trainer(args.config, train, test);
     const std::string out = args.out.empty() ? fmt::format("runs/{}-{}-seed{}", args.config.model.arch,
                                                            args.config.model.norm, args.config.seed)
@@ -55,7 +54,7 @@ void add_train_command(CLI::App& app) {
         reject_extras(cmd);
         check_train_flags(cmd, args->config, args->bn_momentum, args->norm_position);
         int code = 0;
-        run_guarded(cmd, [&] { code = run_train(*args); });
+        run_guarded(cmd, [&] { code = run_train(cmd, *args); });
         if (code != 0) throw CLI::RuntimeError(code);
     });
 }
