@@ -54,8 +54,7 @@ test-asan: deps
 fixtures:
 	@dpkg-query -W -f='$${Status}' python3-torch 2>/dev/null | grep -q "install ok installed" || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
-	cd tests/fixtures && for script in make_fixtures.py $(filter-out make_fixtures.py safetensors_io.py,$(notdir $(wildcard tests/fixtures/*.py))); do \
-	  /usr/bin/python3 $$script || exit 1; done
+	cd tests/fixtures && for script in *_fixtures.py; do /usr/bin/python3 $$script || exit 1; done
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

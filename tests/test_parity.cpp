@@ -1,4 +1,4 @@
-// PyTorch parity: replays each case written by tests/fixtures/make_fixtures.py (torch 1.13)
+// PyTorch parity: replays each case written by tests/fixtures/core_fixtures.py (torch 1.13)
 // and compares outputs and gradients. The tests read files; they never run torch.
 #include <catch2/catch.hpp>
 #include <algorithm>
