@@ -20,7 +20,7 @@ DEMO_OUT  ?= demo
 DEMO_ARGS ?= --dataset fashion-mnist --model mnist-cnn --arms none,bn --seeds 3 \
              --limit 30000 --test-limit 5000 --epochs 1 --eval-every 20 --lr 0.05 --momentum 0.9
 
-.PHONY: deps build test test-asan demo fixtures clean
+.PHONY: deps build test test-asan demo fixtures bench bench-compare torch clean
 
 # Installs only what is missing; runs `apt-get update` only when something is.
 deps:
@@ -50,11 +50,23 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
-# Regenerates the PyTorch parity fixtures (Debian's python3-torch, never a test dependency).
-fixtures:
+# Debian's python3-torch: the reference for fixtures and benchmarks, never a test dependency.
+torch:
 	@dpkg-query -W -f='$${Status}' python3-torch 2>/dev/null | grep -q "install ok installed" || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
+
+# Regenerates the PyTorch parity fixtures.
+fixtures: torch
 	cd tests/fixtures && for script in *_fixtures.py; do /usr/bin/python3 $$script || exit 1; done
+
+# bnlab's training/inference rows and the sgemm micro-benchmark at every core (bench/README.md).
+bench: build
+	$(BUILD)/bench_sgemm
+	$(BUILD)/bench_train
+
+# bnlab vs PyTorch side by side, 2 and 1 threads: writes bench/results.md (< 10 minutes).
+bench-compare: build torch
+	/usr/bin/python3 bench/compare.py --build $(BUILD) --out bench/results.md
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

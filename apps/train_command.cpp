@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <optional>
+#include <sstream>
 
 #include "apps/cli_common.h"
 #include "apps/progress.h"
 #include "core/parallel.h"
+#include "core/profiler.h"
 #include "data/catalog.h"
 #include "experiments/run_recorder.h"
 
@@ -16,7 +19,7 @@ namespace {
 struct TrainArgs {
     TrainConfig config;
     std::string bn_momentum = "0.1", norm_position = "before", out;
-    bool partial = false;
+    bool partial = false, profile = false;
 };
 
 int run_train(const CLI::App* cmd, const TrainArgs& args) {
@@ -32,7 +35,13 @@ int run_train(const CLI::App* cmd, const TrainArgs& args) {
     recorder.log(fmt::format("training {} (norm {}) on {}: {} train / {} test images, {} steps of batch {}, {} threads",
                              args.config.model.arch, args.config.model.norm, args.config.dataset, train.size(),
                              test.size(), trainer.total_steps(), args.config.batch_size, num_threads()));
+    std::optional<Profiler> profiler;
+    if (args.profile) profiler.emplace();
     const RunResult result = trainer.run(*progress);
+    if (profiler) {
+        std::istringstream report("time per training step by op (--profile)\n" + profiler->report());
+        for (std::string line; std::getline(report, line);) recorder.log(line);
+    }
     recorder.finish(result, trainer);
     progress->print("wrote " + out + "/{config.json, metrics.csv, train.log, model.safetensors}");
     return result.diverged ? kDiverged : 0;
@@ -48,6 +57,7 @@ void add_train_command(CLI::App& app) {
     auto args = std::make_shared<TrainArgs>();
     add_train_flags(cmd, args->config, args->bn_momentum, args->norm_position);
     cmd->add_option("--out", args->out, "run directory (default runs/<model>-<norm>-seed<seed>)");
+    cmd->add_flag("--profile", args->profile, "log the time per step spent in each op (forward, backward) at the end");
     cmd->add_flag("--partial", args->partial, "accept a data set folder missing some files (e.g. 2 of 5 CIFAR batches)");
     cmd->allow_extras();
     cmd->callback([cmd, args] {

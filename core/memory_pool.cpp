@@ -46,6 +46,12 @@ MemoryPool::Stats MemoryPool::stats() const {
     return impl_->stats;
 }
 
+MemoryPool::Stats MemoryPool::active_stats() {
+    if (!active_pool) return {};
+    std::lock_guard<std::mutex> lock(active_pool->mutex);
+    return active_pool->stats;
+}
+
 MemoryPool::Use::Use(std::shared_ptr<Impl> pool) : saved_(active_pool) { active_pool = std::move(pool); }
 MemoryPool::Use::~Use() { active_pool = saved_; }
 

@@ -37,6 +37,8 @@ public:
     MemoryPool& operator=(const MemoryPool&) = delete;
 
     Stats stats() const;
+    // The stats of the pool active on this thread (all zero when none is).
+    static Stats active_stats();
 
     // Makes a pool active on the current thread for a scope (e.g. a worker thread).
     class Use {

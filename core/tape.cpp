@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/profiler.h"
 
 namespace bnlab {
 
@@ -57,7 +58,10 @@ void Tape::backward(const Tensor& out, const Tensor& grad_output) {
         for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
             Tensor grad = it->output.grad();
             // An output nothing downstream used: no gradient flows through it.
-            if (grad.defined()) it->backward(grad);
+            if (grad.defined()) {
+                const ProfileScope profile(it->op, ProfileScope::kBackward);
+                it->backward(grad);
+            }
             // The entry is done: free its saved activations and the intermediate gradient now,
             // so that peak memory falls as backward proceeds.
             it->output.zero_grad();

@@ -10,6 +10,7 @@
 #include "core/memory_pool.h"
 #include "core/ops.h"
 #include "core/parallel.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 #include "optim/adam.h"
 #include "optim/clip_grad.h"
@@ -53,6 +54,25 @@ std::vector<double> grad_norms(Module& model) {
         out.push_back(std::sqrt(sq));
     }
     return out;
+}
+
+float train_step(Module& model, Optimizer& optimizer, const Batch& batch, double clip_norm,
+                 std::vector<int32_t>* predicted) {
+    {
+        const ProfileScope profile("optimizer");
+        optimizer.zero_grad();
+    }
+    Tape tape;
+    Tensor logits = model.forward(batch.images);
+    Tensor loss = cross_entropy(logits, batch.labels);
+    const float loss_value = loss.item();
+    if (!std::isfinite(loss_value)) return loss_value;
+    if (predicted) *predicted = argmax_rows(logits);
+    tape.backward(loss);
+    const ProfileScope profile("optimizer");
+    if (clip_norm > 0) clip_grad_norm(model.parameters(), clip_norm);
+    optimizer.step();
+    return loss_value;
 }
 
 Trainer::Trainer(TrainConfig config, const Dataset& train, const Dataset& test)
@@ -99,6 +119,7 @@ MetricsRow Trainer::make_row(double wall_seconds) {
         row.train_accuracy = static_cast<double>(window_correct_) / static_cast<double>(window_samples_);
     }
     row.grad_norms = grad_norms(*model_);
+    const Profiler::Pause not_a_training_step;
     const EvalResult test = evaluate(*model_, test_, config_.test_limit);
     row.test_loss = test.loss;
     row.test_accuracy = test.accuracy;
@@ -119,6 +140,7 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
     // no page faults, once the first step has run.
     MemoryPool pool;
     Batch batch;
+    std::vector<int32_t> predicted;
     model_->train();
     while (step_ < end) {
         const int64_t epoch = step_ / steps_per_epoch_;
@@ -129,28 +151,19 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
             // skipping the ones already trained on lands exactly where the run stopped.
             for (int64_t b = 0; b < step_ % steps_per_epoch_; ++b) loader_->next(batch);
         }
-        if (!loader_->next(batch)) throw Error("trainer: the data loader ran out of batches mid-epoch");
-
-        optimizer_->set_lr(schedule_->lr(step_));
-        optimizer_->zero_grad();
-        float loss_value;
-        std::vector<int32_t> predicted;
         {
-            Tape tape;
-            Tensor logits = model_->forward(batch.images);
-            Tensor loss = cross_entropy(logits, batch.labels);
-            loss_value = loss.item();
-            if (!std::isfinite(loss_value)) {
-                result.diverged = true;
-                result.diverged_at = step_ + 1;
-                break;
-            }
-            predicted = argmax_rows(logits);
-            tape.backward(loss);
+            const ProfileScope profile("data");
+            if (!loader_->next(batch)) throw Error("trainer: the data loader ran out of batches mid-epoch");
         }
-        if (config_.clip_grad_norm > 0) clip_grad_norm(model_->parameters(), config_.clip_grad_norm);
-        optimizer_->step();
+        optimizer_->set_lr(schedule_->lr(step_));
+        const float loss_value = train_step(*model_, *optimizer_, batch, config_.clip_grad_norm, &predicted);
+        if (!std::isfinite(loss_value)) {
+            result.diverged = true;
+            result.diverged_at = step_ + 1;
+            break;
+        }
         ++step_;
+        if (Profiler* profiler = Profiler::active()) profiler->end_step();
 
         const auto n = static_cast<int64_t>(batch.labels.size());
         int64_t correct = 0;

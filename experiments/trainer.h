@@ -105,6 +105,14 @@ private:
     double wall_offset_ = 0;  // wall seconds of the run before a resume
 };
 
+// One training step on `batch`, the Trainer's (and the benchmarks'): zero_grad, forward under
+// a Tape, cross-entropy, backward, gradient clipping when clip_norm > 0, optimizer step.
+// Returns the loss; a loss that is not finite returns at once, leaving the parameters
+// untouched. `predicted`, if given, receives each row's argmax. With a Profiler active, the
+// zero_grad, clipping and update count as "optimizer".
+float train_step(Module& model, Optimizer& optimizer, const Batch& batch, double clip_norm = 0,
+                 std::vector<int32_t>* predicted = nullptr);
+
 // The per-parameter L2 norms of the gradients (0 for a parameter without one).
 std::vector<double> grad_norms(Module& model);
 

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/memory_pool.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 #include "experiments/trainer.h"
 #include "layers/models.h"
@@ -216,4 +217,28 @@ TEST_CASE("the memory pool reuses buffers: a training step allocates nothing new
     CHECK(fresh[3] == fresh[1]);  // steps 3 and 4 took every buffer from the pool
     CHECK(pool.stats().reused > 0);
     // Buffers can outlive the pool object: they return to its memory, freed with the last.
+}
+
+TEST_CASE("with a profiler active the trainer reports every step, its data, optimizer and ops", "[trainer][profiler]") {
+    TrainConfig c = small_config("mnist-cnn", "bn");
+    c.epochs = 1;  // 16 steps, two evaluations in between (eval_every 8)
+    Trainer trainer(c, train_set(), test_set());
+    Silent observer;
+    Profiler profiler;
+    trainer.run(observer);
+    CHECK(profiler.steps() == trainer.total_steps());
+    REQUIRE(profiler.fresh_per_step().size() == static_cast<size_t>(trainer.total_steps()));
+    CHECK(profiler.fresh_per_step().back() == 0);  // evaluations between steps are not counted
+    std::vector<std::string> names;
+    for (const Profiler::OpTime& t : profiler.ops()) {
+        names.emplace_back(t.op);
+        if (names.back() == "batch_norm") {
+            // Training steps only: evaluation passes (paused) would add forward calls.
+            CHECK(t.forward_calls == 3 * trainer.total_steps());
+            CHECK(t.backward_calls == 3 * trainer.total_steps());
+        }
+    }
+    CHECK_THAT(names, Catch::VectorContains(std::string("data")) && Catch::VectorContains(std::string("optimizer")) &&
+                          Catch::VectorContains(std::string("conv2d")) &&
+                          Catch::VectorContains(std::string("batch_norm")));
 }

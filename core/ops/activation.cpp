@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
@@ -11,6 +12,7 @@ namespace {
 // y = f(x) elementwise; dx = dy * df(y), the derivative written in terms of the output.
 template <class F, class DF>
 Tensor pointwise(const char* name, const Tensor& x, F f, DF df_from_y) {
+    const ProfileScope profile(name);
     Tensor y = Tensor::empty(x.shape());
     const float* px = x.data();
     float* py = y.data();

@@ -22,6 +22,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
@@ -42,6 +43,7 @@ void check_channel_vector(const char* what, const Tensor& t, int64_t C, const Te
 
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
+    const ProfileScope profile("batch_norm");
     if (x.ndim() < 2) throw ShapeError("batch_norm: input must be (N,C,...), got " + x.shape().str());
     const int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / std::max<int64_t>(N * C, 1), M = N * S;
     check_channel_vector("weight", weight, C, x);

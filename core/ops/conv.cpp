@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/ops/blas.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
@@ -104,6 +105,7 @@ ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& 
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding) {
+    const ProfileScope profile("conv2d");
     const ConvGeometry g = conv_geometry(x, weight, bias, stride, padding);
     const int64_t P = g.P(), NP = g.N * P, K = g.K();
 

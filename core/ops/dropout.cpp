@@ -5,12 +5,14 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/random.h"
 #include "core/tape.h"
 
 namespace bnlab {
 
 Tensor dropout(const Tensor& x, float p, bool training, Generator& gen) {
+    const ProfileScope profile("dropout");
     if (!(p >= 0.0f && p <= 1.0f)) throw Error("dropout: probability must be in [0, 1], got " + std::to_string(p));
     if (!training || p == 0.0f) return x;
     const float keep_scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;

@@ -6,6 +6,7 @@
 // dimensions, which is exactly the reduction broadcasting's backward needs.
 #include "core/ops.h"
 #include "core/ops/broadcast.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
@@ -15,6 +16,7 @@ namespace {
 // y = f(a, b) broadcast; `backward(ga, gb, gy, a, b, i, ia, ib)` adds one element's partials.
 template <class Forward, class Backward>
 Tensor binary_op(const char* name, const Tensor& a, const Tensor& b, Forward forward, Backward backward) {
+    const ProfileScope profile(name);
     const Shape out_shape = broadcast_shape(name, a.shape(), b.shape());
     const detail::BroadcastLayout layout = detail::broadcast_layout(out_shape, a.shape(), b.shape());
     Tensor y = Tensor::empty(out_shape);
@@ -85,6 +87,7 @@ namespace {
 
 // y = scale * x + shift for a scalar scale and shift;  dx = scale * dy
 Tensor affine_scalar(const char* name, const Tensor& x, float scale, float shift) {
+    const ProfileScope profile(name);
     Tensor y = Tensor::empty(x.shape());
     const float* px = x.data();
     float* py = y.data();

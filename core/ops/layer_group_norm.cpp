@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
@@ -30,6 +31,7 @@ struct RowLayout {
 
 Tensor row_norm(const char* name, const Tensor& x, const RowLayout& L, const Tensor& weight, const Tensor& bias,
                 double eps) {
+    const ProfileScope profile(name);
     auto mean = std::make_shared<std::vector<float>>(static_cast<size_t>(L.rows));
     auto rstd = std::make_shared<std::vector<float>>(static_cast<size_t>(L.rows));
     Tensor y = Tensor::empty(x.shape());

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/ops/blas.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
@@ -14,6 +15,7 @@ using detail::gemm;
 // a: (M,K), b: (K,N) -> y: (M,N) = a b
 // da (M,K) += dy b^T;  db (K,N) += a^T dy
 Tensor matmul(const Tensor& a, const Tensor& b) {
+    const ProfileScope profile("matmul");
     if (a.ndim() != 2 || b.ndim() != 2 || a.dim(1) != b.dim(0))
         throw ShapeError("matmul: cannot multiply " + a.shape().str() + " by " + b.shape().str() +
                          " (need (M,K) x (K,N))");
@@ -32,6 +34,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 // x: (N,in), weight: (out,in), bias: (out) -> y: (N,out) = x weight^T + bias
 // dx (N,in) += dy weight;  dweight (out,in) += dy^T x;  dbias (out) += sum over n of dy
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    const ProfileScope profile("linear");
     if (x.ndim() != 2 || weight.ndim() != 2 || x.dim(1) != weight.dim(1))
         throw ShapeError("linear: input " + x.shape().str() + " does not match weight " + weight.shape().str() +
                          " (need input (N,in) and weight (out,in))");

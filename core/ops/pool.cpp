@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
@@ -40,6 +41,7 @@ PoolGeometry pool_geometry(const char* op, const Tensor& x, int kernel, int stri
 // y[n,c,oh,ow] = max of the window;  argmax (index within the H*W plane) is saved, and
 // dx[argmax] += dy: the gradient flows only to the element that won.
 Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
+    const ProfileScope profile("max_pool2d");
     const PoolGeometry g = pool_geometry("max_pool2d", x, kernel, stride, padding);
     Tensor y = Tensor::empty({g.N, g.C, g.Ho, g.Wo});
     const int64_t out_plane = g.Ho * g.Wo, in_plane = g.H * g.W;
@@ -88,6 +90,7 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
 // y = (1/k^2) * sum of the window (zeros where it overlaps the padding);
 // dx += dy / k^2 on every in-bounds element of the window.
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding) {
+    const ProfileScope profile("avg_pool2d");
     const PoolGeometry g = pool_geometry("avg_pool2d", x, kernel, stride, padding);
     Tensor y = Tensor::empty({g.N, g.C, g.Ho, g.Wo});
     const float scale = 1.0f / static_cast<float>(g.k * g.k);
@@ -123,6 +126,7 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding) {
 
 // y[n,c] = mean over h,w of x[n,c,h,w];  dx[n,c,h,w] += dy[n,c] / (H*W)
 Tensor global_avg_pool2d(const Tensor& x) {
+    const ProfileScope profile("global_avg_pool2d");
     if (x.ndim() != 4) throw ShapeError("global_avg_pool2d: input must be (N,C,H,W), got " + x.shape().str());
     const int64_t planes = x.dim(0) * x.dim(1), S = x.dim(2) * x.dim(3);
     if (S == 0) throw ShapeError("global_avg_pool2d: empty image in " + x.shape().str());

@@ -5,6 +5,7 @@
 // Sums accumulate in double, so a large tensor does not lose low-order bits.
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
@@ -13,6 +14,7 @@ namespace {
 
 // sum(x) * scale -> 0-d;  dx = dy * scale everywhere
 Tensor reduce_all(const char* name, const Tensor& x, double scale) {
+    const ProfileScope profile(name);
     double total = 0.0;
     for (float v : x.values()) total += v;
     Tensor y = Tensor::scalar(static_cast<float>(total * scale));
@@ -28,6 +30,7 @@ Tensor reduce_all(const char* name, const Tensor& x, double scale) {
 
 // sum over dimension dim, times scale;  dx[o,k,i] = dy[o,i] * scale
 Tensor reduce_dim(const char* name, const Tensor& x, int dim, bool keepdim, bool average) {
+    const ProfileScope profile(name);
     const Shape& s = x.shape();
     const int d = dim < 0 ? dim + s.size() : dim;
     if (d < 0 || d >= s.size())

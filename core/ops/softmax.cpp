@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
@@ -14,6 +15,7 @@ namespace bnlab {
 // y_k = x_k - m - log(sum_j exp(x_j - m)), m = max_j x_j (subtracting m keeps exp <= 1).
 // dx_k = dy_k - softmax_k * sum_j dy_j, with softmax_k = exp(y_k).
 Tensor log_softmax(const Tensor& x, int dim) {
+    const ProfileScope profile("log_softmax");
     const Shape& s = x.shape();
     const int d = dim < 0 ? dim + s.size() : dim;
     if (d < 0 || d >= s.size())
@@ -61,6 +63,7 @@ Tensor log_softmax(const Tensor& x, int dim) {
 // loss = (1/N) sum_n [ lse_n - x[n, label_n] ],  lse_n = m_n + log sum_c exp(x[n,c] - m_n)
 // dx[n,c] = dloss/N * (softmax[n,c] - [c == label_n]),  softmax[n,c] = exp(x[n,c] - lse_n)
 Tensor cross_entropy(const Tensor& logits, std::span<const int32_t> labels) {
+    const ProfileScope profile("cross_entropy");
     if (logits.ndim() != 2)
         throw ShapeError("cross_entropy: logits must be (N,C), got " + logits.shape().str());
     const int64_t N = logits.dim(0), C = logits.dim(1);

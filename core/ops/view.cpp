@@ -2,11 +2,13 @@
 // y = x with another shape;  dx = dy read with x's shape (same element order).
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
+    const ProfileScope profile("reshape");
     // Resolve a single -1 from the element count.
     Shape target;
     int infer = -1;

@@ -1,0 +1,129 @@
+// OpenBLAS sgemm at the shapes bnlab's models produce, against its large-square peak.
+//
+//   bench_sgemm [--threads 2,1] [--windows 5] [--window-seconds 0.3]
+//
+// For every conv2d and linear layer of mnist-cnn and cifar-cnn (found by running the model
+// layer by layer), the products core/ops/conv.cpp and matmul.cpp issue in a training step:
+//   conv2d, per image, each on one thread (conv2d runs one image per thread):
+//     forward  y (F,P)      = W (F,K) cols (K,P)
+//     weight   dW (F,K)    += dY (F,P) cols^T (P,K)
+//     columns  dcols (K,P)  = W^T (K,F) dY (F,P)        (not for the first layer: no dx needed)
+//   linear, on the whole batch of 128 with every thread: forward, dx, dW.
+// Rows: `peak THREADS GFLOP/s` (2048^3), `gemm MODEL LAYER PRODUCT M N K GFLOP/s fraction-of-peak`,
+// and `flops MODEL MFLOP` (one image's training step, all products together), which
+// bench/compare.py turns into the sgemm bound on images/s.
+#include <cblas.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "bench/timing.h"
+#include "core/parallel.h"
+#include "core/random.h"
+#include "core/tensor.h"
+#include "layers/affine.h"
+#include "layers/models.h"
+
+using namespace bnlab;
+
+namespace {
+
+// C (M,N) = A (M,K) B (K,N), with A or B stored transposed as the op stores them; GFLOP/s.
+double gflops(int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, const bench::TimingOptions& timing) {
+    Generator gen(5);
+    const Tensor a = Tensor::randn({M * K}, gen), b = Tensor::randn({K * N}, gen);
+    Tensor c = Tensor::zeros({M * N});
+    const auto call = [&] {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                    static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, a.data(),
+                    static_cast<int>(trans_a ? M : K), b.data(), static_cast<int>(trans_b ? K : N), 0.0f, c.data(),
+                    static_cast<int>(N));
+    };
+    const bench::Timing t = bench::time_windows(call, timing);
+    return 2.0 * static_cast<double>(M * N * K) / t.best / 1e9;
+}
+
+struct Product {
+    std::string layer, name;
+    int64_t M, N, K;
+    bool trans_a, trans_b;
+    int threads;
+    double per_image;  // how many times one image's training step runs it (1/batch for linear)
+};
+
+// The products one training step of `arch` runs, layer by layer.
+std::vector<Product> products_of(const std::string& arch, int64_t batch, int threads) {
+    const InputSpec in = arch == "cifar-cnn" ? InputSpec{3, 32, 32, 10} : InputSpec{1, 28, 28, 10};
+    auto model = make_model(ModelConfig{.arch = arch, .norm = "none"}, in, 1);
+    model->eval();
+    Generator gen(1);
+    Tensor x = Tensor::randn({1, in.channels, in.height, in.width}, gen);
+    std::vector<Product> out;
+    bool first = true;
+    for (size_t i = 0; i < model->size(); ++i) {
+        Module& layer = (*model)[i];
+        const Tensor y = layer.forward(x);
+        const std::string name = std::to_string(i);
+        if (auto* conv = dynamic_cast<Conv2d*>(&layer)) {
+            const int64_t F = conv->weight.dim(0), K = conv->weight.numel() / F, P = y.dim(2) * y.dim(3);
+            out.push_back({name + ":conv", "forward", F, P, K, false, false, 1, 1.0});
+            out.push_back({name + ":conv", "weight", F, K, P, false, true, 1, 1.0});
+            if (!first) out.push_back({name + ":conv", "columns", K, P, F, true, false, 1, 1.0});
+            first = false;
+        } else if (auto* lin = dynamic_cast<Linear*>(&layer)) {
+            const int64_t O = lin->weight.dim(0), I = lin->weight.dim(1);
+            const double share = 1.0 / static_cast<double>(batch);
+            out.push_back({name + ":linear", "forward", batch, O, I, false, true, threads, share});
+            if (!first) out.push_back({name + ":linear", "input", batch, I, O, false, false, threads, share});
+            out.push_back({name + ":linear", "weight", O, I, batch, true, false, threads, share});
+            first = false;
+        }
+        x = y;
+    }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app("sgemm at bnlab's model shapes, against the large-square peak");
+    std::string threads = "2,1";
+    bench::TimingOptions timing;
+    app.add_option("--threads", threads, "thread counts for the peak (the largest also runs the linears)")
+        ->capture_default_str();
+    app.add_option("--windows", timing.windows, "timing windows")->capture_default_str();
+    app.add_option("--window-seconds", timing.window_seconds, "seconds per window")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+
+    std::printf("# bench_sgemm; OpenBLAS %s\n", openblas_get_config());
+    std::map<int, double> peak;
+    int max_threads = 1;
+    for (size_t start = 0; start < threads.size();) {
+        const size_t end = std::min(threads.find(',', start), threads.size());
+        const int t = std::stoi(threads.substr(start, end - start));
+        set_num_threads(t);
+        peak[t] = gflops(2048, 2048, 2048, false, false, timing);
+        std::printf("peak %d %.1f\n", t, peak[t]);
+        max_threads = std::max(max_threads, t);
+        start = end + 1;
+    }
+    std::fflush(stdout);
+    for (const std::string arch : {"mnist-cnn", "cifar-cnn"}) {
+        double flop = 0;
+        for (const Product& p : products_of(arch, 128, max_threads)) {
+            set_num_threads(p.threads);
+            const double g = gflops(p.M, p.N, p.K, p.trans_a, p.trans_b, timing);
+            const double of_peak = g / (peak.count(p.threads) ? peak[p.threads] : peak.begin()->second);
+            std::printf("gemm %s %s %s %lld %lld %lld %.2f %.3f\n", arch.c_str(), p.layer.c_str(),
+                        p.name.c_str(), static_cast<long long>(p.M), static_cast<long long>(p.N),
+                        static_cast<long long>(p.K), g, of_peak);
+            std::fflush(stdout);
+            flop += 2.0 * static_cast<double>(p.M * p.N * p.K) * p.per_image;
+        }
+        std::printf("flops %s %.2f\n", arch.c_str(), flop / 1e6);
+    }
+    return 0;
+}
