@@ -3,10 +3,34 @@
 // work into fixed, disjoint pieces, and reductions across threads happen in a fixed order.
 #pragma once
 
+#include <omp.h>
+
+#include <cstdint>
+
 namespace bnlab {
 
 // n >= 1. Sets OpenBLAS's and OpenMP's thread counts together.
 void set_num_threads(int n);
 int num_threads();
+
+// Below this many elements touched, a loop runs on the calling thread: waking the other
+// threads costs a few microseconds, more than a small tensor's whole loop.
+inline constexpr int64_t kParallelMinWork = int64_t{1} << 15;
+
+// Splits [0, n) into one contiguous range per thread and runs body(begin, end) on each:
+// in parallel when n * work_per_item reaches kParallelMinWork, on this thread otherwise (and
+// inside another parallel region). The ranges depend only on n and the thread count.
+template <class Body>
+void parallel_for(int64_t n, int64_t work_per_item, Body&& body) {
+    if (n * work_per_item < kParallelMinWork || omp_get_max_threads() == 1 || omp_in_parallel()) {
+        body(int64_t{0}, n);
+        return;
+    }
+#pragma omp parallel
+    {
+        const int64_t t = omp_get_thread_num(), threads = omp_get_num_threads();
+        body(n * t / threads, n * (t + 1) / threads);
+    }
+}
 
 }  // namespace bnlab

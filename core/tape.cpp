@@ -53,7 +53,8 @@ void Tape::backward(const Tensor& out, const Tensor& grad_output) {
         NoTape pause;  // backward closures compute with ops' kernels, never record
         float* seed = grad_buffer(out);
         const float* g = grad_output.data();
-        for (int64_t i = 0; i < out.numel(); ++i) seed[i] += g[i];
+        const int64_t n = out.numel();
+        for (int64_t i = 0; i < n; ++i) seed[i] += g[i];
 
         for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
             Tensor grad = it->output.grad();
@@ -102,6 +103,13 @@ float* grad_buffer(const Tensor& x) {
     TensorImpl* impl = x.impl();
     if (!impl->grad.defined()) impl->grad = Tensor::zeros(impl->shape);
     return impl->grad.data();
+}
+
+GradTarget grad_target(const Tensor& x) {
+    TensorImpl* impl = x.impl();
+    if (impl->grad.defined()) return {impl->grad.data(), true};
+    impl->grad = Tensor::empty(impl->shape);
+    return {impl->grad.data(), false};
 }
 
 }  // namespace bnlab

@@ -81,4 +81,22 @@ Tape* recording_tape(std::initializer_list<const Tensor*> inputs);
 // x's gradient buffer, created zero-filled on first use. Backward closures add into it.
 float* grad_buffer(const Tensor& x);
 
+// For a backward that sets every element of x's gradient: the buffer, and whether it already
+// holds a gradient to add to. When it does not, the buffer is new and uninitialized, and the
+// backward writes (=) instead of adding (+=), which saves a zero-filling pass over memory.
+struct GradTarget {
+    float* data;
+    bool accumulate;
+};
+GradTarget grad_target(const Tensor& x);
+
+// dst[i] = value(i), or dst[i] += value(i) when accumulating, for i in [0, n).
+template <class F>
+void store_grad(float* dst, bool accumulate, int64_t n, F&& value) {
+    if (accumulate)
+        for (int64_t i = 0; i < n; ++i) dst[i] += value(i);
+    else
+        for (int64_t i = 0; i < n; ++i) dst[i] = value(i);
+}
+
 }  // namespace bnlab

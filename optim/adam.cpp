@@ -69,7 +69,8 @@ void Adam::update(Tensor& param, const Tensor& grad, ParamState& state) {
     float* m = state.buffers[0].data();
     float* v = state.buffers[1].data();
     float* v_max = options_.amsgrad ? state.buffers[2].data() : nullptr;
-    for (int64_t j = 0; j < param.numel(); ++j) {
+    const int64_t n = param.numel();
+    for (int64_t j = 0; j < n; ++j) {
         if (decoupled_weight_decay_) theta[j] = theta[j] * decay_factor;
         const float g = l2_decay ? g_in[j] + l2 * theta[j] : g_in[j];
         m[j] = m[j] * beta1 + new1 * g;

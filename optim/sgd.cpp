@@ -49,7 +49,8 @@ void SGD::update(Tensor& param, const Tensor& grad, ParamState& state) {
     float* theta = param.data();
     const float* g_in = grad.data();
     float* buffer = options_.momentum != 0 ? state.buffers[0].data() : nullptr;
-    for (int64_t j = 0; j < param.numel(); ++j) {
+    const int64_t n = param.numel();
+    for (int64_t j = 0; j < n; ++j) {
         float g = g_in[j];
         if (options_.weight_decay != 0) g = g + weight_decay * theta[j];
         if (buffer) {

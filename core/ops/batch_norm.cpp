@@ -1,5 +1,6 @@
-// Batch normalization (Ioffe & Szegedy 2015), fused: one pass for the statistics and the
-// output in forward, one for the two channel sums and one for dx in backward.
+// Batch normalization (Ioffe & Szegedy 2015), fused: one pass for the statistics and one for
+// the output in forward, one for the two channel sums and one for dx in backward, channel by
+// channel so that each second pass reads the channel from cache.
 //
 // x: (N,C,*) viewed as (N, C, S), S = product of the trailing dims; per channel c the
 // statistics run over the M = N*S values x[n,c,s].
@@ -16,22 +17,18 @@
 // term in dL/dmu; it is identically zero because sum(x - mu) = 0, so it is left out.
 // Backward (eval): mu and rstd are constants, so dx = dy * gamma * rstd.
 #include <cmath>
-#include <memory>
 #include <string>
-#include <vector>
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/ops/lane_sums.h"
+#include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/tape.h"
 
 namespace bnlab {
 
 namespace {
-
-struct ChannelStats {
-    std::vector<float> mean, rstd;  // per channel
-};
 
 void check_channel_vector(const char* what, const Tensor& t, int64_t C, const Tensor& x) {
     if (t.defined() && (t.ndim() != 1 || t.dim(0) != C))
@@ -61,99 +58,102 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
     if (!(momentum >= 0.0 && momentum <= 1.0))
         throw Error("batch_norm: momentum must be in [0, 1], got " + std::to_string(momentum));
 
-    auto stats = std::make_shared<ChannelStats>();
-    stats->mean.resize(static_cast<size_t>(C));
-    stats->rstd.resize(static_cast<size_t>(C));
+    // Per channel: the mean and 1/sqrt(var + eps) used, row 0 and row 1 (saved for backward).
+    Tensor stats = Tensor::empty({2, C});
     Tensor y = Tensor::empty(x.shape());
     const float* px = x.data();
     float* py = y.data();
+    float* mean = stats.data();
+    float* rstd = stats.data() + C;
     const float* gamma = weight.defined() ? weight.data() : nullptr;
     const float* beta = bias.defined() ? bias.data() : nullptr;
     float* rmean = running_mean.defined() ? running_mean.data() : nullptr;
     float* rvar = running_var.defined() ? running_var.data() : nullptr;
 
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < C; ++c) {
-        double mu, var;
-        if (use_batch_stats) {
-            // Shifted sums in double: subtracting a sample value first keeps
-            // E[(x-k)^2] - E[x-k]^2 accurate even when |mean| >> std.
-            const double shift = px[c * S];
-            double s1 = 0.0, s2 = 0.0;
+    // One channel's values are N rows of S; a thread takes whole channels, so the second pass
+    // over a channel finds it still in cache.
+    parallel_for(C, 2 * M, [&](int64_t c_begin, int64_t c_end) {
+        for (int64_t c = c_begin; c < c_end; ++c) {
+            double mu, var;
+            if (use_batch_stats) {
+                // Shifted sums: subtracting a sample value first keeps E[(x-k)^2] - E[x-k]^2
+                // accurate even when |mean| >> std.
+                const double shift = px[c * S];
+                detail::TwoSums sums;
+                for (int64_t n = 0; n < N; ++n) {
+                    const float* xc = px + (n * C + c) * S;
+                    const detail::TwoSums row = detail::sum_products(xc, shift, xc, shift, S);
+                    sums.first += row.first;
+                    sums.second += row.second;
+                }
+                const double m1 = sums.first / static_cast<double>(M);
+                mu = shift + m1;
+                var = std::max(sums.second / static_cast<double>(M) - m1 * m1, 0.0);
+                if (training && rmean) {
+                    rmean[c] = static_cast<float>((1.0 - momentum) * rmean[c] + momentum * mu);
+                    rvar[c] = static_cast<float>((1.0 - momentum) * rvar[c] +
+                                                 momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
+                }
+            } else {
+                mu = rmean[c];
+                var = rvar[c];
+            }
+            const double rs = 1.0 / std::sqrt(var + eps);
+            mean[c] = static_cast<float>(mu);
+            rstd[c] = static_cast<float>(rs);
+            // y = gamma (x - mu) rstd + beta = x * scale + offset
+            const float scale = static_cast<float>((gamma ? gamma[c] : 1.0f) * rs);
+            const float offset = static_cast<float>((beta ? beta[c] : 0.0f) - mu * scale);
             for (int64_t n = 0; n < N; ++n) {
                 const float* xc = px + (n * C + c) * S;
-                for (int64_t s = 0; s < S; ++s) {
-                    const double d = xc[s] - shift;
-                    s1 += d;
-                    s2 += d * d;
-                }
+                float* yc = py + (n * C + c) * S;
+                for (int64_t s = 0; s < S; ++s) yc[s] = xc[s] * scale + offset;
             }
-            const double m1 = s1 / static_cast<double>(M);
-            mu = shift + m1;
-            var = std::max(s2 / static_cast<double>(M) - m1 * m1, 0.0);
-            if (training && rmean) {
-                rmean[c] = static_cast<float>((1.0 - momentum) * rmean[c] + momentum * mu);
-                rvar[c] = static_cast<float>((1.0 - momentum) * rvar[c] +
-                                             momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
-            }
-        } else {
-            mu = rmean[c];
-            var = rvar[c];
         }
-        const double rstd = 1.0 / std::sqrt(var + eps);
-        stats->mean[static_cast<size_t>(c)] = static_cast<float>(mu);
-        stats->rstd[static_cast<size_t>(c)] = static_cast<float>(rstd);
-        // y = gamma (x - mu) rstd + beta = x * scale + offset
-        const float scale = static_cast<float>((gamma ? gamma[c] : 1.0f) * rstd);
-        const float offset = static_cast<float>((beta ? beta[c] : 0.0f) - mu * scale);
-        for (int64_t n = 0; n < N; ++n) {
-            const float* xc = px + (n * C + c) * S;
-            float* yc = py + (n * C + c) * S;
-            for (int64_t s = 0; s < S; ++s) yc[s] = xc[s] * scale + offset;
-        }
-    }
+    });
 
     if (Tape* tape = recording_tape({&x, &weight, &bias})) {
         tape->record("batch_norm", {x, weight, bias}, y,
                      [x, weight, bias, stats, use_batch_stats, N, C, S, M](const Tensor& gy) {
                          const float* xv = x.data();
                          const float* g = gy.data();
-                         float* gx = x.requires_grad() ? grad_buffer(x) : nullptr;
+                         const GradTarget gx = x.requires_grad() ? grad_target(x) : GradTarget{nullptr, false};
                          float* ggamma = weight.defined() && weight.requires_grad() ? grad_buffer(weight) : nullptr;
                          float* gbeta = bias.defined() && bias.requires_grad() ? grad_buffer(bias) : nullptr;
                          const float* w = weight.defined() ? weight.data() : nullptr;
-#pragma omp parallel for schedule(static)
-                         for (int64_t c = 0; c < C; ++c) {
-                             const float mu = stats->mean[static_cast<size_t>(c)];
-                             const float rstd = stats->rstd[static_cast<size_t>(c)];
-                             double sum_dy = 0.0, sum_dy_xhat = 0.0;
-                             for (int64_t n = 0; n < N; ++n) {
-                                 const float* xc = xv + (n * C + c) * S;
-                                 const float* gc = g + (n * C + c) * S;
-                                 for (int64_t s = 0; s < S; ++s) {
-                                     sum_dy += gc[s];
-                                     sum_dy_xhat += static_cast<double>(gc[s]) * (xc[s] - mu);
+                         const float* mean = stats.data();
+                         const float* rstd = stats.data() + C;
+                         parallel_for(C, 3 * M, [&](int64_t c_begin, int64_t c_end) {
+                             for (int64_t c = c_begin; c < c_end; ++c) {
+                                 const float mu = mean[c], rs = rstd[c];
+                                 // sum dy and sum dy * (x - mu), then * rstd: sum dy * xhat
+                                 detail::TwoSums sums;
+                                 for (int64_t n = 0; n < N; ++n) {
+                                     const detail::TwoSums row = detail::sum_products(
+                                         g + (n * C + c) * S, 0.0, xv + (n * C + c) * S, mu, S);
+                                     sums.first += row.first;
+                                     sums.second += row.second;
+                                 }
+                                 const double sum_dy = sums.first, sum_dy_xhat = sums.second * rs;
+                                 if (ggamma) ggamma[c] += static_cast<float>(sum_dy_xhat);
+                                 if (gbeta) gbeta[c] += static_cast<float>(sum_dy);
+                                 if (!gx.data) continue;
+                                 const float k = (w ? w[c] : 1.0f) * rs;
+                                 // Batch statistics: dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)).
+                                 // Running statistics: dx = k * dy.
+                                 const auto inv_m = 1.0 / static_cast<double>(M);
+                                 const float mean_dy = use_batch_stats ? static_cast<float>(sum_dy * inv_m) : 0.0f;
+                                 const float mean_dy_xhat = use_batch_stats ? static_cast<float>(sum_dy_xhat * inv_m) : 0.0f;
+                                 for (int64_t n = 0; n < N; ++n) {
+                                     const float* xc = xv + (n * C + c) * S;
+                                     const float* gc = g + (n * C + c) * S;
+                                     store_grad(gx.data + (n * C + c) * S, gx.accumulate, S, [&](int64_t s) {
+                                         const float xhat = (xc[s] - mu) * rs;
+                                         return k * (gc[s] - mean_dy - xhat * mean_dy_xhat);
+                                     });
                                  }
                              }
-                             sum_dy_xhat *= rstd;
-                             if (ggamma) ggamma[c] += static_cast<float>(sum_dy_xhat);
-                             if (gbeta) gbeta[c] += static_cast<float>(sum_dy);
-                             if (!gx) continue;
-                             const float k = (w ? w[c] : 1.0f) * rstd;
-                             // Batch statistics: dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)).
-                             // Running statistics: dx = k * dy.
-                             const float mean_dy = use_batch_stats ? static_cast<float>(sum_dy / static_cast<double>(M)) : 0.0f;
-                             const float mean_dy_xhat = use_batch_stats ? static_cast<float>(sum_dy_xhat / static_cast<double>(M)) : 0.0f;
-                             for (int64_t n = 0; n < N; ++n) {
-                                 const float* xc = xv + (n * C + c) * S;
-                                 const float* gc = g + (n * C + c) * S;
-                                 float* dxc = gx + (n * C + c) * S;
-                                 for (int64_t s = 0; s < S; ++s) {
-                                     const float xhat = (xc[s] - mu) * rstd;
-                                     dxc[s] += k * (gc[s] - mean_dy - xhat * mean_dy_xhat);
-                                 }
-                             }
-                         }
+                         });
                      });
     }
     return y;

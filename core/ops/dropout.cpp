@@ -23,13 +23,14 @@ Tensor dropout(const Tensor& x, float p, bool training, Generator& gen) {
     const float* px = x.data();
     const float* pm = mask.data();
     float* py = y.data();
-    for (int64_t i = 0; i < x.numel(); ++i) py[i] = px[i] * pm[i];
+    const int64_t n = x.numel();
+    for (int64_t i = 0; i < n; ++i) py[i] = px[i] * pm[i];
     if (Tape* tape = recording_tape({&x})) {
         tape->record("dropout", {x}, y, [x, mask](const Tensor& gy) {
-            float* gx = grad_buffer(x);
+            const GradTarget gx = grad_target(x);
             const float* g = gy.data();
             const float* m = mask.data();
-            for (int64_t i = 0; i < x.numel(); ++i) gx[i] += g[i] * m[i];
+            store_grad(gx.data, gx.accumulate, x.numel(), [g, m](int64_t i) { return g[i] * m[i]; });
         });
     }
     return y;

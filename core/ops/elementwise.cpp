@@ -6,6 +6,7 @@
 // dimensions, which is exactly the reduction broadcasting's backward needs.
 #include "core/ops.h"
 #include "core/ops/broadcast.h"
+#include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/tape.h"
 
@@ -91,12 +92,16 @@ Tensor affine_scalar(const char* name, const Tensor& x, float scale, float shift
     Tensor y = Tensor::empty(x.shape());
     const float* px = x.data();
     float* py = y.data();
-    for (int64_t i = 0; i < x.numel(); ++i) py[i] = scale * px[i] + shift;
+    parallel_for(x.numel(), 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) py[i] = scale * px[i] + shift;
+    });
     if (Tape* tape = recording_tape({&x})) {
         tape->record(name, {x}, y, [x, scale](const Tensor& gy) {
-            float* gx = grad_buffer(x);
+            const GradTarget gx = grad_target(x);
             const float* pg = gy.data();
-            for (int64_t i = 0; i < x.numel(); ++i) gx[i] += scale * pg[i];
+            parallel_for(x.numel(), 1, [&](int64_t begin, int64_t end) {
+                store_grad(gx.data + begin, gx.accumulate, end - begin, [&](int64_t i) { return scale * pg[begin + i]; });
+            });
         });
     }
     return y;

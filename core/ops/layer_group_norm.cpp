@@ -8,13 +8,15 @@
 // where a = a(r, j) is the affine index: j for LayerNorm, the channel for GroupNorm.
 // Backward per row, with u_j = dy_j gamma_a:
 //   dx = rstd (u - mean(u) - xhat mean(u xhat));  dgamma_a += dy xhat;  dbeta_a += dy
+// Rows run in parallel; each row's parameter sums are kept per (row, block) and added per
+// parameter afterwards, so no pass over x and dy is repeated for them.
 #include <cmath>
-#include <memory>
 #include <string>
-#include <vector>
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/ops/lane_sums.h"
+#include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/tape.h"
 
@@ -22,87 +24,102 @@ namespace bnlab {
 
 namespace {
 
-// Which affine parameter element j of row r uses: a = (r % groups) * per_group + j / spatial.
-// LayerNorm: groups 1, per_group D, spatial 1 (a = j). GroupNorm: a = the channel.
+// Row r's elements, as `per_group` blocks of `spatial` values that share one affine parameter:
+// block b of row r uses parameter a = (r % groups) * per_group + b.
+// LayerNorm: groups 1, per_group D, spatial 1 (a = j). GroupNorm: a is the channel.
 struct RowLayout {
     int64_t rows, D, groups, per_group, spatial;
-    int64_t affine(int64_t r, int64_t j) const { return (r % groups) * per_group + j / spatial; }
+    int64_t affine(int64_t r, int64_t block) const { return (r % groups) * per_group + block; }
+    int64_t params() const { return groups * per_group; }
 };
 
 Tensor row_norm(const char* name, const Tensor& x, const RowLayout& L, const Tensor& weight, const Tensor& bias,
                 double eps) {
     const ProfileScope profile(name);
-    auto mean = std::make_shared<std::vector<float>>(static_cast<size_t>(L.rows));
-    auto rstd = std::make_shared<std::vector<float>>(static_cast<size_t>(L.rows));
+    // Per row: the mean and 1/sqrt(var + eps), row 0 and row 1 (saved for backward).
+    Tensor stats = Tensor::empty({2, L.rows});
     Tensor y = Tensor::empty(x.shape());
     const float* px = x.data();
     float* py = y.data();
     const float* gamma = weight.defined() ? weight.data() : nullptr;
     const float* beta = bias.defined() ? bias.data() : nullptr;
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < L.rows; ++r) {
-        const float* xr = px + r * L.D;
-        const double shift = xr[0];  // shifted sums: accurate when |mean| >> std
-        double s1 = 0.0, s2 = 0.0;
-        for (int64_t j = 0; j < L.D; ++j) {
-            const double d = xr[j] - shift;
-            s1 += d;
-            s2 += d * d;
+    parallel_for(L.rows, 2 * L.D, [&](int64_t r_begin, int64_t r_end) {
+        for (int64_t r = r_begin; r < r_end; ++r) {
+            const float* xr = px + r * L.D;
+            const double shift = xr[0];  // shifted sums: accurate when |mean| >> std
+            const detail::TwoSums sums = detail::sum_products(xr, shift, xr, shift, L.D);
+            const double m1 = sums.first / static_cast<double>(L.D);
+            const double var = std::max(sums.second / static_cast<double>(L.D) - m1 * m1, 0.0);
+            const auto mu = static_cast<float>(shift + m1);
+            const auto rs = static_cast<float>(1.0 / std::sqrt(var + eps));
+            stats.data()[r] = mu;
+            stats.data()[L.rows + r] = rs;
+            for (int64_t b = 0; b < L.per_group; ++b) {
+                const int64_t a = L.affine(r, b);
+                const float scale = rs * (gamma ? gamma[a] : 1.0f), shift_out = beta ? beta[a] : 0.0f;
+                const float* xb = xr + b * L.spatial;
+                float* yb = py + r * L.D + b * L.spatial;
+                for (int64_t s = 0; s < L.spatial; ++s) yb[s] = (xb[s] - mu) * scale + shift_out;
+            }
         }
-        const double m1 = s1 / static_cast<double>(L.D);
-        const double var = std::max(s2 / static_cast<double>(L.D) - m1 * m1, 0.0);
-        const auto mu = static_cast<float>(shift + m1);
-        const auto rs = static_cast<float>(1.0 / std::sqrt(var + eps));
-        (*mean)[static_cast<size_t>(r)] = mu;
-        (*rstd)[static_cast<size_t>(r)] = rs;
-        float* yr = py + r * L.D;
-        for (int64_t j = 0; j < L.D; ++j) {
-            const int64_t a = L.affine(r, j);
-            yr[j] = (xr[j] - mu) * rs * (gamma ? gamma[a] : 1.0f) + (beta ? beta[a] : 0.0f);
-        }
-    }
+    });
 
     if (Tape* tape = recording_tape({&x, &weight, &bias})) {
-        tape->record(name, {x, weight, bias}, y, [x, weight, bias, L, mean, rstd](const Tensor& gy) {
+        tape->record(name, {x, weight, bias}, y, [x, weight, bias, L, stats](const Tensor& gy) {
             const float* px = x.data();
             const float* g = gy.data();
             const float* gamma = weight.defined() ? weight.data() : nullptr;
-            if (x.requires_grad()) {
-                float* gx = grad_buffer(x);
-#pragma omp parallel for schedule(static)
-                for (int64_t r = 0; r < L.rows; ++r) {
-                    const float mu = (*mean)[static_cast<size_t>(r)], rs = (*rstd)[static_cast<size_t>(r)];
-                    const float* xr = px + r * L.D;
-                    const float* gr = g + r * L.D;
+            const GradTarget gx = x.requires_grad() ? grad_target(x) : GradTarget{nullptr, false};
+            // Per (row, block): sum dy and sum dy * xhat, for the parameter gradients below.
+            Tensor block_sums = Tensor::empty({L.rows * L.per_group, 2});
+            float* bs = block_sums.data();
+            parallel_for(L.rows, 3 * L.D, [&](int64_t r_begin, int64_t r_end) {
+                for (int64_t r = r_begin; r < r_end; ++r) {
+                    const float mu = stats.data()[r], rs = stats.data()[L.rows + r];
+                    // With u = dy * gamma: sum u and sum u * xhat over the row.
                     double sum_u = 0.0, sum_u_xhat = 0.0;
-                    for (int64_t j = 0; j < L.D; ++j) {
-                        const double u = gr[j] * (gamma ? gamma[L.affine(r, j)] : 1.0f);
-                        sum_u += u;
-                        sum_u_xhat += u * ((xr[j] - mu) * rs);
+                    for (int64_t b = 0; b < L.per_group; ++b) {
+                        const int64_t offset = r * L.D + b * L.spatial;
+                        const detail::TwoSums t = detail::sum_products(g + offset, 0.0, px + offset, mu, L.spatial);
+                        const double ga = gamma ? gamma[L.affine(r, b)] : 1.0;
+                        bs[(r * L.per_group + b) * 2] = static_cast<float>(t.first);
+                        bs[(r * L.per_group + b) * 2 + 1] = static_cast<float>(t.second * rs);
+                        sum_u += ga * t.first;
+                        sum_u_xhat += ga * t.second * rs;
                     }
+                    if (!gx.data) continue;
                     const auto mean_u = static_cast<float>(sum_u / static_cast<double>(L.D));
                     const auto mean_u_xhat = static_cast<float>(sum_u_xhat / static_cast<double>(L.D));
-                    float* dxr = gx + r * L.D;
-                    for (int64_t j = 0; j < L.D; ++j) {
-                        const float u = gr[j] * (gamma ? gamma[L.affine(r, j)] : 1.0f);
-                        const float xhat = (xr[j] - mu) * rs;
-                        dxr[j] += rs * (u - mean_u - xhat * mean_u_xhat);
+                    for (int64_t b = 0; b < L.per_group; ++b) {
+                        const int64_t offset = r * L.D + b * L.spatial;
+                        const float ga = gamma ? gamma[L.affine(r, b)] : 1.0f;
+                        const float* xb = px + offset;
+                        const float* gb = g + offset;
+                        store_grad(gx.data + offset, gx.accumulate, L.spatial, [&](int64_t s) {
+                            const float xhat = (xb[s] - mu) * rs;
+                            return rs * (gb[s] * ga - mean_u - xhat * mean_u_xhat);
+                        });
                     }
                 }
-            }
+            });
             float* ggamma = weight.defined() && weight.requires_grad() ? grad_buffer(weight) : nullptr;
             float* gbeta = bias.defined() && bias.requires_grad() ? grad_buffer(bias) : nullptr;
             if (!ggamma && !gbeta) return;
-            // Parameter gradients sum over rows: serial, so the order (and the bits) never
+            // Parameter a sums its blocks over the leading index in order: block (r, b) with
+            // r = lead * groups + a / per_group sits at lead * params + a. The bits never
             // depend on the thread count.
-            for (int64_t r = 0; r < L.rows; ++r) {
-                const float mu = (*mean)[static_cast<size_t>(r)], rs = (*rstd)[static_cast<size_t>(r)];
-                for (int64_t j = 0; j < L.D; ++j) {
-                    const int64_t i = r * L.D + j, a = L.affine(r, j);
-                    if (ggamma) ggamma[a] += g[i] * ((px[i] - mu) * rs);
-                    if (gbeta) gbeta[a] += g[i];
+            const int64_t leads = L.rows / L.groups;
+            parallel_for(L.params(), leads, [&](int64_t a_begin, int64_t a_end) {
+                for (int64_t a = a_begin; a < a_end; ++a) {
+                    double dbeta = 0.0, dgamma = 0.0;
+                    for (int64_t lead = 0; lead < leads; ++lead) {
+                        dbeta += bs[(lead * L.params() + a) * 2];
+                        dgamma += bs[(lead * L.params() + a) * 2 + 1];
+                    }
+                    if (ggamma) ggamma[a] += static_cast<float>(dgamma);
+                    if (gbeta) gbeta[a] += static_cast<float>(dbeta);
                 }
-            }
+            });
         });
     }
     return y;

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/tape.h"
 
@@ -18,6 +19,8 @@ namespace {
 struct PoolGeometry {
     int64_t N, C, H, W, k, stride, pad, Ho, Wo;
     int64_t planes() const { return N * C; }
+    int64_t in_plane() const { return H * W; }
+    int64_t out_plane() const { return Ho * Wo; }
 };
 
 PoolGeometry pool_geometry(const char* op, const Tensor& x, int kernel, int stride, int padding) {
@@ -31,57 +34,105 @@ PoolGeometry pool_geometry(const char* op, const Tensor& x, int kernel, int stri
     if (g.H + 2 * g.pad < g.k || g.W + 2 * g.pad < g.k)
         throw ShapeError(std::string(op) + ": kernel " + std::to_string(kernel) + " larger than the padded input " +
                          x.shape().str());
+    if (g.H * g.W > std::numeric_limits<int32_t>::max())  // max_pool2d keeps plane indices in int32
+        throw ShapeError(std::string(op) + ": image plane of " + x.shape().str() + " has more than 2^31 pixels");
     g.Ho = (g.H + 2 * g.pad - g.k) / g.stride + 1;
     g.Wo = (g.W + 2 * g.pad - g.k) / g.stride + 1;
     return g;
 }
 
+// Which element wins a window: the first NaN if there is one ("> or NaN" like PyTorch, so a
+// NaN propagates instead of vanishing), else the first of the largest values.
+inline bool beats(float v, float best) { return v > best || (v != v && best == best); }
+
+// The plane index of the winner of window (oh, ow), for any stride and padding.
+int64_t window_argmax(const PoolGeometry& g, const float* plane, int64_t oh, int64_t ow) {
+    const int64_t h0 = oh * g.stride - g.pad, w0 = ow * g.stride - g.pad;
+    const int64_t h_begin = std::max<int64_t>(h0, 0), h_end = std::min(h0 + g.k, g.H);
+    const int64_t w_begin = std::max<int64_t>(w0, 0), w_end = std::min(w0 + g.k, g.W);
+    int64_t best = h_begin * g.W + w_begin;
+    for (int64_t h = h_begin; h < h_end; ++h)
+        for (int64_t w = w_begin; w < w_end; ++w)
+            if (beats(plane[h * g.W + w], plane[best])) best = h * g.W + w;
+    return best;
+}
+
+constexpr int64_t kRowBlock = 64;  // outputs of one row handled together
+
+// The winners of outputs ow0 .. ow0+n-1 (n <= kRowBlock) of row oh when the windows tile the
+// image (stride == k, no padding), compared across the n windows at once: these loops have
+// no unpredictable branches and vectorize (for a k known at compile time), where a window at
+// a time runs at the speed of branch mispredictions. Each pass reads whole window rows
+// (t*k .. t*k+k-1), so the vectorizer needs no scalar iterations to stay inside the row.
+template <int kFixed>
+void tiled_winners(const PoolGeometry& g, const float* plane, int64_t oh, int64_t ow0, int64_t n, int32_t* at) {
+    const int64_t k = kFixed ? kFixed : g.k;
+    const int64_t top = oh * k * g.W + ow0 * k;  // plane index of window ow0's top-left element
+    float best[kRowBlock];
+    // Window element `v` at plane index `where` against window t's best so far (selects, not jumps).
+    const auto consider = [&](int64_t t, float v, int64_t where) {
+        const bool win = beats(v, best[t]);
+        best[t] = win ? v : best[t];
+        at[t] = win ? static_cast<int32_t>(where) : at[t];
+    };
+    for (int64_t t = 0; t < n; ++t) {  // the windows' first rows; element (0, 0) starts
+        best[t] = plane[top + t * k];
+        at[t] = static_cast<int32_t>(top + t * k);
+        for (int64_t j = 1; j < k; ++j) consider(t, plane[top + t * k + j], top + t * k + j);
+    }
+    for (int64_t i = 1; i < k; ++i) {
+        const int64_t row = top + i * g.W;
+        for (int64_t t = 0; t < n; ++t)
+            for (int64_t j = 0; j < k; ++j) consider(t, plane[row + t * k + j], row + t * k + j);
+    }
+}
+
+// Calls f(o, i) for every output o of one plane, with i the plane index of its window's winner.
+template <class F>
+void for_each_winner(const PoolGeometry& g, const float* plane, F&& f) {
+    const bool tiled = g.stride == g.k && g.pad == 0;
+    int32_t at[kRowBlock];
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+        for (int64_t ow0 = 0; ow0 < g.Wo; ow0 += kRowBlock) {
+            const int64_t n = std::min(kRowBlock, g.Wo - ow0);
+            if (tiled && g.k == 2) tiled_winners<2>(g, plane, oh, ow0, n, at);
+            else if (tiled) tiled_winners<0>(g, plane, oh, ow0, n, at);
+            else for (int64_t t = 0; t < n; ++t) at[t] = static_cast<int32_t>(window_argmax(g, plane, oh, ow0 + t));
+            for (int64_t t = 0; t < n; ++t) f(oh * g.Wo + ow0 + t, at[t]);
+        }
+}
+
 }  // namespace
 
-// y[n,c,oh,ow] = max of the window;  argmax (index within the H*W plane) is saved, and
-// dx[argmax] += dy: the gradient flows only to the element that won.
+// y[n,c,oh,ow] = max of the window;  dx[argmax] += dy: the gradient flows only to the element
+// that won. Backward finds the winners again from x instead of saving them: reading x costs
+// about what writing and reading saved indices would, and needs no extra buffer.
 Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
     const ProfileScope profile("max_pool2d");
     const PoolGeometry g = pool_geometry("max_pool2d", x, kernel, stride, padding);
     Tensor y = Tensor::empty({g.N, g.C, g.Ho, g.Wo});
-    const int64_t out_plane = g.Ho * g.Wo, in_plane = g.H * g.W;
-    auto argmax = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(g.planes() * out_plane));
     const float* px = x.data();
     float* py = y.data();
-    int32_t* pa = argmax->data();
-#pragma omp parallel for schedule(static)
-    for (int64_t plane = 0; plane < g.planes(); ++plane) {
-        const float* xin = px + plane * in_plane;
-        for (int64_t oh = 0; oh < g.Ho; ++oh)
-            for (int64_t ow = 0; ow < g.Wo; ++ow) {
-                const int64_t h0 = oh * g.stride - g.pad, w0 = ow * g.stride - g.pad;
-                float best = -std::numeric_limits<float>::infinity();
-                int64_t best_index = -1;
-                for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + g.k, g.H); ++h)
-                    for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + g.k, g.W); ++w) {
-                        const float v = xin[h * g.W + w];
-                        // "> or NaN" like PyTorch: a NaN wins, so it propagates instead of vanishing.
-                        if (v > best || v != v || best_index < 0) {
-                            best = v;
-                            best_index = h * g.W + w;
-                            if (v != v) break;
-                        }
-                    }
-                const int64_t o = plane * out_plane + oh * g.Wo + ow;
-                py[o] = best;
-                pa[o] = static_cast<int32_t>(best_index);
-            }
-    }
+    parallel_for(g.planes(), g.in_plane(), [&](int64_t begin, int64_t end) {
+        for (int64_t plane = begin; plane < end; ++plane) {
+            const float* xin = px + plane * g.in_plane();
+            float* yout = py + plane * g.out_plane();
+            for_each_winner(g, xin, [&](int64_t o, int64_t i) { yout[o] = xin[i]; });
+        }
+    });
     if (Tape* tape = recording_tape({&x})) {
-        tape->record("max_pool2d", {x}, y, [x, g, argmax](const Tensor& gy) {
-            float* gx = grad_buffer(x);
+        tape->record("max_pool2d", {x}, y, [x, g](const Tensor& gy) {
+            const GradTarget gx = grad_target(x);
+            const float* xv = x.data();
             const float* pg = gy.data();
-            const int32_t* idx = argmax->data();
-            const int64_t out_plane = g.Ho * g.Wo, in_plane = g.H * g.W;
-#pragma omp parallel for schedule(static)
-            for (int64_t plane = 0; plane < g.planes(); ++plane)
-                for (int64_t o = 0; o < out_plane; ++o)
-                    gx[plane * in_plane + idx[plane * out_plane + o]] += pg[plane * out_plane + o];
+            parallel_for(g.planes(), g.in_plane(), [&](int64_t begin, int64_t end) {
+                for (int64_t plane = begin; plane < end; ++plane) {
+                    const float* gout = pg + plane * g.out_plane();
+                    float* gin = gx.data + plane * g.in_plane();
+                    if (!gx.accumulate) std::fill_n(gin, g.in_plane(), 0.0f);
+                    for_each_winner(g, xv + plane * g.in_plane(), [&](int64_t o, int64_t i) { gin[i] += gout[o]; });
+                }
+            });
         });
     }
     return y;

@@ -21,8 +21,8 @@ Tensor reduce_all(const char* name, const Tensor& x, double scale) {
     if (Tape* tape = recording_tape({&x})) {
         tape->record(name, {x}, y, [x, scale](const Tensor& gy) {
             const float g = static_cast<float>(gy.item() * scale);
-            float* gx = grad_buffer(x);
-            for (int64_t i = 0; i < x.numel(); ++i) gx[i] += g;
+            const GradTarget gx = grad_target(x);
+            store_grad(gx.data, gx.accumulate, x.numel(), [g](int64_t) { return g; });
         });
     }
     return y;

@@ -40,9 +40,9 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     y.impl()->shape = target;
     if (Tape* tape = recording_tape({&x})) {
         tape->record("reshape", {x}, y, [x](const Tensor& gy) {
-            float* gx = grad_buffer(x);
+            const GradTarget gx = grad_target(x);
             const float* pg = gy.data();
-            for (int64_t i = 0; i < x.numel(); ++i) gx[i] += pg[i];
+            store_grad(gx.data, gx.accumulate, x.numel(), [pg](int64_t i) { return pg[i]; });
         });
     }
     return y;
