@@ -1,0 +1,295 @@
+// The optimized kernels of core/ops against their plain reference versions
+// (core/ops/reference.h) on random shapes: odd sizes, batch 1, channels that are not a
+// multiple of 8, strides and paddings; forward and backward, with 1 and 2 threads, into fresh
+// and into already existing gradients. And the determinism guarantees: 1 and 2 threads agree
+// to float rounding; the same thread count gives the same bits.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "core/ops.h"
+#include "core/ops/reference.h"
+#include "core/parallel.h"
+#include "core/random.h"
+#include "core/tape.h"
+#include "experiments/trainer.h"
+#include "layers/models.h"
+#include "optim/sgd.h"
+
+using namespace bnlab;
+
+namespace {
+
+// Sets the thread count for a scope.
+struct Threads {
+    explicit Threads(int n) : saved(num_threads()) { set_num_threads(n); }
+    ~Threads() { set_num_threads(saved); }
+    int saved;
+};
+
+// max |actual - expected| <= tolerance * max(1, max |expected|), NaNs in the same places.
+void check_close(const Tensor& actual, const Tensor& expected, const std::string& what, double tolerance = 2e-5) {
+    INFO(what << " " << actual.shape().str());
+    REQUIRE(actual.shape() == expected.shape());
+    double scale = 1.0, worst = 0.0;
+    for (float e : expected.values())
+        if (std::isfinite(e)) scale = std::max(scale, static_cast<double>(std::fabs(e)));
+    for (int64_t i = 0; i < actual.numel(); ++i) {
+        const float a = actual.data()[i], e = expected.data()[i];
+        if (std::isnan(e) || std::isnan(a)) {
+            REQUIRE(std::isnan(a) == std::isnan(e));
+            continue;
+        }
+        worst = std::max(worst, static_cast<double>(std::fabs(a - e)));
+    }
+    CHECK(worst <= tolerance * scale);
+}
+
+struct VJP {
+    Tensor y;
+    std::vector<Tensor> grads;  // of each input (undefined inputs: undefined)
+};
+
+// y = op(inputs) under a tape, then backward with output gradient gy. With `preexisting`, each
+// input's gradient starts at those values, so the kernel must add to it, not overwrite it.
+VJP run_vjp(const std::function<Tensor(const std::vector<Tensor>&)>& op, std::vector<Tensor> inputs,
+            const Tensor& gy, const std::vector<Tensor>& preexisting = {}) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        if (!inputs[i].defined()) continue;
+        inputs[i] = inputs[i].clone();
+        inputs[i].set_requires_grad();
+        if (i < preexisting.size()) {
+            float* g = grad_buffer(inputs[i]);
+            for (int64_t j = 0; j < inputs[i].numel(); ++j) g[j] = preexisting[i].data()[j];
+        }
+    }
+    Tape tape;
+    VJP out{op(inputs), {}};
+    tape.backward(out.y, gy);
+    for (const Tensor& in : inputs) out.grads.push_back(in.defined() ? in.grad() : Tensor());
+    return out;
+}
+
+Tensor add_tensors(const Tensor& a, const Tensor& b) {
+    Tensor out = a.clone();
+    for (int64_t i = 0; i < a.numel(); ++i) out.data()[i] += b.data()[i];
+    return out;
+}
+
+// Checks one op: forward against `expected_y`, and each input's gradient against `expected`,
+// once into fresh gradients and once on top of existing ones, with 1 and 2 threads.
+void check_op(const std::string& name, const std::function<Tensor(const std::vector<Tensor>&)>& op,
+              const std::vector<Tensor>& inputs, const Tensor& expected_y, const std::vector<Tensor>& expected,
+              const Tensor& gy, Generator& gen, double tolerance = 2e-5) {
+    std::vector<Tensor> seeds;
+    for (const Tensor& in : inputs) seeds.push_back(in.defined() ? Tensor::randn(in.shape(), gen) : Tensor());
+    for (int threads : {1, 2}) {
+        const Threads t(threads);
+        const std::string where = name + ", " + std::to_string(threads) + " thread(s)";
+        const VJP fresh = run_vjp(op, inputs, gy);
+        check_close(fresh.y, expected_y, where + ": forward", tolerance);
+        const VJP added = run_vjp(op, inputs, gy, seeds);
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            if (!expected[i].defined()) continue;
+            check_close(fresh.grads[i], expected[i], where + ": gradient of input " + std::to_string(i), tolerance);
+            check_close(added.grads[i], add_tensors(expected[i], seeds[i]),
+                        where + ": gradient of input " + std::to_string(i) + " added to an existing one", tolerance);
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d matches the direct convolution on random shapes", "[kernels][conv]") {
+    struct Case {
+        int64_t N, C, H, W, F, kh, kw;
+        int stride, padding;
+        bool bias;
+    };
+    const Case cases[] = {
+        {1, 1, 7, 9, 5, 3, 3, 1, 1, true},    // batch 1 (fewer images than threads)
+        {3, 3, 11, 10, 13, 3, 3, 1, 1, false},
+        {5, 13, 9, 7, 7, 3, 3, 2, 1, true},    // stride 2, odd sizes
+        {2, 5, 8, 8, 17, 5, 5, 1, 2, false},   // padding 2
+        {4, 9, 6, 13, 3, 1, 1, 1, 0, true},    // 1x1
+        {3, 2, 12, 9, 6, 3, 2, 3, 0, true},    // rectangular kernel, stride 3, no padding
+        {2, 4, 5, 5, 4, 5, 5, 1, 0, false},    // kernel as large as the image
+    };
+    Generator gen(11);
+    for (const Case& c : cases) {
+        const Tensor x = Tensor::randn({c.N, c.C, c.H, c.W}, gen);
+        const Tensor w = Tensor::randn({c.F, c.C, c.kh, c.kw}, gen);
+        const Tensor b = c.bias ? Tensor::randn({c.F}, gen) : Tensor();
+        const Tensor y = reference::conv2d(x, w, b, c.stride, c.padding);
+        const Tensor gy = Tensor::randn(y.shape(), gen);
+        const reference::Grads g = reference::conv2d_backward(x, w, c.bias, c.stride, c.padding, gy);
+        check_op("conv2d " + x.shape().str() + " * " + w.shape().str(),
+                 [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.stride, c.padding); },
+                 {x, w, b}, y, {g.x, g.weight, g.bias}, gy, gen);
+    }
+}
+
+TEST_CASE("conv2d without an input gradient (the first layer) still gives weight and bias gradients",
+          "[kernels][conv]") {
+    Generator gen(12);
+    const Tensor x = Tensor::randn({3, 1, 9, 9}, gen);
+    Tensor w = Tensor::randn({6, 1, 3, 3}, gen), b = Tensor::randn({6}, gen);
+    w.set_requires_grad();
+    b.set_requires_grad();
+    Tape tape;
+    const Tensor y = conv2d(x, w, b, 1, 1);
+    const Tensor gy = Tensor::randn(y.shape(), gen);
+    tape.backward(y, gy);
+    const reference::Grads g = reference::conv2d_backward(x, w, true, 1, 1, gy);
+    CHECK_FALSE(x.grad().defined());
+    check_close(w.grad(), g.weight, "weight");
+    check_close(b.grad(), g.bias, "bias");
+}
+
+TEST_CASE("batch_norm matches the reference in training and evaluation", "[kernels][batch_norm]") {
+    const Shape shapes[] = {{1, 3, 5, 7}, {4, 13, 3, 3}, {8, 5}, {3, 17, 9}, {2, 9, 16, 16}};
+    Generator gen(13);
+    for (const Shape& shape : shapes) {
+        const int64_t C = shape[1];
+        // An offset mean tests the statistics' accuracy when |mean| >> std.
+        const Tensor x = Tensor::randn(shape, gen, 3.0f, 2.0f);
+        const Tensor gamma = Tensor::randn({C}, gen, 1.0f, 0.5f), beta = Tensor::randn({C}, gen);
+        const Tensor rmean = Tensor::randn({C}, gen), rvar = Tensor::uniform({C}, gen, 0.5f, 2.0f);
+        const Tensor gy = Tensor::randn(shape, gen);
+        for (bool affine : {true, false}) {
+            const Tensor w = affine ? gamma : Tensor(), b = affine ? beta : Tensor();
+            const reference::Grads train = reference::batch_norm_backward(x, Tensor(), Tensor(), w, 1e-5, gy);
+            check_op("batch_norm train " + shape.str(),
+                     [](const std::vector<Tensor>& in) {
+                         return batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true, 0.1, 1e-5);
+                     },
+                     {x, w, b}, reference::batch_norm(x, Tensor(), Tensor(), w, b, 1e-5),
+                     {train.x, affine ? train.weight : Tensor(), affine ? train.bias : Tensor()}, gy, gen, 1e-4);
+            const reference::Grads eval = reference::batch_norm_backward(x, rmean, rvar, w, 1e-5, gy);
+            check_op("batch_norm eval " + shape.str(),
+                     [&](const std::vector<Tensor>& in) {
+                         return batch_norm(in[0], rmean.clone(), rvar.clone(), in[1], in[2], false, 0.1, 1e-5);
+                     },
+                     {x, w, b}, reference::batch_norm(x, rmean, rvar, w, b, 1e-5),
+                     {eval.x, affine ? eval.weight : Tensor(), affine ? eval.bias : Tensor()}, gy, gen, 1e-4);
+        }
+    }
+}
+
+TEST_CASE("group_norm and layer_norm match the reference", "[kernels][norm]") {
+    Generator gen(14);
+    struct GroupCase {
+        Shape shape;
+        int groups;
+    };
+    for (const GroupCase& c : {GroupCase{{1, 6, 5, 7}, 3}, GroupCase{{3, 12, 4, 4}, 4}, GroupCase{{2, 5, 9}, 5},
+                               GroupCase{{4, 13}, 1}, GroupCase{{2, 10, 3, 3}, 2}}) {
+        const int64_t C = c.shape[1];
+        const Tensor x = Tensor::randn(c.shape, gen, -2.0f, 3.0f);
+        const Tensor w = Tensor::randn({C}, gen, 1.0f, 0.5f), b = Tensor::randn({C}, gen);
+        const Tensor gy = Tensor::randn(c.shape, gen);
+        const reference::Grads g = reference::group_norm_backward(x, c.groups, w, 1e-5, gy);
+        check_op("group_norm(" + std::to_string(c.groups) + ") " + c.shape.str(),
+                 [&](const std::vector<Tensor>& in) { return group_norm(in[0], c.groups, in[1], in[2], 1e-5); },
+                 {x, w, b}, reference::group_norm(x, c.groups, w, b, 1e-5), {g.x, g.weight, g.bias}, gy, gen, 1e-4);
+    }
+    struct LayerCase {
+        Shape shape;
+        int ndim;
+    };
+    for (const LayerCase& c : {LayerCase{{5, 7}, 1}, LayerCase{{3, 4, 9}, 2}, LayerCase{{2, 3, 5, 5}, 3},
+                               LayerCase{{1, 11}, 1}}) {
+        Shape params;
+        for (int d = c.shape.size() - c.ndim; d < c.shape.size(); ++d) params.push_back(c.shape[d]);
+        const Tensor x = Tensor::randn(c.shape, gen, 1.0f, 2.0f);
+        const Tensor w = Tensor::randn(params, gen, 1.0f, 0.5f), b = Tensor::randn(params, gen);
+        const Tensor gy = Tensor::randn(c.shape, gen);
+        const reference::Grads g = reference::layer_norm_backward(x, c.ndim, w, 1e-5, gy);
+        check_op("layer_norm " + c.shape.str(),
+                 [&](const std::vector<Tensor>& in) { return layer_norm(in[0], c.ndim, in[1], in[2], 1e-5); },
+                 {x, w, b}, reference::layer_norm(x, c.ndim, w, b, 1e-5), {g.x, g.weight, g.bias}, gy, gen, 1e-4);
+    }
+}
+
+TEST_CASE("max_pool2d matches the reference, NaNs included", "[kernels][pool]") {
+    struct Case {
+        Shape shape;
+        int kernel, stride, padding;
+    };
+    const Case cases[] = {
+        {{1, 3, 7, 9}, 2, 2, 0},     // tiled windows, odd sizes: a row and a column left out
+        {{3, 5, 28, 28}, 2, 2, 0},   // mnist-cnn's pool
+        {{2, 13, 9, 11}, 3, 3, 0},   // tiled, a kernel known only at run time
+        {{2, 3, 9, 8}, 3, 2, 1},     // overlapping windows with padding
+        {{1, 2, 6, 7}, 2, 1, 0},     // overlapping, stride 1
+        {{2, 4, 130, 6}, 2, 2, 0},   // rows longer than one block of outputs
+    };
+    Generator gen(15);
+    for (const Case& c : cases)
+        for (bool with_nans : {false, true}) {
+            Tensor x = Tensor::randn(c.shape, gen);
+            // Ties (repeated values) and NaNs test "first largest" and "first NaN wins". (Overlapping
+            // windows add several gradients to one input, in an order that may round differently.)
+            for (int64_t i = 0; i < x.numel(); i += 7) x.data()[i] = x.data()[i / 2];
+            if (with_nans)
+                for (int64_t i = 3; i < x.numel(); i += 29) x.data()[i] = std::numeric_limits<float>::quiet_NaN();
+            const Tensor y = reference::max_pool2d(x, c.kernel, c.stride, c.padding);
+            const Tensor gy = Tensor::randn(y.shape(), gen);
+            check_op("max_pool2d " + c.shape.str() + " k" + std::to_string(c.kernel) + (with_nans ? " with NaNs" : ""),
+                     [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], c.kernel, c.stride, c.padding); },
+                     {x}, y, {reference::max_pool2d_backward(x, c.kernel, c.stride, c.padding, gy)}, gy, gen, 1e-6);
+        }
+}
+
+TEST_CASE("relu matches the reference, small and large tensors", "[kernels][relu]") {
+    Generator gen(16);
+    for (const Shape& shape : {Shape{7}, Shape{3, 5, 9}, Shape{64, 33, 41}}) {  // the last runs on threads
+        const Tensor x = Tensor::randn(shape, gen);
+        const Tensor y = reference::relu(x);
+        const Tensor gy = Tensor::randn(shape, gen);
+        check_op("relu " + shape.str(), [](const std::vector<Tensor>& in) { return relu(in[0]); }, {x}, y,
+                 {reference::relu_backward(y, gy)}, gy, gen, 0.0);
+    }
+}
+
+namespace {
+
+// A few SGD steps of `arch`/`norm` on fixed random batches with `threads` threads: the
+// parameters afterwards.
+std::vector<std::vector<float>> train_steps(const std::string& arch, const std::string& norm, int threads) {
+    const Threads t(threads);
+    const InputSpec in = arch == "cifar-cnn" ? InputSpec{3, 16, 16, 10} : InputSpec{1, 12, 12, 10};
+    auto model = make_model({.arch = arch, .norm = norm}, in, 3);
+    SGD optimizer(model->parameters(), 0.05, {.momentum = 0.9});
+    Generator gen(17);
+    for (int step = 0; step < 3; ++step) {
+        Batch batch{Tensor::randn({8, in.channels, in.height, in.width}, gen), {}, {}};
+        for (int i = 0; i < 8; ++i) batch.labels.push_back(static_cast<int32_t>(gen.below(10)));
+        train_step(*model, optimizer, batch);
+    }
+    std::vector<std::vector<float>> params;
+    for (const Tensor& p : model->parameters()) params.push_back(p.to_vector());
+    return params;
+}
+
+}  // namespace
+
+TEST_CASE("training steps: the same thread count gives the same bits; 1 and 2 threads agree to rounding",
+          "[kernels][determinism]") {
+    for (const std::string arch : {"mnist-cnn", "cifar-cnn"})
+        for (const std::string norm : {"none", "bn", "gn"}) {
+            INFO(arch << " " << norm);
+            const auto two = train_steps(arch, norm, 2);
+            CHECK(train_steps(arch, norm, 2) == two);
+            const auto one = train_steps(arch, norm, 1);
+            CHECK(train_steps(arch, norm, 1) == one);
+            REQUIRE(one.size() == two.size());
+            for (size_t p = 0; p < one.size(); ++p) {
+                const Tensor a = Tensor::from_vector({static_cast<int64_t>(one[p].size())}, one[p]);
+                const Tensor b = Tensor::from_vector({static_cast<int64_t>(two[p].size())}, two[p]);
+                check_close(b, a, "parameter " + std::to_string(p), 1e-4);
+            }
+        }
+}
