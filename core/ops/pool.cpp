@@ -91,14 +91,23 @@ void tiled_winners(const PoolGeometry& g, const float* plane, int64_t oh, int64_
 template <class F>
 void for_each_winner(const PoolGeometry& g, const float* plane, F&& f) {
     const bool tiled = g.stride == g.k && g.pad == 0;
+    constexpr int64_t kVector = 4;  // floats per SSE register
     int32_t at[kRowBlock];
     for (int64_t oh = 0; oh < g.Ho; ++oh)
-        for (int64_t ow0 = 0; ow0 < g.Wo; ow0 += kRowBlock) {
-            const int64_t n = std::min(kRowBlock, g.Wo - ow0);
-            if (tiled && g.k == 2) tiled_winners<2>(g, plane, oh, ow0, n, at);
-            else if (tiled) tiled_winners<0>(g, plane, oh, ow0, n, at);
-            else for (int64_t t = 0; t < n; ++t) at[t] = static_cast<int32_t>(window_argmax(g, plane, oh, ow0 + t));
-            for (int64_t t = 0; t < n; ++t) f(oh * g.Wo + ow0 + t, at[t]);
+        for (int64_t ow0 = 0; ow0 < g.Wo;) {
+            // Blocks of whole vectors, so that the vectorized loop never falls back to scalar
+            // (branchy) iterations: a short last block becomes a vector ending at Wo, which
+            // recomputes a few winners already reported; only the new ones are passed on.
+            int64_t start = ow0, n = std::min(kRowBlock, g.Wo - ow0);
+            if (tiled && g.Wo >= kVector && n % kVector != 0) {
+                if (n > kVector) n -= n % kVector;
+                else start = g.Wo - kVector, n = kVector;
+            }
+            if (tiled && g.k == 2) tiled_winners<2>(g, plane, oh, start, n, at);
+            else if (tiled) tiled_winners<0>(g, plane, oh, start, n, at);
+            else for (int64_t t = 0; t < n; ++t) at[t] = static_cast<int32_t>(window_argmax(g, plane, oh, start + t));
+            for (int64_t t = ow0 - start; t < n; ++t) f(oh * g.Wo + start + t, at[t]);
+            ow0 = start + n;
         }
 }
 
