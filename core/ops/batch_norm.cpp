@@ -1,6 +1,6 @@
 // Batch normalization (Ioffe & Szegedy 2015), fused: one pass for the statistics and one for
-// the output in forward, one for the two channel sums and one for dx in backward, channel by
-// channel so that each second pass reads the channel from cache.
+// the output in forward, one for the two channel sums and one for dx in backward. Each pass
+// reads x in memory order over a block of channels (see for_rows).
 //
 // x: (N,C,*) viewed as (N, C, S), S = product of the trailing dims; per channel c the
 // statistics run over the M = N*S values x[n,c,s].
@@ -16,12 +16,13 @@
 // batchnorm_layer.c, see pjreddie/darknet#1723) carry an extra dL/dvar * sum(-2(x-mu))/M
 // term in dL/dmu; it is identically zero because sum(x - mu) = 0, so it is left out.
 // Backward (eval): mu and rstd are constants, so dx = dy * gamma * rstd.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "core/error.h"
 #include "core/ops.h"
-#include "core/ops/lane_sums.h"
+#include "core/ops/loops.h"
 #include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/tape.h"
@@ -30,10 +31,58 @@ namespace bnlab {
 
 namespace {
 
+using detail::for_rows, detail::kChannelBlock, detail::sum_products, detail::TwoSums;
+
 void check_channel_vector(const char* what, const Tensor& t, int64_t C, const Tensor& x) {
     if (t.defined() && (t.ndim() != 1 || t.dim(0) != C))
         throw ShapeError(std::string("batch_norm: ") + what + " " + t.shape().str() + " does not match input " +
                          x.shape().str() + " with " + std::to_string(C) + " channels");
+}
+
+// dbeta = sum dy;  dgamma = sum dy * xhat;  dx = k (dy - mean(dy) - xhat mean(dy xhat)), k = gamma rstd
+// (with running statistics: dx = k dy). stats: the mean and rstd forward used, (2, C).
+void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& stats,
+                         bool use_batch_stats, int64_t N, int64_t C, int64_t S, int64_t M, const Tensor& gy) {
+    const float* xv = x.data();
+    const float* g = gy.data();
+    const GradTarget gx = x.requires_grad() ? grad_target(x) : GradTarget{nullptr, false};
+    float* ggamma = weight.defined() && weight.requires_grad() ? grad_buffer(weight) : nullptr;
+    float* gbeta = bias.defined() && bias.requires_grad() ? grad_buffer(bias) : nullptr;
+    const float* w = weight.defined() ? weight.data() : nullptr;
+    const float* mean = stats.data();
+    const float* rstd = stats.data() + C;
+    const double inv_m = 1.0 / static_cast<double>(M);
+    parallel_for(C, 3 * M, [&](int64_t c_begin, int64_t c_end) {
+        for (int64_t cb = c_begin; cb < c_end; cb += kChannelBlock) {
+            const int64_t ce = std::min(cb + kChannelBlock, c_end);
+            // sum dy and sum dy (x - mu); times rstd the latter is sum dy xhat
+            TwoSums sums[kChannelBlock];
+            for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
+                const TwoSums r = sum_products(g + row, 0.0f, xv + row, mean[c], S);
+                sums[c - cb].first += r.first;
+                sums[c - cb].second += r.second;
+            });
+            float k[kChannelBlock], mean_dy[kChannelBlock], mean_dy_xhat[kChannelBlock];
+            for (int64_t c = cb; c < ce; ++c) {
+                const double sum_dy = sums[c - cb].first, sum_dy_xhat = sums[c - cb].second * rstd[c];
+                if (ggamma) ggamma[c] += static_cast<float>(sum_dy_xhat);
+                if (gbeta) gbeta[c] += static_cast<float>(sum_dy);
+                k[c - cb] = (w ? w[c] : 1.0f) * rstd[c];
+                mean_dy[c - cb] = use_batch_stats ? static_cast<float>(sum_dy * inv_m) : 0.0f;
+                mean_dy_xhat[c - cb] = use_batch_stats ? static_cast<float>(sum_dy_xhat * inv_m) : 0.0f;
+            }
+            if (!gx.data) continue;
+            for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
+                const float mu = mean[c], rs = rstd[c], kc = k[c - cb], m1 = mean_dy[c - cb], m2 = mean_dy_xhat[c - cb];
+                const float* xc = xv + row;
+                const float* gc = g + row;
+                store_grad(gx.data + row, gx.accumulate, S, [&](int64_t s) {
+                    const float xhat = (xc[s] - mu) * rs;
+                    return kc * (gc[s] - m1 - xhat * m2);
+                });
+            });
+        }
+    });
 }
 
 }  // namespace
@@ -70,90 +119,51 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
     float* rmean = running_mean.defined() ? running_mean.data() : nullptr;
     float* rvar = running_var.defined() ? running_var.data() : nullptr;
 
-    // One channel's values are N rows of S; a thread takes whole channels, so the second pass
-    // over a channel finds it still in cache.
+    // Threads take whole channels, in blocks of kChannelBlock.
     parallel_for(C, 2 * M, [&](int64_t c_begin, int64_t c_end) {
-        for (int64_t c = c_begin; c < c_end; ++c) {
-            double mu, var;
-            if (use_batch_stats) {
-                // Shifted sums: subtracting a sample value first keeps E[(x-k)^2] - E[x-k]^2
-                // accurate even when |mean| >> std.
-                const double shift = px[c * S];
-                detail::TwoSums sums;
-                for (int64_t n = 0; n < N; ++n) {
-                    const float* xc = px + (n * C + c) * S;
-                    const detail::TwoSums row = detail::sum_products(xc, shift, xc, shift, S);
-                    sums.first += row.first;
-                    sums.second += row.second;
+        for (int64_t cb = c_begin; cb < c_end; cb += kChannelBlock) {
+            const int64_t ce = std::min(cb + kChannelBlock, c_end);
+            TwoSums sums[kChannelBlock];
+            float scale[kChannelBlock], offset[kChannelBlock];
+            // Shifted sums: subtracting a sample value first keeps E[(x-k)^2] - E[x-k]^2
+            // accurate even when |mean| >> std.
+            if (use_batch_stats)
+                for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
+                    const float shift = px[c * S];
+                    const TwoSums r = sum_products(px + row, shift, px + row, shift, S);
+                    sums[c - cb].first += r.first;
+                    sums[c - cb].second += r.second;
+                });
+            for (int64_t c = cb; c < ce; ++c) {
+                double mu = rmean ? rmean[c] : 0.0, var = rvar ? rvar[c] : 1.0;
+                if (use_batch_stats) {
+                    const double m1 = sums[c - cb].first / static_cast<double>(M);
+                    mu = px[c * S] + m1;
+                    var = std::max(sums[c - cb].second / static_cast<double>(M) - m1 * m1, 0.0);
+                    if (training && rmean) {
+                        rmean[c] = static_cast<float>((1.0 - momentum) * rmean[c] + momentum * mu);
+                        rvar[c] = static_cast<float>((1.0 - momentum) * rvar[c] + momentum * var * static_cast<double>(M) /
+                                                                                  static_cast<double>(M - 1));
+                    }
                 }
-                const double m1 = sums.first / static_cast<double>(M);
-                mu = shift + m1;
-                var = std::max(sums.second / static_cast<double>(M) - m1 * m1, 0.0);
-                if (training && rmean) {
-                    rmean[c] = static_cast<float>((1.0 - momentum) * rmean[c] + momentum * mu);
-                    rvar[c] = static_cast<float>((1.0 - momentum) * rvar[c] +
-                                                 momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
-                }
-            } else {
-                mu = rmean[c];
-                var = rvar[c];
+                const double rs = 1.0 / std::sqrt(var + eps);
+                mean[c] = static_cast<float>(mu);
+                rstd[c] = static_cast<float>(rs);
+                // y = gamma (x - mu) rstd + beta = x * scale + offset
+                scale[c - cb] = static_cast<float>((gamma ? gamma[c] : 1.0f) * rs);
+                offset[c - cb] = static_cast<float>((beta ? beta[c] : 0.0f) - mu * scale[c - cb]);
             }
-            const double rs = 1.0 / std::sqrt(var + eps);
-            mean[c] = static_cast<float>(mu);
-            rstd[c] = static_cast<float>(rs);
-            // y = gamma (x - mu) rstd + beta = x * scale + offset
-            const float scale = static_cast<float>((gamma ? gamma[c] : 1.0f) * rs);
-            const float offset = static_cast<float>((beta ? beta[c] : 0.0f) - mu * scale);
-            for (int64_t n = 0; n < N; ++n) {
-                const float* xc = px + (n * C + c) * S;
-                float* yc = py + (n * C + c) * S;
-                for (int64_t s = 0; s < S; ++s) yc[s] = xc[s] * scale + offset;
-            }
+            for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
+                const float a = scale[c - cb], b = offset[c - cb];
+                for (int64_t s = 0; s < S; ++s) py[row + s] = px[row + s] * a + b;
+            });
         }
     });
 
     if (Tape* tape = recording_tape({&x, &weight, &bias})) {
         tape->record("batch_norm", {x, weight, bias}, y,
                      [x, weight, bias, stats, use_batch_stats, N, C, S, M](const Tensor& gy) {
-                         const float* xv = x.data();
-                         const float* g = gy.data();
-                         const GradTarget gx = x.requires_grad() ? grad_target(x) : GradTarget{nullptr, false};
-                         float* ggamma = weight.defined() && weight.requires_grad() ? grad_buffer(weight) : nullptr;
-                         float* gbeta = bias.defined() && bias.requires_grad() ? grad_buffer(bias) : nullptr;
-                         const float* w = weight.defined() ? weight.data() : nullptr;
-                         const float* mean = stats.data();
-                         const float* rstd = stats.data() + C;
-                         parallel_for(C, 3 * M, [&](int64_t c_begin, int64_t c_end) {
-                             for (int64_t c = c_begin; c < c_end; ++c) {
-                                 const float mu = mean[c], rs = rstd[c];
-                                 // sum dy and sum dy * (x - mu), then * rstd: sum dy * xhat
-                                 detail::TwoSums sums;
-                                 for (int64_t n = 0; n < N; ++n) {
-                                     const detail::TwoSums row = detail::sum_products(
-                                         g + (n * C + c) * S, 0.0, xv + (n * C + c) * S, mu, S);
-                                     sums.first += row.first;
-                                     sums.second += row.second;
-                                 }
-                                 const double sum_dy = sums.first, sum_dy_xhat = sums.second * rs;
-                                 if (ggamma) ggamma[c] += static_cast<float>(sum_dy_xhat);
-                                 if (gbeta) gbeta[c] += static_cast<float>(sum_dy);
-                                 if (!gx.data) continue;
-                                 const float k = (w ? w[c] : 1.0f) * rs;
-                                 // Batch statistics: dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)).
-                                 // Running statistics: dx = k * dy.
-                                 const auto inv_m = 1.0 / static_cast<double>(M);
-                                 const float mean_dy = use_batch_stats ? static_cast<float>(sum_dy * inv_m) : 0.0f;
-                                 const float mean_dy_xhat = use_batch_stats ? static_cast<float>(sum_dy_xhat * inv_m) : 0.0f;
-                                 for (int64_t n = 0; n < N; ++n) {
-                                     const float* xc = xv + (n * C + c) * S;
-                                     const float* gc = g + (n * C + c) * S;
-                                     store_grad(gx.data + (n * C + c) * S, gx.accumulate, S, [&](int64_t s) {
-                                         const float xhat = (xc[s] - mu) * rs;
-                                         return k * (gc[s] - mean_dy - xhat * mean_dy_xhat);
-                                     });
-                                 }
-                             }
-                         });
+                         batch_norm_backward(x, weight, bias, stats, use_batch_stats, N, C, S, M, gy);
                      });
     }
     return y;

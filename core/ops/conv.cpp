@@ -27,7 +27,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/ops/blas.h"
-#include "core/ops/lane_sums.h"
+#include "core/ops/loops.h"
 #include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/tape.h"
@@ -129,11 +129,12 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& weigh
     if (bias.defined() && bias.requires_grad()) {
         float* gb = grad_buffer(bias);
         // Each channel sums over the images in order, whatever the thread count.
-        parallel_for(g.F, g.N * P, [&](int64_t f0, int64_t f1) {
-            for (int64_t f = f0; f < f1; ++f) {
-                double total = 0.0;
-                for (int64_t n = 0; n < g.N; ++n) total += detail::sum(pg + n * image_out + f * P, P);
-                gb[f] += static_cast<float>(total);
+        parallel_for(g.F, g.N * P, [&](int64_t f_begin, int64_t f_end) {
+            for (int64_t fb = f_begin; fb < f_end; fb += detail::kChannelBlock) {
+                const int64_t fe = std::min(fb + detail::kChannelBlock, f_end);
+                double total[detail::kChannelBlock] = {};
+                detail::for_rows(g.N, g.F, P, fb, fe, [&](int64_t f, int64_t row) { total[f - fb] += detail::sum(pg + row, P); });
+                for (int64_t f = fb; f < fe; ++f) gb[f] += static_cast<float>(total[f - fb]);
             }
         });
     }

@@ -15,7 +15,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
-#include "core/ops/lane_sums.h"
+#include "core/ops/loops.h"
 #include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/tape.h"
@@ -46,7 +46,7 @@ Tensor row_norm(const char* name, const Tensor& x, const RowLayout& L, const Ten
     parallel_for(L.rows, 2 * L.D, [&](int64_t r_begin, int64_t r_end) {
         for (int64_t r = r_begin; r < r_end; ++r) {
             const float* xr = px + r * L.D;
-            const double shift = xr[0];  // shifted sums: accurate when |mean| >> std
+            const float shift = xr[0];  // shifted sums: accurate when |mean| >> std
             const detail::TwoSums sums = detail::sum_products(xr, shift, xr, shift, L.D);
             const double m1 = sums.first / static_cast<double>(L.D);
             const double var = std::max(sums.second / static_cast<double>(L.D) - m1 * m1, 0.0);
@@ -80,7 +80,7 @@ Tensor row_norm(const char* name, const Tensor& x, const RowLayout& L, const Ten
                     double sum_u = 0.0, sum_u_xhat = 0.0;
                     for (int64_t b = 0; b < L.per_group; ++b) {
                         const int64_t offset = r * L.D + b * L.spatial;
-                        const detail::TwoSums t = detail::sum_products(g + offset, 0.0, px + offset, mu, L.spatial);
+                        const detail::TwoSums t = detail::sum_products(g + offset, 0.0f, px + offset, mu, L.spatial);
                         const double ga = gamma ? gamma[L.affine(r, b)] : 1.0;
                         bs[(r * L.per_group + b) * 2] = static_cast<float>(t.first);
                         bs[(r * L.per_group + b) * 2 + 1] = static_cast<float>(t.second * rs);
