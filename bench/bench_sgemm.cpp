@@ -1,4 +1,5 @@
 // OpenBLAS sgemm at the shapes bnlab's models produce, against its large-square peak.
+// (It calls sgemm through core/ops/blas.h, as the ops do.)
 //
 //   bench_sgemm [--threads 2,1] [--windows 5] [--window-seconds 0.3]
 //
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "bench/timing.h"
+#include "core/ops/blas.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "core/tensor.h"
@@ -31,17 +33,13 @@ using namespace bnlab;
 
 namespace {
 
-// C (M,N) = A (M,K) B (K,N), with A or B stored transposed as the op stores them; GFLOP/s.
+// C (M,N) = A (M,K) B (K,N), with A or B stored transposed as the op stores them, the way
+// bnlab calls sgemm (core/ops/blas.h: rows split over the threads); GFLOP/s.
 double gflops(int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, const bench::TimingOptions& timing) {
     Generator gen(5);
     const Tensor a = Tensor::randn({M * K}, gen), b = Tensor::randn({K * N}, gen);
     Tensor c = Tensor::zeros({M * N});
-    const auto call = [&] {
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                    static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, a.data(),
-                    static_cast<int>(trans_a ? M : K), b.data(), static_cast<int>(trans_b ? K : N), 0.0f, c.data(),
-                    static_cast<int>(N));
-    };
+    const auto call = [&] { detail::gemm(trans_a, trans_b, M, N, K, 1.0f, a.data(), b.data(), 0.0f, c.data()); };
     const bench::Timing t = bench::time_windows(call, timing);
     return 2.0 * static_cast<double>(M * N * K) / t.best / 1e9;
 }
