@@ -52,8 +52,7 @@ def machine(openblas, torch_version):
         f"- CPU: {cpu}, {os.cpu_count()} cores visible ({simd} capable; bnlab's portable build uses no -march)",
         f"- OpenBLAS: {openblas} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})",
         f"- PyTorch: {torch_version} (Debian python3-torch)",
-        f"- Date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}; load average at start "
-        f"{os.getloadavg()[0]:.2f}",
+        f"- Date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
     ]
 
 
@@ -71,20 +70,22 @@ def main():
     p.add_argument("--build", default="build")
     p.add_argument("--out", default=os.path.join(HERE, "results.md"))
     p.add_argument("--threads", default="2,1")
-    p.add_argument("--windows", default="5")
+    p.add_argument("--windows", default="5", help="timing windows per row at 2+ threads")
+    p.add_argument("--windows-1", default="3", help="timing windows per row at 1 thread (slower rows)")
     p.add_argument("--window-seconds", default="0.3")
     args = p.parse_args()
     started = time.time()
     load_at_start = os.getloadavg()[0]
-    timing = ["--windows", args.windows, "--window-seconds", args.window_seconds]
     thread_counts = [int(t) for t in args.threads.split(",")]
 
-    sgemm_text = run([os.path.join(args.build, "bench_sgemm"), "--threads", args.threads])
+    sgemm_text = run([os.path.join(args.build, "bench_sgemm"), "--threads", args.threads, "--windows", "3",
+                      "--window-seconds", "0.2"])
     sgemm = parse_sgemm(sgemm_text)
 
     bn_rows, torch_rows = {}, {}
     openblas = torch_version = "?"
     for threads in thread_counts:
+        timing = ["--windows", args.windows if threads > 1 else args.windows_1, "--window-seconds", args.window_seconds]
         for model in MODELS:
             common = ["--models", model, "--norms", ",".join(NORMS), "--batches", ",".join(map(str, BATCHES)),
                       "--threads", str(threads)] + timing
@@ -262,6 +263,9 @@ def report(bn, th, sgemm, machine_lines, thread_counts, minutes, load_at_start):
         L.append("Training FLOP per image (forward + both backward products, no input gradient for the first "
                  "layer): " + ", ".join(f"{m} {v:.1f} MFLOP" for m, v in sgemm["mflop"].items()) + ".")
         L.append("")
+    notes = os.path.join(HERE, "results_notes.md")
+    if os.path.exists(notes):
+        L += [open(notes).read().rstrip()]
     return "\n".join(L) + "\n"
 
 

@@ -90,7 +90,7 @@ def time_windows(f, windows, window_seconds, warmup_seconds=0.3, after_warmup=la
         f()
         last = time.perf_counter() - t0
         calls += 1
-    per_window = max(2, math.ceil(window_seconds / max(last, 1e-9)))
+    per_window = max(1, math.ceil(window_seconds / max(last, 1e-9)))
     after_warmup()
     results = []
     for _ in range(windows):
