@@ -116,6 +116,8 @@ TEST_CASE("conv2d matches the direct convolution on random shapes", "[kernels][c
         {4, 9, 6, 13, 3, 1, 1, 1, 0, true},    // 1x1
         {3, 2, 12, 9, 6, 3, 2, 3, 0, true},    // rectangular kernel, stride 3, no padding
         {2, 4, 5, 5, 4, 5, 5, 1, 0, false},    // kernel as large as the image
+        {2, 3, 2, 2, 5, 5, 5, 1, 2, true},     // "same" padding on a 2x2 image: kernel entries off the image
+        {3, 2, 1, 6, 4, 3, 3, 1, 1, false},    // a single image row
     };
     Generator gen(11);
     for (const Case& c : cases) {

@@ -54,18 +54,39 @@ void im2col(const ConvGeometry& g, const float* x, float* cols) {
     for (int64_t row = 0; row < g.K(); ++row) {
         const int64_t c = row / (g.kh * g.kw), i = (row / g.kw) % g.kh, j = row % g.kw;
         const auto [first, last] = g.valid_columns(j);
+        float* dst = cols + row * g.P();
+        if (g.stride == 1 && g.Wo == g.W) {
+            // "Same" convolution: row (c,i,j) of cols is channel c shifted by a constant,
+            // dst[p] = src[p], except where the window hangs over the border. Copy the span
+            // from the first to the last pixel inside in one loop, then zero the border
+            // entries: a few per image row, where copying row by row paid a loop per row.
+            const int64_t oh_lo = std::max<int64_t>(0, g.pad - i), oh_hi = std::min(g.Ho, g.H + g.pad - i);
+            if (oh_lo >= oh_hi || first >= last) {  // the kernel entry never lands inside the image
+                std::fill_n(dst, g.P(), 0.0f);
+                continue;
+            }
+            const float* src = x + c * g.H * g.W + (i - g.pad) * g.W + (j - g.pad);
+            const int64_t begin = oh_lo * g.Wo + first, end = (oh_hi - 1) * g.Wo + last;
+            for (int64_t p = 0; p < begin; ++p) dst[p] = 0.0f;
+            for (int64_t p = begin; p < end; ++p) dst[p] = src[p];
+            for (int64_t p = end; p < g.P(); ++p) dst[p] = 0.0f;
+            for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+                for (int64_t ow = 0; ow < first; ++ow) dst[oh * g.Wo + ow] = 0.0f;
+                for (int64_t ow = last; ow < g.Wo; ++ow) dst[oh * g.Wo + ow] = 0.0f;
+            }
+            continue;
+        }
         for (int64_t oh = 0; oh < g.Ho; ++oh) {
-            float* dst = cols + row * g.P() + oh * g.Wo;
+            float* out = dst + oh * g.Wo;
             const int64_t h = oh * g.stride - g.pad + i;
             if (h < 0 || h >= g.H) {
-                std::fill_n(dst, g.Wo, 0.0f);
+                std::fill_n(out, g.Wo, 0.0f);
                 continue;
             }
             const float* src = x + (c * g.H + h) * g.W;  // pixel w = ow*stride - pad + j of row h
-            std::fill(dst, dst + first, 0.0f);
-            if (g.stride == 1) std::copy(src + first - g.pad + j, src + last - g.pad + j, dst + first);
-            else for (int64_t ow = first; ow < last; ++ow) dst[ow] = src[ow * g.stride - g.pad + j];
-            std::fill(dst + last, dst + g.Wo, 0.0f);
+            std::fill(out, out + first, 0.0f);
+            for (int64_t ow = first; ow < last; ++ow) out[ow] = src[ow * g.stride - g.pad + j];
+            std::fill(out + last, out + g.Wo, 0.0f);
         }
     }
 }
