@@ -15,7 +15,7 @@ int num_threads();
 
 // Below this many elements touched, a loop runs on the calling thread: waking the other
 // threads costs a few microseconds, more than a small tensor's whole loop.
-inline constexpr int64_t kParallelMinWork = int64_t{1} << 15;
+inline constexpr int64_t kParallelMinWork = int64_t{1} << 16;
 
 // Splits [0, n) into one contiguous range per thread and runs body(begin, end) on each:
 // in parallel when n * work_per_item reaches kParallelMinWork, on this thread otherwise (and

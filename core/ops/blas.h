@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <cstdint>
 
@@ -9,24 +10,42 @@
 
 namespace bnlab::detail {
 
+// Products smaller than this many multiply-adds (about 0.1 ms on one core) run on one
+// thread: waking a second one costs more than it saves, and much more on a busy machine.
+inline constexpr int64_t kGemmParallelMin = int64_t{1} << 22;
+
+// One OpenBLAS call on this thread. (OpenBLAS's OpenMP build runs single-threaded inside a
+// parallel region or when omp_get_max_threads() is 1; outside one, it is set to 1 for the
+// call.)
+inline void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                                const float* A, int lda, const float* B, int ldb, float beta, float* C) {
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (threads > 1) omp_set_num_threads(1);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A, lda, B, ldb, beta, C,
+                static_cast<int>(N));
+    if (threads > 1) omp_set_num_threads(threads);
+}
+
 // C (M,N) = alpha * op(A) op(B) + beta * C, all row-major with leading dimensions of
 // their stored widths. trans_a: A is stored (K,M) and used transposed; trans_b: B is
 // stored (N,K). beta = 1 adds into C (how backward passes accumulate into gradients).
 //
-// Threads: the rows of C are split into one block per thread, each computed by a
-// single-threaded sgemm (OpenBLAS runs single-threaded inside a parallel region). Called
-// from inside a parallel region (conv2d's per-image loop), or for a small product, it is
-// one call on this thread. bnlab thus decides every split itself: OpenBLAS's own threading
+// Threads: bnlab splits the rows of C into one block per thread, each computed by a
+// single-threaded sgemm; small products, and calls from inside a parallel region (conv2d's
+// per-image loop), are one call on this thread. OpenBLAS's own threading is never used: it
 // made small products (a batch x 10 classifier) slower, not faster, on 2 cores.
 inline void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  const float* B, float beta, float* C) {
     const int lda = static_cast<int>(trans_a ? M : K), ldb = static_cast<int>(trans_b ? K : N);
+    if (M * N * K < kGemmParallelMin) {
+        gemm_on_this_thread(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C);
+        return;
+    }
     parallel_for(M, N * K, [&](int64_t m0, int64_t m1) {
         if (m1 == m0) return;
         const float* a = trans_a ? A + m0 : A + m0 * K;  // rows m0.. of op(A)
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                    static_cast<int>(m1 - m0), static_cast<int>(N), static_cast<int>(K), alpha, a, lda, B, ldb, beta,
-                    C + m0 * N, static_cast<int>(N));
+        gemm_on_this_thread(trans_a, trans_b, m1 - m0, N, K, alpha, a, lda, B, ldb, beta, C + m0 * N);
     });
 }
 
