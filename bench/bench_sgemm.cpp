@@ -10,12 +10,15 @@
 //     weight   dW (F,K)    += dY (F,P) cols^T (P,K)
 //     columns  dcols (K,P)  = W^T (K,F) dY (F,P)        (not for the first layer: no dx needed)
 //   linear, on the whole batch of 128 with every thread: forward, dx, dW.
-// Rows: `peak THREADS GFLOP/s` (2048^3), `gemm MODEL LAYER PRODUCT M N K GFLOP/s fraction-of-peak`,
+// Rows: `cores N SCALING` (how many of the N cores were free: a compute loop on N threads vs 1),
+// `peak THREADS GFLOP/s` (2048^3), `gemm MODEL LAYER PRODUCT M N K GFLOP/s fraction-of-peak`,
 // and `flops MODEL MFLOP` (one image's training step, all products together), which
 // bench/compare.py turns into the sgemm bound on images/s.
 #include <cblas.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -42,6 +45,24 @@ double gflops(int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, const
     const auto call = [&] { detail::gemm(trans_a, trans_b, M, N, K, 1.0f, a.data(), b.data(), 0.0f, c.data()); };
     const bench::Timing t = bench::time_windows(call, timing);
     return 2.0 * static_cast<double>(M * N * K) / t.best / 1e9;
+}
+
+// Seconds for `threads` threads to each run the same chain of dependent multiply-adds.
+double compute_seconds(int threads) {
+    double best = 1e9;
+    for (int r = 0; r < 5; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        double sink = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+        {
+            double a = 1.0;
+            for (int64_t i = 0; i < 50'000'000; ++i) a = a * 1.0000001 + 1e-9;
+            sink += a;
+        }
+        best = std::min(best, bench::seconds_since(start));
+        if (sink == 0) std::printf("#\n");  // keeps the loop
+    }
+    return best;
 }
 
 struct Product {
@@ -94,9 +115,16 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--windows", timing.windows, "timing windows")->capture_default_str();
     app.add_option("--window-seconds", timing.window_seconds, "seconds per window")->capture_default_str();
+    bool cores_only = false;
+    app.add_flag("--cores-only", cores_only, "only the `cores` row: how many cores are free now");
     CLI11_PARSE(app, argc, argv);
 
     std::printf("# bench_sgemm; OpenBLAS %s\n", openblas_get_config());
+    // Are the cores free? Each thread runs the same work: the ratio is the number of threads
+    // when they each have a core, lower when other processes hold some.
+    const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::printf("cores %d %.2f\n", all, compute_seconds(1) * all / compute_seconds(all));
+    if (cores_only) return 0;
     std::map<int, double> peak;
     int max_threads = 1;
     for (size_t start = 0; start < threads.size();) {

@@ -95,6 +95,7 @@ def main():
             out = run([TORCH, os.path.join(HERE, "torch_ref.py")] + common)
             torch_version = re.search(r"PyTorch (\S+);", out).group(1)
             torch_rows.update(parse_rows(out))
+    sgemm["cores_end"] = parse_sgemm(run([os.path.join(args.build, "bench_sgemm"), "--cores-only"]))["cores"]
     rss_args = ["--rss", "--models", "cifar-cnn", "--norms", "bn", "--batches", "128", "--threads", "2"]
     bn_rows.update(parse_rows(run([os.path.join(args.build, "bench_train")] + rss_args)))
     torch_rows.update(parse_rows(run([TORCH, os.path.join(HERE, "torch_ref.py")] + rss_args)))
@@ -109,12 +110,14 @@ def main():
 
 def parse_sgemm(text):
     """peak GFLOP/s per thread count, shape rows, training MFLOP per image per model."""
-    result = {"peak": {}, "shapes": [], "mflop": {}}
+    result = {"peak": {}, "shapes": [], "mflop": {}, "cores": None}
     for line in text.splitlines():
         f = line.split()
         if not f:
             continue
-        if f[0] == "peak":
+        if f[0] == "cores":
+            result["cores"] = (int(f[1]), float(f[2]))
+        elif f[0] == "peak":
             result["peak"][int(f[1])] = float(f[2])
         elif f[0] == "gemm":
             result["shapes"].append(f[1:])
@@ -131,6 +134,12 @@ def report(bn, th, sgemm, machine_lines, thread_counts, minutes, load_at_start):
     L += machine_lines
     L.append(f"- Whole comparison took {minutes:.1f} min; load average {load_at_start:.2f} at start, "
              f"{os.getloadavg()[0]:.2f} at the end (the machine is shared: see spread)")
+    if sgemm["cores"] and sgemm.get("cores_end"):
+        n = sgemm["cores"][0]
+        L.append(f"- Free cores: a compute loop ran {sgemm['cores'][1]:.2f}x (at the start) and "
+                 f"{sgemm['cores_end'][1]:.2f}x (before the RSS runs) faster on {n} threads than on 1 "
+                 f"({n:.2f} = all {n} cores free; lower means other processes held a core and every "
+                 f"{n}-thread number below, bnlab's and PyTorch's, is low too)")
     L.append("")
     checks = []  # (target, measured, met)
 
