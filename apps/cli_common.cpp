@@ -1,5 +1,7 @@
 #include "apps/cli_common.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -18,8 +20,12 @@ std::string command_path(const CLI::App* command) {
 }
 }  // namespace
 
-void fail(const CLI::App* command, int code, const std::string& message) {
+void report(const CLI::App* command, const std::string& message) {
     std::fprintf(stderr, "%s: %s\n", command_path(command).c_str(), message.c_str());
+}
+
+void fail(const CLI::App* command, int code, const std::string& message) {
+    report(command, message);
     throw CLI::RuntimeError(code);
 }
 
@@ -36,6 +42,24 @@ void run_guarded(const CLI::App* command, const std::function<void()>& body) {
 void reject_extras(const CLI::App* command) {
     const std::vector<std::string> extras = command->remaining();
     if (!extras.empty()) fail(command, kUsageError, "unexpected argument '" + extras.front() + "' (see --help)");
+}
+
+void add_model_argument(CLI::App* command, std::string& path) {
+    command->add_option("model", path, "MODEL.safetensors written by bnlab train");
+}
+
+void require_file(const CLI::App* command, const std::string& path, const std::string& what) {
+    if (path.empty()) fail(command, kUsageError, "missing the " + what + " argument (see --help)");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        fail(command, kUsageError, what + " '" + path + "': " +
+                                       (std::filesystem::exists(path, ec) ? "not a file" : "no such file"));
+}
+
+std::string describe(const SavedModel& saved) {
+    return fmt::format("{} (norm {}) trained on {}, input {}x{}x{}, {} classes", saved.config.model.arch,
+                       saved.config.model.norm, saved.config.dataset, saved.input.channels, saved.input.height,
+                       saved.input.width, saved.class_names.size());
 }
 
 void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std::string& norm_position) {
