@@ -7,6 +7,8 @@
 
 #include "apps/cli_common.h"
 #include "apps/data_command.h"
+#include "apps/eval_command.h"
+#include "apps/predict_command.h"
 #include "apps/train_command.h"
 
 int main(int argc, char** argv) {
@@ -14,6 +16,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "bnlab 0.1");
     app.require_subcommand(1);
     add_train_command(app);
+    add_eval_command(app);
+    add_predict_command(app);
     add_data_command(app);
     try {
         app.parse(argc, argv);
