@@ -18,9 +18,11 @@ struct EvalResult {
     std::vector<double> per_class_accuracy;       // NaN for a class with no samples
 };
 
-// The first `limit` samples (0: all), in batches of `batch_size`. The model's mode is
-// restored afterwards (ModeGuard).
-EvalResult evaluate(Module& model, const Dataset& data, int64_t limit = 0, int64_t batch_size = 500);
+// The first `limit` samples (0: all), in batches of `batch_size`, normalized with `mean`/`std`
+// (those the model was trained with; empty: the data set's own). The model's mode is restored
+// afterwards (ModeGuard).
+EvalResult evaluate(Module& model, const Dataset& data, int64_t limit = 0, int64_t batch_size = 500,
+                    const std::vector<float>& mean = {}, const std::vector<float>& std = {});
 
 // Index of the largest logit of each row of (N,C) logits.
 std::vector<int32_t> argmax_rows(const Tensor& logits);

@@ -99,7 +99,8 @@ MetricsRow Trainer::make_row(double wall_seconds) {
         row.train_accuracy = static_cast<double>(window_correct_) / static_cast<double>(window_samples_);
     }
     row.grad_norms = grad_norms(*model_);
-    const EvalResult test = evaluate(*model_, test_, config_.test_limit);
+    // Normalized as the training images are (they differ for folder:PATH data sets).
+    const EvalResult test = evaluate(*model_, test_, config_.test_limit, 500, train_.mean, train_.std);
     row.test_loss = test.loss;
     row.test_accuracy = test.accuracy;
     row.wall_seconds = wall_seconds;

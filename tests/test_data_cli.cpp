@@ -11,7 +11,7 @@ namespace {
 
 // Runs `bnlab data ARGS` with $BNLAB_DATA unset, so only --data-dir and the defaults are searched.
 CommandResult bnlab_data(const std::string& args, const std::string& env = "") {
-    return run_shell("env -u BNLAB_DATA " + env + " '" + std::string(BNLAB_BINARY) + "' data " + args);
+    return run_bnlab("data " + args, env);
 }
 
 // A tiny MNIST in root/mnist: 12 training and 5 test images of 4x3.
