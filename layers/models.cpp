@@ -91,7 +91,7 @@ private:
 }  // namespace
 
 const std::vector<std::string>& model_names() {
-    static const std::vector<std::string> names{"mlp", "mnist-cnn", "cifar-cnn"};
+    static const std::vector<std::string> names{"mlp", "small-cnn", "mnist-cnn", "cifar-cnn"};
     return names;
 }
 
@@ -134,7 +134,14 @@ std::shared_ptr<Sequential> make_model(const ModelConfig& config, const InputSpe
         h /= 2;
         w /= 2;
     };
-    if (config.arch == "mnist-cnn") {
+    if (config.arch == "small-cnn") {
+        b.conv_block(c, 16);
+        pool();
+        b.conv_block(16, 32);
+        pool();
+        b.add(std::make_shared<Flatten>());
+        b.output_layer(32 * h * w, input.classes);
+    } else if (config.arch == "mnist-cnn") {
         b.conv_block(c, 32);
         pool();
         b.conv_block(32, 64);
