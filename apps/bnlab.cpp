@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "apps/claims_command.h"
 #include "apps/cli_common.h"
 #include "apps/compare_command.h"
 #include "apps/data_command.h"
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
     std::string command_line = "bnlab";
     for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
     add_compare_command(app, command_line);
+    add_claims_command(app, command_line);
     add_eval_command(app);
     add_predict_command(app);
     add_data_command(app);

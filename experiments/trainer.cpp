@@ -166,6 +166,7 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
         if (step_ % eval_every_ == 0 || step_ == total_steps_) {
             result.last = make_row(elapsed());
             observer.on_row(result.last);
+            if (observer.stop_requested()) break;
         }
     }
     result.steps = step_;
