@@ -50,4 +50,10 @@ inline std::vector<uint8_t> cifar_records(const std::vector<std::vector<uint8_t>
     return bytes;
 }
 
+// The project's shared real data: $BNLAB_SHARED_DATA, else ../shared/data beside the source tree.
+inline fs::path shared_data() {
+    if (const char* env = std::getenv("BNLAB_SHARED_DATA"); env != nullptr && *env != '\0') return env;
+    return fs::path(BNLAB_SOURCE_DIR) / ".." / "shared" / "data";
+}
+
 }  // namespace bnlab::test
