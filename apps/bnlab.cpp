@@ -6,9 +6,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "apps/claims_command.h"
 #include "apps/cli_common.h"
 #include "apps/compare_command.h"
 #include "apps/data_command.h"
+#include "apps/eval_command.h"
+#include "apps/predict_command.h"
 #include "apps/train_command.h"
 
 int main(int argc, char** argv) {
@@ -19,6 +22,9 @@ int main(int argc, char** argv) {
     std::string command_line = "bnlab";
     for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
     add_compare_command(app, command_line);
+    add_claims_command(app, command_line);
+    add_eval_command(app);
+    add_predict_command(app);
     add_data_command(app);
     if (argc > 1 && argv[1][0] != '-') {
         bool known = false;

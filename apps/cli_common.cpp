@@ -1,5 +1,7 @@
 #include "apps/cli_common.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -18,8 +20,12 @@ std::string command_path(const CLI::App* command) {
 }
 }  // namespace
 
-void fail(const CLI::App* command, int code, const std::string& message) {
+void report(const CLI::App* command, const std::string& message) {
     std::fprintf(stderr, "%s: %s\n", command_path(command).c_str(), message.c_str());
+}
+
+void fail(const CLI::App* command, int code, const std::string& message) {
+    report(command, message);
     throw CLI::RuntimeError(code);
 }
 
@@ -39,12 +45,30 @@ void reject_extras(const CLI::App* command) {
 }
 
 Dataset load_split(const CLI::App* command, const std::string& name, const std::string& split,
-                   const std::string& data_dir, bool allow_partial) {
+                   const LoadOptions& options) {
     try {
-        return load_dataset(name, split, {.data_dir = data_dir, .allow_partial = allow_partial});
+        return load_dataset(name, split, options);
     } catch (const Error& e) {
         fail(command, kUsageError, e.what());
     }
+}
+
+void add_model_argument(CLI::App* command, std::string& path) {
+    command->add_option("model", path, "MODEL.safetensors written by bnlab train");
+}
+
+void require_file(const CLI::App* command, const std::string& path, const std::string& what) {
+    if (path.empty()) fail(command, kUsageError, "missing the " + what + " argument (see --help)");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        fail(command, kUsageError, what + " '" + path + "': " +
+                                       (std::filesystem::exists(path, ec) ? "not a file" : "no such file"));
+}
+
+std::string describe(const SavedModel& saved) {
+    return fmt::format("{} (norm {}) trained on {}, input {}x{}x{}, {} classes", saved.config.model.arch,
+                       saved.config.model.norm, saved.config.dataset, saved.input.channels, saved.input.height,
+                       saved.input.width, saved.class_names.size());
 }
 
 void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std::string& norm_position) {

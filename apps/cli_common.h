@@ -5,8 +5,10 @@
 #include <functional>
 #include <string>
 
+#include "data/catalog.h"
 #include "data/dataset.h"
 #include "experiments/config.h"
+#include "experiments/model_file.h"
 
 namespace bnlab::cli {
 
@@ -14,7 +16,9 @@ constexpr int kRuntimeFailure = 1;  // a file could not be read, a run failed, .
 constexpr int kUsageError = 2;      // bad flags or arguments
 constexpr int kDiverged = 3;        // training stopped on a NaN or infinite loss
 
-// Prints "bnlab <command>: message" to stderr and ends the command with exit code `code`.
+// Prints "bnlab <command>: message" to stderr (and goes on).
+void report(const CLI::App* command, const std::string& message);
+// report(), then ends the command with exit code `code`.
 [[noreturn]] void fail(const CLI::App* command, int code, const std::string& message);
 // Runs `body`; a bnlab::Error or filesystem error becomes exit code 1 with its message.
 void run_guarded(const CLI::App* command, const std::function<void()>& body);
@@ -24,7 +28,14 @@ void reject_extras(const CLI::App* command);
 // Loads a data set split for a command; a data set that is missing or unreadable is a usage
 // error (exit code 2) whose message says where bnlab looked and how to get it.
 Dataset load_split(const CLI::App* command, const std::string& name, const std::string& split,
-                   const std::string& data_dir, bool allow_partial);
+                   const LoadOptions& options);
+// The MODEL.safetensors positional argument of eval and predict; check it with require_file.
+void add_model_argument(CLI::App* command, std::string& path);
+// Exit code 2 naming `what` (e.g. "MODEL") when `path` is empty or not an existing file: a
+// path on the command line that names nothing is a usage error, not a failure of the run.
+void require_file(const CLI::App* command, const std::string& path, const std::string& what);
+// One line about a saved model: "mlp (norm bn) trained on fashion-mnist, input 1x28x28, 10 classes".
+std::string describe(const SavedModel& saved);
 
 // The flags of a training run (train, compare), bound to `config`. Validated by check_train_flags.
 void add_train_flags(CLI::App* command, TrainConfig& config, std::string& bn_momentum, std::string& norm_position);

@@ -33,8 +33,8 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 void run(const CLI::App* cmd, CompareArgs& args) {
     const TrainConfig& base = args.config.base;
-    const Dataset train = load_split(cmd, base.dataset, "train", base.data_dir, args.partial);
-    const Dataset test = load_split(cmd, base.dataset, "test", base.data_dir, args.partial);
+    const Dataset train = load_split(cmd, base.dataset, "train", {.data_dir = base.data_dir, .allow_partial = args.partial});
+    const Dataset test = load_split(cmd, base.dataset, "test", {.data_dir = base.data_dir, .allow_partial = args.partial});
     std::fflush(stdout);
     std::printf("compare %s on %s: arms %s x %d seeds, results in %s\n", base.model.arch.c_str(), base.dataset.c_str(),
                 args.arms.c_str(), args.config.seeds, args.out.c_str());

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <functional>
 #include <memory>
 #include <numeric>
 #include <string>
 
+#include "apps/cli_common.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "data/catalog.h"
@@ -17,15 +17,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kRuntimeFailure = 1;
-constexpr int kUsageError = 2;
-
-// Prints "bnlab data CMD: message" and ends the command with exit code `code`.
-[[noreturn]] void fail(const CLI::App* command, int code, const std::string& message) {
-    const std::string name = command->get_name() == "data" ? "data" : "data " + command->get_name();
-    std::fprintf(stderr, "bnlab %s: %s\n", name.c_str(), message.c_str());
-    throw CLI::RuntimeError(code);
-}
+using bnlab::cli::fail;
+using bnlab::cli::kRuntimeFailure;
+using bnlab::cli::kUsageError;
+using bnlab::cli::run_guarded;
 
 // What every data subcommand accepts.
 struct DataArgs {
@@ -45,8 +40,7 @@ void add_split(CLI::App* command, DataArgs& args) {
 
 // Usage checks shared by the commands: no stray arguments, a known data set and split.
 void check_usage(const CLI::App* command, const DataArgs& args, bool needs_name) {
-    const std::vector<std::string> extras = command->remaining();
-    if (!extras.empty()) fail(command, kUsageError, "unexpected argument '" + extras.front() + "' (see --help)");
+    bnlab::cli::reject_extras(command);
     if (!needs_name) return;
     if (args.name.empty()) fail(command, kUsageError, "missing the data set NAME (see bnlab data list)");
     if (!bnlab::is_valid_dataset_name(args.name)) {
@@ -55,17 +49,6 @@ void check_usage(const CLI::App* command, const DataArgs& args, bool needs_name)
         fail(command, kUsageError, "unknown data set '" + args.name + "': use one of " + names + "or folder:PATH");
     }
     if (!bnlab::is_valid_split(args.split)) fail(command, kUsageError, "unknown split '" + args.split + "': use train or test");
-}
-
-// Runs `body`, turning bnlab errors into exit code 1 with their message.
-void run_guarded(const CLI::App* command, const std::function<void()>& body) {
-    try {
-        body();
-    } catch (const bnlab::Error& e) {
-        fail(command, kRuntimeFailure, e.what());
-    } catch (const fs::filesystem_error& e) {
-        fail(command, kRuntimeFailure, e.what());
-    }
 }
 
 bnlab::Dataset load(const DataArgs& args, const std::string& split) {
@@ -183,7 +166,7 @@ void add_data_command(CLI::App& app) {
             try {
                 print_info(load(*args, split));
             } catch (const bnlab::Error& e) {
-                std::fprintf(stderr, "bnlab data info: %s\n", e.what());
+                bnlab::cli::report(info, e.what());
                 failed = true;
             }
         }

@@ -23,8 +23,8 @@ struct TrainArgs {
 };
 
 int run_train(const CLI::App* cmd, const TrainArgs& args) {
-    const Dataset train = load_split(cmd, args.config.dataset, "train", args.config.data_dir, args.partial);
-    const Dataset test = load_split(cmd, args.config.dataset, "test", args.config.data_dir, args.partial);
+    const Dataset train = load_split(cmd, args.config.dataset, "train", {.data_dir = args.config.data_dir, .allow_partial = args.partial});
+    const Dataset test = load_split(cmd, args.config.dataset, "test", {.data_dir = args.config.data_dir, .allow_partial = args.partial});
     Trainer trainer(args.config, train, test);
     const std::string out = args.out.empty() ? fmt::format("runs/{}-{}-seed{}", args.config.model.arch,
                                                            args.config.model.norm, args.config.seed)

@@ -29,6 +29,24 @@ void check_consistent(const Dataset& data, const std::string& source) {
         if (!(s > 0.0f)) throw Error(source + ": a channel's std is " + std::to_string(s) + ", not positive");
 }
 
+Dataset subset(const Dataset& data, int64_t begin, int64_t end, const std::string& name) {
+    if (begin < 0 || end < begin || end > data.size())
+        throw Error(data.name + ": subset [" + std::to_string(begin) + ", " + std::to_string(end) + ") outside its " +
+                    std::to_string(data.size()) + " samples");
+    Dataset out;
+    out.name = name;
+    out.channels = data.channels;
+    out.height = data.height;
+    out.width = data.width;
+    out.class_names = data.class_names;
+    out.mean = data.mean;
+    out.std = data.std;
+    out.files = data.files;
+    out.pixels.assign(data.pixels.begin() + begin * data.image_size(), data.pixels.begin() + end * data.image_size());
+    out.labels.assign(data.labels.begin() + begin, data.labels.begin() + end);
+    return out;
+}
+
 std::vector<int64_t> class_histogram(const Dataset& data) {
     std::vector<int64_t> counts(data.class_names.size(), 0);
     for (int32_t label : data.labels) ++counts[static_cast<size_t>(label)];

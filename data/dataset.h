@@ -32,6 +32,10 @@ struct Dataset {
 // = N*C*H*W, every label in [0, classes), mean/std one positive value per channel.
 void check_consistent(const Dataset& data, const std::string& source);
 
+// The samples [begin, end) of `data` as a data set of their own (same classes and
+// normalization), named `name`. Used to hold out a validation split from a training set.
+Dataset subset(const Dataset& data, int64_t begin, int64_t end, const std::string& name);
+
 // How many samples carry each label: counts[k] for k in [0, class_names.size()).
 std::vector<int64_t> class_histogram(const Dataset& data);
 

@@ -32,33 +32,6 @@ struct FreeImage {
     void operator()(unsigned char* p) const { stbi_image_free(p); }
 };
 
-// Decodes `path` to interleaved (H, W, channels) bytes, resized to format's height x width,
-// then appends it to `pixels` as (channels, H, W).
-void append_image(const fs::path& path, const ImageFormat& format, std::vector<uint8_t>& pixels) {
-    int width = 0, height = 0, channels_in_file = 0;
-    const int channels = static_cast<int>(format.channels);
-    std::unique_ptr<unsigned char, FreeImage> decoded(
-        stbi_load(path.c_str(), &width, &height, &channels_in_file, channels));
-    if (!decoded) throw Error(path.string() + ": cannot read image: " + stbi_failure_reason());
-    const auto out_height = static_cast<int>(format.height), out_width = static_cast<int>(format.width);
-    std::vector<uint8_t> resized;
-    const uint8_t* hwc = decoded.get();
-    if (width != out_width || height != out_height) {
-        resized.resize(static_cast<size_t>(out_height * out_width * channels));
-        if (!stbir_resize_uint8(decoded.get(), width, height, 0, resized.data(), out_width, out_height, 0, channels))
-            throw Error(path.string() + ": cannot resize " + std::to_string(width) + "x" + std::to_string(height) +
-                        " to " + std::to_string(out_width) + "x" + std::to_string(out_height));
-        hwc = resized.data();
-    }
-    // (H, W, C) -> (C, H, W)
-    const size_t plane = static_cast<size_t>(out_height * out_width);
-    const size_t first = pixels.size();
-    pixels.resize(first + plane * static_cast<size_t>(channels));
-    for (int c = 0; c < channels; ++c)
-        for (size_t k = 0; k < plane; ++k)
-            pixels[first + static_cast<size_t>(c) * plane + k] = hwc[k * static_cast<size_t>(channels) + static_cast<size_t>(c)];
-}
-
 // Fills in the channels and size that `format` leaves to the first image.
 ImageFormat resolve_format(const fs::path& first_image, ImageFormat format) {
     int width = 0, height = 0, channels_in_file = 0;
@@ -80,6 +53,38 @@ bool is_image_file(const fs::path& path) {
     return extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp";
 }
 
+std::vector<uint8_t> read_image(const fs::path& path, const ImageFormat& format) {
+    if (format.channels != 1 && format.channels != 3)
+        throw Error(path.string() + ": images are read as 1 or 3 channels, not " + std::to_string(format.channels));
+    if (format.height <= 0 || format.width <= 0)
+        throw Error(path.string() + ": bad target size " + std::to_string(format.height) + "x" +
+                    std::to_string(format.width));
+    if (!fs::is_regular_file(path))
+        throw Error(path.string() + ": cannot read image: " + (fs::exists(path) ? "not a file" : "no such file"));
+    // Decode to interleaved (H, W, channels) bytes, converted to format.channels by stb_image.
+    int width = 0, height = 0, channels_in_file = 0;
+    const int channels = static_cast<int>(format.channels);
+    std::unique_ptr<unsigned char, FreeImage> decoded(
+        stbi_load(path.c_str(), &width, &height, &channels_in_file, channels));
+    if (!decoded) throw Error(path.string() + ": cannot read image: " + stbi_failure_reason());
+    const auto out_height = static_cast<int>(format.height), out_width = static_cast<int>(format.width);
+    std::vector<uint8_t> resized;
+    const uint8_t* hwc = decoded.get();
+    if (width != out_width || height != out_height) {
+        resized.resize(static_cast<size_t>(out_height * out_width * channels));
+        if (!stbir_resize_uint8(decoded.get(), width, height, 0, resized.data(), out_width, out_height, 0, channels))
+            throw Error(path.string() + ": cannot resize " + std::to_string(width) + "x" + std::to_string(height) +
+                        " to " + std::to_string(out_width) + "x" + std::to_string(out_height));
+        hwc = resized.data();
+    }
+    // (H, W, C) -> (C, H, W)
+    const size_t plane = static_cast<size_t>(out_height * out_width);
+    std::vector<uint8_t> chw(plane * static_cast<size_t>(channels));
+    for (size_t c = 0; c < static_cast<size_t>(channels); ++c)
+        for (size_t k = 0; k < plane; ++k) chw[c * plane + k] = hwc[k * static_cast<size_t>(channels) + c];
+    return chw;
+}
+
 Dataset read_image_folder(const fs::path& root, ImageFormat format) {
     if (!fs::is_directory(root)) throw Error(root.string() + ": not a folder of class folders");
     const std::vector<fs::path> class_dirs = sorted_entries(root, true);
@@ -93,7 +98,8 @@ Dataset read_image_folder(const fs::path& root, ImageFormat format) {
         const auto label = static_cast<int32_t>(data.class_names.size());
         data.class_names.push_back(class_dir.filename().string());
         for (const fs::path& image : images) {
-            append_image(image, format, data.pixels);
+            const std::vector<uint8_t> chw = read_image(image, format);
+            data.pixels.insert(data.pixels.end(), chw.begin(), chw.end());
             data.labels.push_back(label);
         }
     }

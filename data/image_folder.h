@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "data/dataset.h"
 
@@ -22,6 +23,13 @@ struct ImageFormat {
 // and naming the image's path (with stb_image's reason) when an image cannot be decoded.
 // mean/std are set to the statistics of the images read.
 Dataset read_image_folder(const std::filesystem::path& root, ImageFormat format = {});
+
+// One image file (PNG/JPG/BMP) in `format`'s layout: decoded by stb_image, converted to
+// format.channels (grey <-> RGB; RGB -> grey is stb_image's luma (77 R + 150 G + 29 B) / 256),
+// resized to format.height x format.width when its size differs -> (C, H, W) bytes.
+// `format` must be complete (channels 1 or 3, positive size). Throws Error naming the path,
+// with stb_image's reason, when the file is missing or cannot be decoded.
+std::vector<uint8_t> read_image(const std::filesystem::path& path, const ImageFormat& format);
 
 // Whether `path` has an extension read_image_folder takes.
 bool is_image_file(const std::filesystem::path& path);

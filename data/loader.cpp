@@ -13,6 +13,16 @@ namespace {
 
 constexpr int64_t kPad = 4;  // augmentation: crop offsets are drawn in [0, 2 * kPad]
 
+// The normalization as an affine map per channel: (pixel/255 - mean) / std = pixel * scale + offset.
+void channel_affine(std::span<const float> mean, std::span<const float> std, std::vector<float>& scale,
+                    std::vector<float>& offset) {
+    for (size_t c = 0; c < mean.size(); ++c) {
+        const double m = mean[c], s = std[c];
+        scale.push_back(static_cast<float>(1.0 / (255.0 * s)));
+        offset.push_back(static_cast<float>(-m / s));
+    }
+}
+
 // One image, (C, H, W) bytes -> (C, H, W) normalized floats.
 void normalize_image(const uint8_t* src, float* dst, int64_t channels, int64_t plane, const float* scale,
                      const float* offset) {
@@ -58,6 +68,25 @@ void normalize_image_augmented(const uint8_t* src, float* dst, int64_t channels,
 
 }  // namespace
 
+Tensor normalize_images(std::span<const uint8_t> pixels, int64_t channels, int64_t height, int64_t width,
+                        std::span<const float> mean, std::span<const float> std) {
+    const int64_t image_size = channels * height * width;
+    if (image_size <= 0 || static_cast<int64_t>(pixels.size()) % image_size != 0)
+        throw Error("normalize_images: " + std::to_string(pixels.size()) + " bytes are not whole images of " +
+                    std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width));
+    if (static_cast<int64_t>(mean.size()) != channels || std.size() != mean.size())
+        throw Error("normalize_images: mean/std need one value per channel (" + std::to_string(channels) + ")");
+    std::vector<float> scale, offset;
+    channel_affine(mean, std, scale, offset);
+    const int64_t count = static_cast<int64_t>(pixels.size()) / image_size;
+    // (N, C, H, W) bytes -> (N, C, H, W) floats, one image at a time.
+    Tensor images = Tensor::empty({count, channels, height, width});
+    for (int64_t n = 0; n < count; ++n)
+        normalize_image(pixels.data() + n * image_size, images.data() + n * image_size, channels, height * width,
+                        scale.data(), offset.data());
+    return images;
+}
+
 DataLoader::DataLoader(const Dataset& data, LoaderOptions options) : data_(data), options_(options) {
     const std::string where = "DataLoader(" + data.name + ")";
     if (options_.batch_size <= 0)
@@ -66,11 +95,11 @@ DataLoader::DataLoader(const Dataset& data, LoaderOptions options) : data_(data)
     check_consistent(data, where);
     if (data.size() == 0) throw Error(where + ": the data set is empty");
     size_ = options_.limit > 0 ? std::min(options_.limit, data.size()) : data.size();
-    for (int64_t c = 0; c < data.channels; ++c) {
-        const double mean = data.mean[static_cast<size_t>(c)], std = data.std[static_cast<size_t>(c)];
-        scale_.push_back(static_cast<float>(1.0 / (255.0 * std)));
-        offset_.push_back(static_cast<float>(-mean / std));
-    }
+    if (options_.mean.empty() != options_.std.empty() ||
+        (!options_.mean.empty() && static_cast<int64_t>(options_.mean.size()) != data.channels))
+        throw Error("DataLoader: mean/std override needs one value per channel (" + std::to_string(data.channels) + ")");
+    if (options_.mean.empty()) channel_affine(data.mean, data.std, scale_, offset_);
+    else channel_affine(options_.mean, options_.std, scale_, offset_);
     if (options_.prefetch) worker_ = std::thread([this] { worker_loop(); });
 }
 

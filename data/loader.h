@@ -19,6 +19,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -43,7 +44,17 @@ struct LoaderOptions {
     bool augment = false;    // CIFAR-style: random crop with zero padding 4, then random horizontal flip
     bool prefetch = true;    // build the next batch on a background thread
     uint64_t seed = 0;
+    // Normalize with these per-channel constants instead of the data set's own, e.g. a test
+    // split normalized as the training split was (empty: the data set's mean/std).
+    std::vector<float> mean = {}, std = {};
 };
+
+// The loader's normalization (no augmentation) for images outside a Dataset, e.g. the files
+// `bnlab predict` reads: (N, C, H, W) bytes -> (N, C, H, W) float32 tensor, bit-identical to
+// the batch a DataLoader builds from the same pixels with the same mean/std.
+// N = pixels.size() / (C*H*W); Error when that does not divide or mean/std lack a value per channel.
+Tensor normalize_images(std::span<const uint8_t> pixels, int64_t channels, int64_t height, int64_t width,
+                        std::span<const float> mean, std::span<const float> std);
 
 class DataLoader {
 public:

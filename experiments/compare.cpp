@@ -7,7 +7,6 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
-#include <map>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -110,20 +109,10 @@ namespace {
 
 // Mean and min-max over the seeds of one arm, at each evaluated step.
 Curve arm_curve(const CompareResult& result, const std::string& arm, double MetricsRow::*field) {
-    std::map<int64_t, std::vector<double>> by_step;
+    std::vector<const std::vector<MetricsRow>*> runs;
     for (const CompareRun& r : result.runs)
-        if (r.arm == arm)
-            for (const MetricsRow& row : r.rows)
-                if (std::isfinite(row.*field)) by_step[row.step].push_back(row.*field);
-    Curve c;
-    c.label = arm;
-    for (const auto& [step, values] : by_step) {
-        c.x.push_back(static_cast<double>(step));
-        c.mean.push_back(mean_of(values));
-        c.low.push_back(*std::min_element(values.begin(), values.end()));
-        c.high.push_back(*std::max_element(values.begin(), values.end()));
-    }
-    return c;
+        if (r.arm == arm) runs.push_back(&r.rows);
+    return band_curve(arm, runs, field);
 }
 
 std::string today() {

@@ -45,6 +45,9 @@ nlohmann::json to_json(const TrainConfig& c) {
         {"model", c.model.arch},
         {"norm", c.model.norm},
         {"norm_after_activation", c.model.norm_after_activation},
+        {"activation", c.model.activation},
+        {"mlp_hidden_layers", c.model.mlp_hidden_layers},
+        {"mlp_width", c.model.mlp_width},
         {"gn_groups", c.model.gn_groups},
         {"init_scale", c.model.init_scale},
         {"dropout", c.model.dropout},
@@ -89,6 +92,9 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     get("model", c.model.arch);
     get("norm", c.model.norm);
     get("norm_after_activation", c.model.norm_after_activation);
+    get("activation", c.model.activation);
+    get("mlp_hidden_layers", c.model.mlp_hidden_layers);
+    get("mlp_width", c.model.mlp_width);
     get("gn_groups", c.model.gn_groups);
     get("init_scale", c.model.init_scale);
     get("dropout", c.model.dropout);

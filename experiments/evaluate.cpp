@@ -21,10 +21,11 @@ std::vector<int32_t> argmax_rows(const Tensor& logits) {
     return out;
 }
 
-EvalResult evaluate(Module& model, const Dataset& data, int64_t limit, int64_t batch_size) {
-    ModeGuard eval_mode(model, false);
+EvalResult evaluate(Module& model, const Dataset& data, int64_t limit, int64_t batch_size, const std::vector<float>& mean,
+                    const std::vector<float>& std, bool batch_statistics) {
+    ModeGuard mode(model, batch_statistics);
     NoTape inference;
-    DataLoader loader(data, LoaderOptions{.batch_size = batch_size, .shuffle = false, .limit = limit});
+    DataLoader loader(data, LoaderOptions{.batch_size = batch_size, .shuffle = false, .limit = limit, .mean = mean, .std = std});
     const size_t classes = data.class_names.size();
     EvalResult r;
     r.confusion.assign(classes, std::vector<int64_t>(classes, 0));

@@ -6,9 +6,13 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "core/atomic_file.h"
+#include "experiments/stats.h"
+#include "experiments/trainer.h"
 
 extern char** environ;
 
@@ -42,6 +46,23 @@ std::string run_gnuplot(const std::string& script, const std::string& log) {
 }
 
 }  // namespace
+
+Curve band_curve(const std::string& label, const std::vector<const std::vector<MetricsRow>*>& runs,
+                 double MetricsRow::*field) {
+    std::map<int64_t, std::vector<double>> by_step;
+    for (const auto* rows : runs)
+        for (const MetricsRow& row : *rows)
+            if (std::isfinite(row.*field)) by_step[row.step].push_back(row.*field);
+    Curve c;
+    c.label = label;
+    for (const auto& [step, values] : by_step) {
+        c.x.push_back(static_cast<double>(step));
+        c.mean.push_back(mean_of(values));
+        c.low.push_back(*std::min_element(values.begin(), values.end()));
+        c.high.push_back(*std::max_element(values.begin(), values.end()));
+    }
+    return c;
+}
 
 std::string plot_bands(const std::string& dir, const std::string& name, const PlotSpec& spec) {
     const std::string base = (std::filesystem::path(dir) / name).string();

@@ -19,6 +19,12 @@ struct PlotSpec {
     std::string key = "bottom right";  // gnuplot legend position
 };
 
+// Mean and min-max over runs of one metric at each evaluated step (steps where the metric is
+// finite), e.g. band_curve("bn", runs, &MetricsRow::test_accuracy).
+struct MetricsRow;
+Curve band_curve(const std::string& label, const std::vector<const std::vector<MetricsRow>*>& runs,
+                 double MetricsRow::*field);
+
 // Writes DIR/NAME.dat, DIR/NAME.gp and DIR/NAME.png (atomically). Returns "" on success,
 // else why no PNG was made (gnuplot missing or failing); the .dat and .gp are written anyway.
 std::string plot_bands(const std::string& dir, const std::string& name, const PlotSpec& spec);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/random.h"
+
 namespace bnlab {
 
 double mean_of(std::span<const double> v) {
@@ -28,9 +30,49 @@ double median_of(std::vector<double> v) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+Interval bootstrap_ci(std::span<const double> values, const std::function<double(std::span<const double>)>& statistic,
+                      double level, int resamples, uint64_t seed) {
+    if (values.empty()) return {};
+    Generator gen(seed);
+    std::vector<double> stats(static_cast<size_t>(resamples)), sample(values.size());
+    for (double& stat : stats) {
+        for (double& x : sample) x = values[gen.below(values.size())];
+        stat = statistic(sample);
+    }
+    std::sort(stats.begin(), stats.end());
+    // Nearest-rank quantiles of the bootstrap distribution.
+    const auto quantile = [&](double q) {
+        const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(stats.size())));
+        return stats[std::min(std::max<size_t>(rank, 1), stats.size()) - 1];
+    };
+    return {quantile((1 - level) / 2), quantile((1 + level) / 2)};
+}
+
+Interval bootstrap_mean_ci(std::span<const double> values, double level) {
+    return bootstrap_ci(values, [](std::span<const double> v) { return mean_of(v); }, level);
+}
+
+Interval bootstrap_median_ci(std::span<const double> values, double level) {
+    return bootstrap_ci(values, [](std::span<const double> v) { return median_of({v.begin(), v.end()}); }, level);
+}
+
 std::optional<int64_t> steps_to_target(std::span<const MetricsRow> rows, double target) {
     for (const MetricsRow& r : rows)
         if (r.test_accuracy >= target) return r.step;
+    return std::nullopt;
+}
+
+}  // namespace bnlab
+
+namespace bnlab {
+
+std::optional<int64_t> smoothed_steps_to_target(std::span<const MetricsRow> rows, double target, int window) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const size_t first = i + 1 >= static_cast<size_t>(window) ? i + 1 - static_cast<size_t>(window) : 0;
+        double total = 0;
+        for (size_t j = first; j <= i; ++j) total += rows[j].test_accuracy;
+        if (total / static_cast<double>(i + 1 - first) >= target) return rows[i].step;
+    }
     return std::nullopt;
 }
 

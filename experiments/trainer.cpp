@@ -120,7 +120,8 @@ MetricsRow Trainer::make_row(double wall_seconds) {
     }
     row.grad_norms = grad_norms(*model_);
     const Profiler::Pause not_a_training_step;
-    const EvalResult test = evaluate(*model_, test_, config_.test_limit);
+    // Normalized as the training images are (they differ for folder:PATH data sets).
+    const EvalResult test = evaluate(*model_, test_, config_.test_limit, 500, train_.mean, train_.std);
     row.test_loss = test.loss;
     row.test_accuracy = test.accuracy;
     row.wall_seconds = wall_seconds;
@@ -178,6 +179,7 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
         if (step_ % eval_every_ == 0 || step_ == total_steps_) {
             result.last = make_row(elapsed());
             observer.on_row(result.last);
+            if (observer.stop_requested()) break;
         }
     }
     result.steps = step_;

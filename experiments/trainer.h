@@ -49,6 +49,8 @@ public:
     virtual ~TrainObserver() = default;
     virtual void on_step(const StepProgress&) {}
     virtual void on_row(const MetricsRow&) {}
+    // Asked after every row: true ends the run there (e.g. once a target is reached).
+    virtual bool stop_requested() const { return false; }
 };
 
 struct RunResult {

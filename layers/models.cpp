@@ -17,21 +17,21 @@ class ModelBuilder {
 public:
     ModelBuilder(const ModelConfig& config, uint64_t seed) : config_(config), seed_(seed) {}
 
-    // conv3x3 (padding 1) -> norm -> relu, with the norm placed per the config.
+    // conv3x3 (padding 1) -> norm -> activation, with the norm placed per the config.
     void conv_block(int64_t in, int64_t out) {
         Generator gen = next_generator();
         const bool feeds_norm = has_norm() && !config_.norm_after_activation;
         block(std::make_shared<Conv2d>(in, out, 3, gen,
                                        Conv2dOptions{.padding = 1, .bias = !feeds_norm, .init_scale = config_.init_scale}),
-              out, true, std::make_shared<ReLU>());
+              out, true);
     }
 
     // linear -> norm -> activation.
-    void linear_block(int64_t in, int64_t out, std::shared_ptr<Module> activation) {
+    void linear_block(int64_t in, int64_t out) {
         Generator gen = next_generator();
         const bool feeds_norm = has_norm() && !config_.norm_after_activation;
         block(std::make_shared<Linear>(in, out, gen, LinearOptions{.bias = !feeds_norm, .init_scale = config_.init_scale}),
-              out, false, std::move(activation));
+              out, false);
     }
 
     // The classifier: no norm, always a bias.
@@ -49,19 +49,28 @@ private:
 
     Generator next_generator() { return Generator(seed_).fork(transform_index_++); }
 
-    void block(std::shared_ptr<Module> transform, int64_t channels, bool spatial, std::shared_ptr<Module> activation) {
+    void block(std::shared_ptr<Module> transform, int64_t channels, bool spatial) {
         model_->add(std::move(transform));
         if (!config_.norm_after_activation) add_norm(channels, spatial);
-        model_->add(std::move(activation));
+        model_->add(activation());
         if (config_.norm_after_activation) add_norm(channels, spatial);
+    }
+
+    std::shared_ptr<Module> activation() const {
+        const std::string& a = config_.activation.empty() ? (config_.arch == "mlp" ? "sigmoid" : "relu") : config_.activation;
+        if (a == "relu") return std::make_shared<ReLU>();
+        if (a == "sigmoid") return std::make_shared<Sigmoid>();
+        if (a == "tanh") return std::make_shared<Tanh>();
+        throw Error(fmt::format("model {}: unknown activation '{}' (relu, sigmoid, tanh)", config_.arch, a));
     }
 
     void add_norm(int64_t channels, bool spatial) {
         const std::string& n = config_.norm;
         if (n == "none") return;
-        if (n == "bn") {
+        if (n == "bn" || n == "noisy-bn") {
             if (spatial) model_->add(std::make_shared<BatchNorm2d>(channels, config_.batch_norm));
             else model_->add(std::make_shared<BatchNorm1d>(channels, config_.batch_norm));
+            if (n == "noisy-bn") model_->add(std::make_shared<NoisyAffine>(channels, seed_ ^ (0x9e3779b9u * (transform_index_ + 1))));
         } else if (n == "ln") {
             if (spatial) model_->add(std::make_shared<GroupNorm>(1, channels));
             else model_->add(std::make_shared<LayerNorm>(Shape{channels}));
@@ -82,12 +91,12 @@ private:
 }  // namespace
 
 const std::vector<std::string>& model_names() {
-    static const std::vector<std::string> names{"mlp", "mnist-cnn", "cifar-cnn"};
+    static const std::vector<std::string> names{"mlp", "small-cnn", "mnist-cnn", "cifar-cnn"};
     return names;
 }
 
 const std::vector<std::string>& norm_names() {
-    static const std::vector<std::string> names{"none", "bn", "ln", "gn"};
+    static const std::vector<std::string> names{"none", "bn", "ln", "gn", "noisy-bn"};
     return names;
 }
 
@@ -105,11 +114,14 @@ std::shared_ptr<Sequential> make_model(const ModelConfig& config, const InputSpe
 
     ModelBuilder b(config, seed);
     if (config.arch == "mlp") {
+        if (config.mlp_hidden_layers < 1 || config.mlp_width < 1)
+            throw Error(fmt::format("model mlp: need at least 1 hidden layer of width >= 1, got {} of {}",
+                                    config.mlp_hidden_layers, config.mlp_width));
         b.add(std::make_shared<Flatten>());
         int64_t width = input.channels * input.height * input.width;
-        for (int i = 0; i < 3; ++i) {
-            b.linear_block(width, 100, std::make_shared<Sigmoid>());
-            width = 100;
+        for (int i = 0; i < config.mlp_hidden_layers; ++i) {
+            b.linear_block(width, config.mlp_width);
+            width = config.mlp_width;
         }
         b.output_layer(width, input.classes);
         return b.result();
@@ -122,13 +134,20 @@ std::shared_ptr<Sequential> make_model(const ModelConfig& config, const InputSpe
         h /= 2;
         w /= 2;
     };
-    if (config.arch == "mnist-cnn") {
+    if (config.arch == "small-cnn") {
+        b.conv_block(c, 16);
+        pool();
+        b.conv_block(16, 32);
+        pool();
+        b.add(std::make_shared<Flatten>());
+        b.output_layer(32 * h * w, input.classes);
+    } else if (config.arch == "mnist-cnn") {
         b.conv_block(c, 32);
         pool();
         b.conv_block(32, 64);
         pool();
         b.add(std::make_shared<Flatten>());
-        b.linear_block(64 * h * w, 128, std::make_shared<ReLU>());
+        b.linear_block(64 * h * w, 128);
         b.output_layer(128, input.classes);
     } else {  // cifar-cnn
         b.conv_block(c, 32);

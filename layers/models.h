@@ -1,6 +1,9 @@
 // The model zoo: the networks bnlab's experiments train, each with a switchable norm.
 //
 //   mlp        784-100-100-100-10 with sigmoid: the MNIST network of the BatchNorm paper
+//              (depth, width and activation can be changed: mlp_hidden_layers, mlp_width, activation)
+//   small-cnn  conv3x3(16) norm relu maxpool, conv3x3(32) norm relu maxpool, linear(classes)
+//              (the "conv16-conv32-FC" of the claim experiments; ~4x cheaper than mnist-cnn)
 //   mnist-cnn  conv3x3(32) norm relu maxpool, conv3x3(64) norm relu maxpool,
 //              linear(128) norm relu, linear(classes)
 //   cifar-cnn  conv3x3(32) norm relu, conv3x3(32) norm relu, maxpool,
@@ -13,7 +16,9 @@
 // GroupNorm(1, C) after convs, i.e. statistics over C,H,W per sample, LayerNorm(F) after
 // linears) | gn (GroupNorm(gn_groups, C)). The norm sits after the linear transform and
 // before the activation; norm_after_activation moves it after. A transform feeding a norm
-// directly has no bias (the norm's mean subtraction would cancel it).
+// directly has no bias (the norm's mean subtraction would cancel it). noisy-bn is BatchNorm
+// followed, in training only, by a per-channel affine noise redrawn every step (Santurkar et
+// al. 2018's "noisy BN": mean ~ U(-1,1), scale ~ U(0.5,2)).
 //
 // Pairing: transform k draws its initial weights from Generator(seed).fork(k), so two models
 // that differ only in their norms start with identical weights for every shared layer.
@@ -28,8 +33,11 @@
 namespace bnlab {
 
 struct ModelConfig {
-    std::string arch = "mnist-cnn";  // mlp | mnist-cnn | cifar-cnn
-    std::string norm = "none";       // none | bn | ln | gn
+    std::string arch = "mnist-cnn";  // mlp | small-cnn | mnist-cnn | cifar-cnn
+    std::string norm = "none";       // none | bn | ln | gn | noisy-bn
+    std::string activation;          // relu | sigmoid | tanh; "": sigmoid for mlp, relu for the CNNs
+    int mlp_hidden_layers = 3;
+    int64_t mlp_width = 100;
     bool norm_after_activation = false;
     int gn_groups = 4;
     float init_scale = 1.0f;         // multiplies every weight draw

@@ -127,6 +127,12 @@ void Module::register_module(const std::string& name, std::shared_ptr<Module> ch
     children_.emplace_back(name, std::move(child));
 }
 
+TensorFile copy_state(const Module& module) {
+    TensorFile state = module.state_dict();
+    for (auto& [name, t] : state.f32) t = t.clone();
+    return state;
+}
+
 ModeGuard::ModeGuard(Module& module, bool training) {
     for (auto& [name, m] : module.named_modules()) saved_.emplace_back(m, m->is_training());
     module.train(training);

@@ -103,6 +103,10 @@ public:
     Module& operator[](size_t i) const { return *children()[i].second; }
 };
 
+// A copy of the module's state (its values, not handles to them): restore it later with
+// load_state_dict, e.g. around a measurement that must not disturb training.
+TensorFile copy_state(const Module& module);
+
 // A model in a few lines:
 //   auto model = sequential({std::make_shared<Linear>(784, 100, gen), std::make_shared<ReLU>(), ...});
 std::shared_ptr<Sequential> sequential(std::initializer_list<std::shared_ptr<Module>> layers);

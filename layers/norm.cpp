@@ -31,6 +31,19 @@ BatchNorm::BatchNorm(const char* kind, int64_t num_features, BatchNormOptions op
     }
 }
 
+void BatchNorm::reset_running_stats() {
+    if (!options_.track_running_stats) return;
+    running_mean.fill(0.0f);
+    running_var.fill(1.0f);
+    num_batches_tracked = 0;
+}
+
+void BatchNorm::set_momentum(std::optional<double> momentum) {
+    if (momentum && !(*momentum >= 0.0 && *momentum <= 1.0))
+        throw Error(fmt::format("{}: momentum must be in [0, 1], got {}", kind_, *momentum));
+    options_.momentum = momentum;
+}
+
 Tensor BatchNorm::forward(const Tensor& x) {
     if (std::find(ranks_.begin(), ranks_.end(), x.ndim()) == ranks_.end())
         throw ShapeError(fmt::format("{}: expected a {} input, got {}", kind_,

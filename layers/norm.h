@@ -35,6 +35,13 @@ public:
     Tensor running_mean, running_var; // (C); undefined without track_running_stats
     int64_t num_batches_tracked = 0;
 
+    // running_mean = 0, running_var = 1, num_batches_tracked = 0 (as at construction).
+    void reset_running_stats();
+    // Changes the running-average momentum (nullopt: cumulative average), e.g. to recompute
+    // population statistics over many batches ("PreciseBN", Wu & Johnson 2021).
+    void set_momentum(std::optional<double> momentum);
+    std::optional<double> momentum() const { return options_.momentum; }
+
 protected:
     BatchNorm(const char* kind, int64_t num_features, BatchNormOptions options, std::initializer_list<int> ranks);
 

@@ -37,4 +37,22 @@ Tensor Dropout::forward(const Tensor& x) { return dropout(x, p_, is_training(), 
 
 std::string Dropout::describe() const { return fmt::format("Dropout(p={})", p_); }
 
+NoisyAffine::NoisyAffine(int64_t channels, uint64_t seed) : channels_(channels), gen_(seed) {
+    register_generator("generator", gen_);
+}
+
+Tensor NoisyAffine::forward(const Tensor& x) {
+    if (!is_training()) return x;
+    if (x.ndim() < 2 || x.dim(1) != channels_)
+        throw ShapeError(fmt::format("NoisyAffine: expected (N,{},...) input, got {}", channels_, x.shape().str()));
+    // (1, C, 1, ...) so that the noise broadcasts over the batch and the positions.
+    Shape per_channel{1, channels_};
+    while (per_channel.size() < x.ndim()) per_channel.push_back(1);
+    const Tensor scale = Tensor::uniform(per_channel, gen_, 0.5f, 2.0f);
+    const Tensor shift = Tensor::uniform(per_channel, gen_, -1.0f, 1.0f);
+    return x * scale + shift;
+}
+
+std::string NoisyAffine::describe() const { return fmt::format("NoisyAffine({})", channels_); }
+
 }  // namespace bnlab

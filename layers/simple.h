@@ -67,4 +67,19 @@ private:
     Generator gen_;
 };
 
+// "Noisy BN" (Santurkar et al. 2018): in training, y = x * scale_c + shift_c with one
+// scale ~ U(0.5, 2) and shift ~ U(-1, 1) per channel (dimension 1), redrawn every forward
+// pass; the identity in eval. Placed after a BatchNorm, it keeps BN's normalization but gives
+// every layer's input a distribution that moves each step (high covariate shift).
+class NoisyAffine : public Module {
+public:
+    NoisyAffine(int64_t channels, uint64_t seed);
+    Tensor forward(const Tensor& x) override;
+    std::string describe() const override;
+
+private:
+    int64_t channels_;
+    Generator gen_;
+};
+
 }  // namespace bnlab

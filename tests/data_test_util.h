@@ -1,61 +1,21 @@
-// Helpers for the data tests: a temporary folder, and writers of small IDX / CIFAR files.
+// Helpers for the data tests: writers of small gzip / IDX / CIFAR files (and test_util.h).
 #pragma once
 
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace bnlab::test {
-
-namespace fs = std::filesystem;
-
-// A fresh folder under the system's temp folder, removed with everything in it at scope exit.
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("bnlab-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-    fs::path operator/(const std::string& name) const { return path_ / name; }
-
-private:
-    fs::path path_;
-};
-
-inline void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
-    fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
 
 inline void write_gzip(const fs::path& path, const std::vector<uint8_t>& bytes) {
     fs::create_directories(path.parent_path());
     gzFile file = gzopen(path.c_str(), "wb");
     gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
     gzclose(file);
-}
-
-inline std::vector<uint8_t> read_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // An IDX file's bytes: magic 0x0000 08 D, D big-endian sizes, then `values`.
@@ -90,17 +50,10 @@ inline std::vector<uint8_t> cifar_records(const std::vector<std::vector<uint8_t>
     return bytes;
 }
 
-// Runs a shell command, capturing stdout+stderr; returns the exit code.
-struct CommandResult {
-    int exit_code;
-    std::string output;
-};
-inline CommandResult run_shell(const std::string& command) {
-    TempDir dir;
-    const fs::path out = dir / "output.txt";
-    const int status = std::system((command + " > '" + out.string() + "' 2>&1").c_str());
-    const std::vector<uint8_t> bytes = read_bytes(out);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, std::string(bytes.begin(), bytes.end())};
+// The project's shared real data: $BNLAB_SHARED_DATA, else ../shared/data beside the source tree.
+inline fs::path shared_data() {
+    if (const char* env = std::getenv("BNLAB_SHARED_DATA"); env != nullptr && *env != '\0') return env;
+    return fs::path(BNLAB_SOURCE_DIR) / ".." / "shared" / "data";
 }
 
 }  // namespace bnlab::test

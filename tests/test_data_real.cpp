@@ -17,11 +17,6 @@ using namespace bnlab::test;
 
 namespace {
 
-fs::path shared_data() {
-    if (const char* env = std::getenv("BNLAB_SHARED_DATA"); env != nullptr && *env != '\0') return env;
-    return fs::path(BNLAB_SOURCE_DIR) / ".." / "shared" / "data";
-}
-
 bool under_ci() {
     const char* ci = std::getenv("CI");
     return ci != nullptr && std::string(ci) == "true";

@@ -49,6 +49,28 @@ TEST_CASE("cifar-cnn and mlp build and run", "[models]") {
     CHECK(layer_list(*ln)[10] == "LayerNorm((128))");
 }
 
+TEST_CASE("small-cnn, deeper MLPs and noisy-bn build and run", "[models]") {
+    Generator gen(4);
+    auto small = make_model({.arch = "small-cnn", .norm = "bn"}, {}, 1);
+    CHECK(small->parameter_count() == (144 + 32) + (4608 + 64) + (1568 * 10 + 10));
+    CHECK(small->forward(Tensor::randn({2, 1, 28, 28}, gen)).shape() == Shape{2, 10});
+    auto deep = make_model({.arch = "mlp", .norm = "bn", .activation = "relu", .mlp_hidden_layers = 7, .mlp_width = 50}, {}, 1);
+    CHECK(deep->size() == 1 + 7 * 3 + 1);
+    CHECK(deep->forward(Tensor::randn({4, 1, 28, 28}, gen)).shape() == Shape{4, 10});
+    auto noisy = make_model({.arch = "mlp", .norm = "noisy-bn"}, {}, 1);
+    CHECK(layer_list(*noisy)[3] == "NoisyAffine(100)");
+    // Eval: the noise layer is the identity. Training: it moves the output away from plain BN's.
+    auto plain = make_model({.arch = "mlp", .norm = "bn"}, {}, 1);
+    Tensor x = Tensor::randn({8, 1, 28, 28}, gen);
+    noisy->eval();
+    plain->eval();
+    CHECK(noisy->forward(x).to_vector() == plain->forward(x).to_vector());
+    noisy->train();
+    plain->train();
+    CHECK(noisy->forward(x).to_vector() != plain->forward(x).to_vector());
+    CHECK_THROWS_WITH(make_model({.arch = "mlp", .activation = "gelu"}, {}, 0), Catch::Contains("unknown activation 'gelu'"));
+}
+
 TEST_CASE("norm after the activation keeps the bias", "[models]") {
     auto after = make_model({.arch = "mnist-cnn", .norm = "bn", .norm_after_activation = true}, {}, 1);
     const auto layers = layer_list(*after);
@@ -83,7 +105,7 @@ TEST_CASE("init_scale scales every weight", "[models]") {
 }
 
 TEST_CASE("bad model settings are clear errors", "[models]") {
-    CHECK_THROWS_WITH(make_model({.arch = "resnet"}, {}, 0), Catch::Contains("unknown model 'resnet' (known: mlp, mnist-cnn, cifar-cnn)"));
+    CHECK_THROWS_WITH(make_model({.arch = "resnet"}, {}, 0), Catch::Contains("unknown model 'resnet' (known: mlp, small-cnn, mnist-cnn, cifar-cnn)"));
     CHECK_THROWS_WITH(make_model({.arch = "mlp", .norm = "bm"}, {}, 0), Catch::Contains("unknown norm 'bm'"));
     CHECK_THROWS_WITH(make_model({.arch = "mlp", .norm = "gn", .gn_groups = 8}, {}, 0),
                       Catch::Contains("--gn-groups 8 does not divide the 100 channels"));

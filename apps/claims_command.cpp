@@ -1,0 +1,82 @@
+#include "apps/claims_command.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "apps/cli_common.h"
+#include "data/catalog.h"
+#include "experiments/claims/claim.h"
+
+namespace bnlab::cli {
+namespace {
+
+struct ClaimsArgs {
+    std::string name;
+    claims::ClaimOptions options;
+};
+
+void list_claims() {
+    for (const claims::Claim& c : claims::all_claims())
+        std::printf("%-16s %s\n%-16s %s\n\n", c.name.c_str(), c.title.c_str(), "", c.statement.c_str());
+}
+
+void run_claims(const CLI::App* command, ClaimsArgs& args) {
+    std::vector<const claims::Claim*> selected;
+    if (args.name == "all") {
+        for (const claims::Claim& c : claims::all_claims()) selected.push_back(&c);
+    } else if (const claims::Claim* c = claims::find_claim(args.name)) {
+        selected.push_back(c);
+    } else {
+        std::string names;
+        for (const claims::Claim& c : claims::all_claims()) names += c.name + ", ";
+        fail(command, kUsageError, "unknown claim '" + args.name + "': use one of " + names + "or all");
+    }
+    if (!args.options.dataset.empty() && !is_valid_dataset_name(args.options.dataset))
+        fail(command, kUsageError, "--dataset: unknown data set '" + args.options.dataset + "'");
+    args.options.log = [](const std::string& line) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+    };
+    for (const claims::Claim* c : selected) {
+        const claims::ClaimOutcome outcome = claims::run_claim(*c, args.options);
+        std::printf("\n%s: %s (%.1f min)\n  %s\n  report: %s\n\n", outcome.name.c_str(), outcome.verdict.c_str(),
+                    outcome.wall_seconds / 60, outcome.reason.c_str(), outcome.report_path.c_str());
+    }
+    std::printf("index: %s\n", claims::write_index(args.options.out_dir).c_str());
+}
+
+}  // namespace
+}  // namespace bnlab::cli
+
+void add_claims_command(CLI::App& app, const std::string& command_line) {
+    using namespace bnlab::cli;
+    CLI::App* cmd = app.add_subcommand("claims", "put the common claims about BatchNorm to the test");
+    cmd->callback([cmd] {
+        if (cmd->get_subcommands().empty()) fail(cmd, kUsageError, "missing a subcommand: list or run");
+    });
+    CLI::App* list = cmd->add_subcommand("list", "the claims, as people state them");
+    list->allow_extras();
+    list->callback([list] {
+        reject_extras(list);
+        list_claims();
+    });
+    CLI::App* run = cmd->add_subcommand("run", "run one claim (or all) and write its report");
+    auto args = std::make_shared<ClaimsArgs>();
+    args->options.command_line = command_line;
+    run->add_option("claim", args->name, "a claim name (see bnlab claims list) or all");
+    run->add_flag("--quick", args->options.quick, "the small profile (each claim in about 2 minutes): a smoke test");
+    run->add_option("--seeds", args->options.seeds, "paired seeds per arm (0: the claim's default)")->capture_default_str();
+    run->add_option("--dataset", args->options.dataset, "data set instead of the claim's default");
+    run->add_option("--data-dir", args->options.data_dir, "folder searched first for data sets");
+    run->add_option("--threads", args->options.threads, "threads (0: all cores)")->capture_default_str();
+    run->add_option("--out", args->options.out_dir, "output directory")->capture_default_str();
+    run->allow_extras();
+    run->callback([run, args] {
+        reject_extras(run);
+        if (args->name.empty()) fail(run, kUsageError, "missing the claim name (see bnlab claims list) or all");
+        if (args->options.seeds < 0) fail(run, kUsageError, "--seeds: must be >= 0");
+        run_guarded(run, [&] { run_claims(run, *args); });
+    });
+}

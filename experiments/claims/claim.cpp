@@ -1,0 +1,179 @@
+#include "experiments/claims/claim.h"
+
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "data/catalog.h"
+#include "experiments/claims/markdown.h"
+#include "experiments/run_recorder.h"
+
+namespace bnlab::claims {
+
+namespace {
+
+// Forwards steps and rows to the recorder and to an optional extra observer.
+struct Tee : TrainObserver {
+    Tee(TrainObserver& a, TrainObserver* b) : a(a), b(b) {}
+    void on_step(const StepProgress& p) override {
+        a.on_step(p);
+        if (b) b->on_step(p);
+    }
+    void on_row(const MetricsRow& r) override {
+        a.on_row(r);
+        if (b) b->on_row(r);
+    }
+    TrainObserver& a;
+    TrainObserver* b;
+};
+
+std::string today() {
+    const std::time_t now = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    return buf;
+}
+
+}  // namespace
+
+ClaimContext::ClaimContext(ClaimOptions options, std::string claim_name)
+    : options_(std::move(options)), name_(std::move(claim_name)), dir_(options_.out_dir + "/" + name_) {
+    std::filesystem::create_directories(dir_ + "/runs");
+    std::filesystem::create_directories(dir_ + "/plots");
+}
+
+int ClaimContext::seeds(int quick_default, int full_default) const {
+    return options_.seeds > 0 ? options_.seeds : (options_.quick ? quick_default : full_default);
+}
+
+std::string ClaimContext::dataset(const std::string& default_name) const {
+    return options_.dataset.empty() ? default_name : options_.dataset;
+}
+
+const Dataset& ClaimContext::split(const std::string& name, const std::string& split) {
+    auto& slot = splits_[name + "/" + split];
+    if (!slot)
+        slot = std::make_unique<Dataset>(
+            load_dataset(name, split, {.data_dir = options_.data_dir, .allow_partial = true}));
+    return *slot;
+}
+
+const ClaimContext::TrainValidation& ClaimContext::train_validation(const std::string& name, int64_t validation) {
+    auto& slot = validation_splits_[fmt::format("{}/{}", name, validation)];
+    if (!slot) {
+        const Dataset& full = split(name, "train");
+        if (validation <= 0 || validation >= full.size())
+            throw Error(fmt::format("{}: cannot hold out {} of {} training images for validation", name, validation,
+                                    full.size()));
+        const int64_t cut = full.size() - validation;
+        slot = std::make_unique<TrainValidation>(TrainValidation{subset(full, 0, cut, full.name + "[:" + std::to_string(cut) + "]"),
+                                                                 subset(full, cut, full.size(), full.name + "[validation]")});
+    }
+    return *slot;
+}
+
+TrainedRun ClaimContext::train(const std::string& run_name, const TrainConfig& config, const Dataset& train,
+                               const Dataset& eval, TrainObserver* extra) {
+    TrainConfig c = config;
+    if (options_.threads > 0) c.threads = options_.threads;
+    TrainedRun run;
+    run.name = run_name;
+    run.dir = dir_ + "/runs/" + run_name;
+    run.trainer = std::make_unique<Trainer>(c, train, eval);
+    RunRecorder recorder(run.dir, *run.trainer);
+    Tee tee(recorder, extra);
+    run.result = run.trainer->run(tee);
+    recorder.finish(run.result, *run.trainer);
+    run.rows = recorder.rows();
+    log(fmt::format("  {}: {} after {} steps, {:.1f}s", run_name,
+                    run.result.diverged ? fmt::format("diverged at step {}", run.result.diverged_at)
+                                        : fmt::format("eval accuracy {:.2f}%", 100 * run.result.last.test_accuracy),
+                    run.result.steps, run.result.wall_seconds));
+    return run;
+}
+
+void ClaimContext::log(const std::string& line) const {
+    if (options_.log) options_.log(line);
+}
+
+const Claim* find_claim(const std::string& name) {
+    for (const Claim& c : all_claims())
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
+    const auto start = std::chrono::steady_clock::now();
+    ClaimContext context(options, claim.name);
+    context.log(fmt::format("claim {}: {}{}", claim.name, claim.title, options.quick ? " (quick profile)" : ""));
+    const ClaimResult result = claim.run(context);
+    if (result.verdict != "confirmed" && result.verdict != "refuted" && result.verdict != "depends")
+        throw Error("claim " + claim.name + ": verdict must be confirmed, refuted or depends, got '" + result.verdict + "'");
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    std::string r = fmt::format("# Claim: {}\n\n> {}\n\n", claim.title, claim.statement);
+    r += fmt::format("**Verdict: {}**: {}\n\n", result.verdict, result.reason);
+    r += fmt::format("## Source\n\n{}\n\n## Protocol\n\n{}\n\n## Rule (fixed before the numbers)\n\n{}\n\n", claim.source,
+                     claim.protocol, claim.rule);
+    r += "## Results\n\n" + result.body + "\n";
+    if (!result.deviations.empty()) {
+        r += "## Deviations from the protocol\n\n";
+        for (const auto& d : result.deviations) r += "- " + d + "\n";
+        r += "\n";
+    }
+    r += fmt::format("## What was run\n\n```\n{}\n```\n\n", options.command_line.empty() ? "bnlab claims run " + claim.name
+                                                                                         : options.command_line);
+    r += fmt::format("- profile: {}\n- data: {}\n- threads: {}\n- wall time: {:.1f}s ({:.1f} min)\n- date: {}\n",
+                     options.quick ? "quick" : "default", result.data, num_threads(), wall, wall / 60, today());
+    r += fmt::format("- bnlab 0.1, {}, g++ {}\n", openblas_get_config(), __VERSION__);
+    r += "- every run's config.json, metrics.csv and train.log are under `runs/`; plots and their data under `plots/`\n";
+    const std::string report = context.dir() + "/report.md";
+    write_text_atomically(report, r);
+
+    const nlohmann::json summary = {{"name", claim.name},   {"title", claim.title},   {"verdict", result.verdict},
+                                    {"reason", result.reason}, {"key_result", result.key_result},
+                                    {"profile", options.quick ? "quick" : "default"}, {"wall_seconds", wall},
+                                    {"date", today()}};
+    write_text_atomically(context.dir() + "/summary.json", summary.dump(2) + "\n");
+    context.log(fmt::format("claim {}: {} ({:.1f}s); report {}", claim.name, result.verdict, wall, report));
+    return {claim.name, result.verdict, result.reason, result.key_result, report, wall};
+}
+
+std::string write_index(const std::string& out_dir) {
+    Table table{{"claim", "as people state it", "verdict", "key result", "profile", "wall time"}, {}};
+    double total = 0;
+    for (const Claim& c : all_claims()) {
+        const std::string path = out_dir + "/" + c.name + "/summary.json";
+        std::ifstream in(path);
+        if (!in) continue;
+        nlohmann::json s;
+        try {
+            s = nlohmann::json::parse(in);
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(path + ": " + e.what());
+        }
+        const double wall = s.value("wall_seconds", 0.0);
+        total += wall;
+        table.rows.push_back({fmt::format("[{}]({}/report.md)", c.title, c.name), c.statement,
+                              "**" + s.value("verdict", std::string("?")) + "**", s.value("key_result", std::string()),
+                              s.value("profile", std::string()), fmt::format("{:.1f} min", wall / 60)});
+    }
+    std::string index = "# BatchNorm claims, tested\n\nEach row links to a report with the source, the protocol, the rule "
+                        "that decides the verdict (fixed before the numbers), the results with 95% bootstrap "
+                        "confidence intervals over paired seeds, plots, and exactly what was run.\n\n";
+    index += table.markdown();
+    index += fmt::format("Total wall time: {:.1f} min on {} threads.\n", total / 60, num_threads());
+    const std::string path = out_dir + "/index.md";
+    write_text_atomically(path, index);
+    return path;
+}
+
+}  // namespace bnlab::claims

@@ -1,0 +1,113 @@
+// Claims: each common statement about BatchNorm as an experiment with a verdict.
+//
+// A Claim states what people say, who said it with what number, the protocol bnlab runs,
+// and the rule that decides the verdict, written down before any number is seen. Its run()
+// trains and measures through a ClaimContext (shared data, paired seeds, run directories)
+// and returns a ClaimResult: tables, plots, the verdict and why. run_claim() writes
+// DIR/<claim>/report.md and DIR/<claim>/summary.json; write_index() writes DIR/index.md.
+//
+// Conventions every claim follows (../shared/reference/bn-claims.md, "Reproduction pitfalls"):
+// - paired seeds: arms of one seed share initial weights and batch order (Trainer does this);
+// - learning rates and other choices are made on a validation split held out from the
+//   training set; the test set is used only for the final numbers;
+// - runs that never reach a target are censored (counted as "not reached"), never dropped;
+// - evaluation is in eval mode; the verdict follows the stated rule, whatever it says.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "experiments/trainer.h"
+
+namespace bnlab::claims {
+
+struct ClaimOptions {
+    bool quick = false;         // the small profile (<= 2 minutes a claim): tests use it
+    int seeds = 0;              // 0: the claim's default for the profile
+    std::string dataset;        // "": the claim's default
+    std::string data_dir;       // searched first for data sets
+    std::string out_dir = "results/claims";
+    int threads = 0;            // 0: all cores
+    std::string command_line;   // quoted in the reports
+    std::function<void(const std::string&)> log;  // progress lines (may be empty)
+};
+
+// A finished training run, with its trainer kept for measurements after training.
+struct TrainedRun {
+    std::string name, dir;
+    std::vector<MetricsRow> rows;  // evaluated on the run's evaluation set
+    RunResult result;
+    std::unique_ptr<Trainer> trainer;
+};
+
+class ClaimContext {
+public:
+    ClaimContext(ClaimOptions options, std::string claim_name);
+
+    const ClaimOptions& options() const { return options_; }
+    bool quick() const { return options_.quick; }
+    // --seeds if given, else the claim's default for the profile.
+    int seeds(int quick_default, int full_default) const;
+    std::string dataset(const std::string& default_name) const;
+    const std::string& dir() const { return dir_; }  // DIR/<claim>
+
+    // A data set split, loaded once per context.
+    const Dataset& split(const std::string& name, const std::string& split);
+    // The training split without its last `validation` images, and those images as a
+    // validation set (both cached).
+    struct TrainValidation {
+        Dataset train, validation;
+    };
+    const TrainValidation& train_validation(const std::string& name, int64_t validation);
+
+    // Trains `config` on `train`, evaluating on `eval` every config.eval_every steps; the run
+    // directory is DIR/<claim>/runs/<run_name>. `extra` sees every step and row too.
+    TrainedRun train(const std::string& run_name, const TrainConfig& config, const Dataset& train, const Dataset& eval,
+                     TrainObserver* extra = nullptr);
+
+    void log(const std::string& line) const;
+
+private:
+    ClaimOptions options_;
+    std::string name_, dir_;
+    std::map<std::string, std::unique_ptr<Dataset>> splits_;
+    std::map<std::string, std::unique_ptr<TrainValidation>> validation_splits_;
+};
+
+struct ClaimResult {
+    std::string verdict;  // "confirmed", "refuted" or "depends"
+    std::string reason;   // one line with the numbers behind the verdict
+    std::string key_result;  // the headline number(s), for the index table
+    std::string body;     // markdown: tables, plots (paths relative to the report), notes
+    std::string data;     // what data was used, e.g. "Fashion-MNIST: 55,000 train / 5,000 validation / 10,000 test"
+    std::vector<std::string> deviations;  // where the protocol was not followed, and why
+};
+
+struct Claim {
+    std::string name;       // e.g. "convergence"
+    std::string title;      // e.g. "Faster convergence"
+    std::string statement;  // the claim as people state it
+    std::string source;     // who says so, and the number they report
+    std::string protocol;   // what bnlab runs (the full profile), in a few sentences
+    std::string rule;       // "confirmed if ...; refuted if ...", fixed before the numbers
+    std::function<ClaimResult(ClaimContext&)> run;
+};
+
+const std::vector<Claim>& all_claims();
+const Claim* find_claim(const std::string& name);
+
+struct ClaimOutcome {
+    std::string name, verdict, reason, key_result, report_path;
+    double wall_seconds = 0;
+};
+
+// Runs one claim and writes DIR/<claim>/report.md and summary.json.
+ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options);
+// DIR/index.md: every claim with a summary.json under DIR, in the registry's order.
+std::string write_index(const std::string& out_dir);
+
+}  // namespace bnlab::claims

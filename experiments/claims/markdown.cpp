@@ -1,0 +1,42 @@
+#include "experiments/claims/markdown.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "experiments/stats.h"
+
+namespace bnlab::claims {
+
+std::string Table::markdown() const {
+    const auto row_text = [](const std::vector<std::string>& cells) {
+        std::string line = "|";
+        for (const auto& c : cells) line += " " + c + " |";
+        return line + "\n";
+    };
+    std::string out = row_text(header) + "|";
+    for (size_t i = 0; i < header.size(); ++i) out += "---|";
+    out += "\n";
+    for (const auto& r : rows) out += row_text(r);
+    return out + "\n";
+}
+
+std::string number(double v, int digits) {
+    if (std::isnan(v)) return "n/a";
+    if (std::isinf(v)) return v > 0 ? "never" : "-inf";
+    return fmt::format("{:.{}f}", v, digits);
+}
+
+std::string mean_std(std::span<const double> values, double scale, int digits) {
+    if (values.empty()) return "n/a";
+    return fmt::format("{} ± {}", number(scale * mean_of(values), digits), number(scale * sample_std(values), digits));
+}
+
+std::string mean_std_ci(std::span<const double> values, double scale, int digits) {
+    if (values.empty()) return "n/a";
+    const Interval ci = bootstrap_mean_ci(values);
+    return fmt::format("{} [{}, {}]", mean_std(values, scale, digits), number(scale * ci.low, digits),
+                       number(scale * ci.high, digits));
+}
+
+}  // namespace bnlab::claims

@@ -1,0 +1,129 @@
+// The claims framework: statistics against hand-computed values, verdict rules on synthetic
+// results (they must be able to say "refuted"), and each claim's quick profile end to end.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <fstream>
+#include <regex>
+
+#include "experiments/claims/claims.h"
+#include "experiments/claims/markdown.h"
+#include "experiments/stats.h"
+#include "tests/test_util.h"
+
+using namespace bnlab;
+using namespace bnlab::claims;
+
+TEST_CASE("mean, sample std and median on fixed inputs", "[claims][stats]") {
+    const std::vector<double> v{2, 4, 4, 4, 5, 5, 7, 9};
+    CHECK(mean_of(v) == 5.0);
+    CHECK(sample_std(v) == Approx(std::sqrt(32.0 / 7.0)));
+    CHECK(median_of(v) == 4.5);
+    CHECK(median_of({3, 1, 2}) == 2.0);
+    CHECK(std::isnan(mean_of({})));
+    CHECK(sample_std(std::vector<double>{1.5}) == 0.0);
+    CHECK(median_of({1, INFINITY, INFINITY}) == INFINITY);  // censored runs count as never
+}
+
+TEST_CASE("bootstrap intervals match hand-computed resampling distributions", "[claims][stats]") {
+    // {0, 1}: resampled means are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4 -> 95% interval [0, 1].
+    const std::vector<double> two{0, 1};
+    const Interval a = bootstrap_mean_ci(two);
+    CHECK(a.low == 0.0);
+    CHECK(a.high == 1.0);
+    // {0,0,0,1}: the number of 1s drawn is Binomial(4, 1/4): P(<=2) = 0.949, P(<=3) = 0.996,
+    // so the 97.5% quantile of the mean is 3/4 and the 2.5% quantile is 0.
+    const std::vector<double> four{0, 0, 0, 1};
+    const Interval b = bootstrap_mean_ci(four);
+    CHECK(b.low == 0.0);
+    CHECK(b.high == 0.75);
+    // A constant sample has a zero-width interval; one value is its own interval.
+    const std::vector<double> same{3, 3, 3};
+    CHECK(bootstrap_mean_ci(same).low == 3.0);
+    CHECK(bootstrap_mean_ci(same).high == 3.0);
+    // Reproducible (seeded), and it covers the sample mean.
+    const std::vector<double> noisy{1.2, 0.7, 1.9, 1.1, 0.4, 1.6};
+    CHECK(bootstrap_mean_ci(noisy).low == bootstrap_mean_ci(noisy).low);
+    CHECK(bootstrap_mean_ci(noisy).contains(mean_of(noisy)));
+}
+
+TEST_CASE("steps to target: smoothing over 3 evaluations and censoring", "[claims][stats]") {
+    std::vector<MetricsRow> rows;
+    for (auto [step, acc] : std::vector<std::pair<int64_t, double>>{{100, 0.5}, {200, 0.9}, {300, 0.7}, {400, 0.88}, {500, 0.9}}) {
+        MetricsRow r;
+        r.step = step;
+        r.test_accuracy = acc;
+        rows.push_back(r);
+    }
+    CHECK(steps_to_target(rows, 0.85) == 200);  // one lucky evaluation
+    CHECK(smoothed_steps_to_target(rows, 0.85) == std::nullopt);  // windows: .5 .7 .7 .827 .827
+    CHECK(smoothed_steps_to_target(rows, 0.8) == 400);             // (0.9 + 0.7 + 0.88) / 3 = 0.827
+    CHECK(censored_ratio(300, 100) == 3.0);
+    CHECK(censored_ratio(std::nullopt, 100) == INFINITY);
+    CHECK(censored_ratio(100, std::nullopt) == 0.0);
+    CHECK(censored_ratio(std::nullopt, std::nullopt) == 1.0);
+}
+
+TEST_CASE("the convergence verdict can say refuted, depends and confirmed", "[claims][verdict]") {
+    // Arms that do not differ: ratios around 1.
+    const std::vector<double> same{1.0, 0.9, 1.1, 1.0, 1.05};
+    CHECK(convergence_verdict(speed_up(same), speed_up(same)) == "refuted");
+    const std::vector<double> fast{2.5, 3.0, 2.2, 4.0, 2.8};
+    CHECK(convergence_verdict(speed_up(fast), speed_up(fast)) == "confirmed");
+    CHECK(convergence_verdict(speed_up(fast), speed_up(same)) == "depends");  // only at an untuned LR
+    // A big median with an interval reaching 1 is not enough.
+    const std::vector<double> wild{0.5, 3.0, 0.8, 4.0, 2.5};
+    CHECK(convergence_verdict(speed_up(same), speed_up(wild)) != "confirmed");
+}
+
+TEST_CASE("the inference verdict can say refuted, depends and confirmed", "[claims][verdict]") {
+    CHECK(inference_verdict({0.0, 30, 40, 35, 0.5}).first == "confirmed");
+    CHECK(inference_verdict({0.0, 1, 2, 0.5, 0.5}).first == "refuted");   // nothing collapses
+    CHECK(inference_verdict({0.8, 30, 40, 35, 0.5}).first == "refuted");  // eval mode depends on the batch
+    const auto partial = inference_verdict({0.0, 30, 2, 35, -0.4});
+    CHECK(partial.first == "depends");
+    CHECK_THAT(partial.second, Catch::Contains("class-sorted") && Catch::Contains("PreciseBN"));
+}
+
+TEST_CASE("markdown tables and mean/std/CI cells", "[claims]") {
+    const Table t{{"a", "b"}, {{"1", "2"}}};
+    CHECK(t.markdown() == "| a | b |\n|---|---|\n| 1 | 2 |\n\n");
+    const std::vector<double> v{0.8, 0.9};
+    CHECK_THAT(mean_std_ci(v, 100, 1), Catch::StartsWith("85.0 ± 7.1 ["));
+    CHECK(number(INFINITY) == "never");
+}
+
+namespace {
+
+// Runs a claim's quick profile and checks the report: the verdict line, a results table,
+// summary.json, and the index row.
+void check_quick_run(const std::string& name) {
+    bnlab::test::TempDir dir;
+    ClaimOptions options;
+    options.quick = true;
+    options.out_dir = (dir / "claims").string();
+    const Claim* claim = find_claim(name);
+    REQUIRE(claim != nullptr);
+    const ClaimOutcome outcome = run_claim(*claim, options);
+    std::ifstream in(outcome.report_path);
+    const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::smatch m;
+    REQUIRE(std::regex_search(report, m, std::regex(R"(\*\*Verdict: (confirmed|refuted|depends)\*\*: (.+))")));
+    CHECK(m[1] == outcome.verdict);
+    CHECK(std::regex_search(report, std::regex(R"(\n\|[^\n]+\|\n\|(---\|)+\n\|[^\n]+\|\n)")));  // a table with rows
+    CHECK_THAT(report, Catch::Contains("## What was run") && Catch::Contains("profile: quick"));
+    CHECK(std::filesystem::exists(dir / "claims" / name / "summary.json"));
+    const std::string index_path = write_index(options.out_dir);
+    std::ifstream index_file(index_path);
+    const std::string index((std::istreambuf_iterator<char>(index_file)), std::istreambuf_iterator<char>());
+    CHECK_THAT(index, Catch::Contains("(" + name + "/report.md)") && Catch::Contains("**" + outcome.verdict + "**"));
+}
+
+}  // namespace
+
+TEST_CASE("claim convergence: the quick profile writes a report with a verdict", "[claims][quick]") {
+    check_quick_run("convergence");
+}
+
+TEST_CASE("claim inference: the quick profile writes a report with a verdict", "[claims][quick]") {
+    check_quick_run("inference");
+}
