@@ -9,7 +9,8 @@
 //     forward  y (F,P)      = W (F,K) cols (K,P)
 //     weight   dW (F,K)    += dY (F,P) cols^T (P,K)
 //     columns  dcols (K,P)  = W^T (K,F) dY (F,P)        (not for the first layer: no dx needed)
-//   linear, on the whole batch of 128 with every thread: forward, dx, dW.
+//   linear, on the whole batch of 128 with every thread (one for products under
+//   detail::kGemmParallelMin multiply-adds): forward, dx, dW.
 // Rows: `cores N SCALING` (how many of the N cores were free: a compute loop on N threads vs 1),
 // `peak THREADS GFLOP/s` (2048^3), `gemm MODEL LAYER PRODUCT M N K GFLOP/s fraction-of-peak`,
 // and `flops MODEL MFLOP` (one image's training step, all products together), which
@@ -142,7 +143,9 @@ int main(int argc, char** argv) {
         for (const Product& p : products_of(arch, 128, max_threads)) {
             set_num_threads(p.threads);
             const double g = gflops(p.M, p.N, p.K, p.trans_a, p.trans_b, timing);
-            const double of_peak = g / (peak.count(p.threads) ? peak[p.threads] : peak.begin()->second);
+            // Against the peak of the threads it really runs on: small products run on one.
+            const int used = p.M * p.N * p.K < detail::kGemmParallelMin ? 1 : p.threads;
+            const double of_peak = g / (peak.count(used) ? peak[used] : peak.begin()->second);
             std::printf("gemm %s %s %s %lld %lld %lld %.2f %.3f\n", arch.c_str(), p.layer.c_str(),
                         p.name.c_str(), static_cast<long long>(p.M), static_cast<long long>(p.N),
                         static_cast<long long>(p.K), g, of_peak);

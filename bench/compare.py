@@ -258,8 +258,9 @@ def report(bn, th, sgemm, machine_lines, thread_counts, minutes, load_at_start):
         L += ["## sgemm at the shapes bnlab's models produce (bench_sgemm)", "",
               "Each conv2d runs three products per image (core/ops/conv.cpp): forward W (F,K) x cols (K,P), "
               "weight gradient dY (F,P) x cols^T (P,K), column gradient W^T (K,F) x dY (F,P); K = C*3*3, "
-              "P = output pixels. One thread per image, so each product runs single-threaded; the fraction "
-              "is of the single-thread large-square peak.", ""]
+              "P = output pixels. One thread per image, so each product runs single-threaded; linear layers "
+              "split their rows over the threads when the product is large enough. The fraction is of the "
+              "large-square peak on the threads the product runs on.", ""]
         peaks = ", ".join(f"{t} thread{'s' if t > 1 else ''}: {g:.1f} GFLOP/s" for t, g in sorted(sgemm["peak"].items()))
         L.append(f"Large-square sgemm peak (2048^3): {peaks}.")
         L.append("")
