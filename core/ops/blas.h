@@ -18,12 +18,11 @@ inline constexpr int64_t kGemmParallelMin = int64_t{1} << 22;
 // parallel region or when omp_get_max_threads() is 1; outside one, it is set to 1 for the
 // call.)
 inline void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                                const float* A, int lda, const float* B, int ldb, float beta, float* C) {
+                                const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc) {
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (threads > 1) omp_set_num_threads(1);
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A, lda, B, ldb, beta, C,
-                static_cast<int>(N));
+                static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A, lda, B, ldb, beta, C, ldc);
     if (threads > 1) omp_set_num_threads(threads);
 }
 
@@ -31,22 +30,31 @@ inline void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t M, int64_t N
 // their stored widths. trans_a: A is stored (K,M) and used transposed; trans_b: B is
 // stored (N,K). beta = 1 adds into C (how backward passes accumulate into gradients).
 //
-// Threads: bnlab splits the rows of C into one block per thread, each computed by a
-// single-threaded sgemm; small products, and calls from inside a parallel region (conv2d's
-// per-image loop), are one call on this thread. OpenBLAS's own threading is never used: it
-// made small products (a batch x 10 classifier) slower, not faster, on 2 cores.
+// Threads: bnlab splits C into one block per thread, each computed by a single-threaded
+// sgemm: blocks of rows when C is taller than wide, of columns otherwise (each thread packs
+// only its part of the other operand: a 32 x 1024 product split into rows packed all of B
+// twice). Small products, and calls from inside a parallel region (conv2d's per-image loop),
+// are one call on this thread. OpenBLAS's own threading is never used: it made small
+// products (a batch x 10 classifier) slower, not faster, on 2 cores.
 inline void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  const float* B, float beta, float* C) {
     const int lda = static_cast<int>(trans_a ? M : K), ldb = static_cast<int>(trans_b ? K : N);
+    const int ldc = static_cast<int>(N);
     if (M * N * K < kGemmParallelMin) {
-        gemm_on_this_thread(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C);
-        return;
+        gemm_on_this_thread(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } else if (M >= N) {
+        parallel_for(M, N * K, [&](int64_t m0, int64_t m1) {
+            if (m1 == m0) return;
+            const float* a = trans_a ? A + m0 : A + m0 * K;  // rows m0.. of op(A)
+            gemm_on_this_thread(trans_a, trans_b, m1 - m0, N, K, alpha, a, lda, B, ldb, beta, C + m0 * N, ldc);
+        });
+    } else {
+        parallel_for(N, M * K, [&](int64_t n0, int64_t n1) {
+            if (n1 == n0) return;
+            const float* b = trans_b ? B + n0 * K : B + n0;  // columns n0.. of op(B)
+            gemm_on_this_thread(trans_a, trans_b, M, n1 - n0, K, alpha, A, lda, b, ldb, beta, C + n0, ldc);
+        });
     }
-    parallel_for(M, N * K, [&](int64_t m0, int64_t m1) {
-        if (m1 == m0) return;
-        const float* a = trans_a ? A + m0 : A + m0 * K;  // rows m0.. of op(A)
-        gemm_on_this_thread(trans_a, trans_b, m1 - m0, N, K, alpha, a, lda, B, ldb, beta, C + m0 * N);
-    });
 }
 
 }  // namespace bnlab::detail
