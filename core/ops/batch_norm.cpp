@@ -52,10 +52,9 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& bi
     const float* mean = stats.data();
     const float* rstd = stats.data() + C;
     const double inv_m = 1.0 / static_cast<double>(M);
-    const int64_t block = detail::channels_per_block(N, S, 2);  // x and dy
     parallel_for(C, 3 * M, [&](int64_t c_begin, int64_t c_end) {
-        for (int64_t cb = c_begin; cb < c_end; cb += block) {
-            const int64_t ce = std::min(cb + block, c_end);
+        for (int64_t cb = c_begin; cb < c_end; cb += kChannelBlock) {
+            const int64_t ce = std::min(cb + kChannelBlock, c_end);
             // sum dy and sum dy (x - mu); times rstd the latter is sum dy xhat
             TwoSums sums[kChannelBlock];
             for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
@@ -120,11 +119,12 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
     float* rmean = running_mean.defined() ? running_mean.data() : nullptr;
     float* rvar = running_var.defined() ? running_var.data() : nullptr;
 
-    // Threads take whole channels, a block at a time (sized to stay in cache between passes).
-    const int64_t block = detail::channels_per_block(N, S, 1);
+    // Threads take whole channels, in blocks of kChannelBlock. (Smaller blocks, sized to stay
+    // in cache between the two passes, measured slower: many short streams, and the rows of a
+    // few channels still share few cache sets.)
     parallel_for(C, 2 * M, [&](int64_t c_begin, int64_t c_end) {
-        for (int64_t cb = c_begin; cb < c_end; cb += block) {
-            const int64_t ce = std::min(cb + block, c_end);
+        for (int64_t cb = c_begin; cb < c_end; cb += kChannelBlock) {
+            const int64_t ce = std::min(cb + kChannelBlock, c_end);
             TwoSums sums[kChannelBlock];
             float scale[kChannelBlock], offset[kChannelBlock];
             // Shifted sums: subtracting a sample value first keeps E[(x-k)^2] - E[x-k]^2

@@ -58,16 +58,6 @@ inline double sum(const float* v, int64_t n) {
 // kChannelBlock channels, whose per-channel results fit in arrays on the stack.
 inline constexpr int64_t kChannelBlock = 64;
 
-// A norm reads a block of channels twice (statistics, then output). Sized to about
-// kBlockBytes, the block is still in the last-level cache for the second pass, which then
-// costs no memory traffic; a whole thread's share of a large layer (8 MB) was read twice
-// from memory. `arrays`: how many (N, C, S) tensors the passes read.
-inline constexpr int64_t kBlockBytes = int64_t{2} << 20;
-inline int64_t channels_per_block(int64_t N, int64_t S, int64_t arrays) {
-    const int64_t channel_bytes = std::max<int64_t>(N * S * arrays * static_cast<int64_t>(sizeof(float)), 1);
-    return std::clamp<int64_t>(kBlockBytes / channel_bytes, 1, kChannelBlock);
-}
-
 // Calls f(c, row) for every row (n, c) of channels [c_begin, c_end), row = (n*C + c)*S its
 // first element, in memory order. Channel by channel would be cache-hostile: one channel's
 // rows sit C*S floats apart, usually a power of two, so they all map to the same few cache
