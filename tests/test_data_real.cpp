@@ -1,8 +1,8 @@
 // The real data sets: Fashion-MNIST (Debian's dataset-fashion-mnist), MNIST and CIFAR-10 from
-// ../shared/data (or $BNLAB_SHARED_DATA). Counts, class histograms, first labels and md5s of
-// the first image and of all pixels; the expected values were computed independently with numpy
-// from the same files. Under CI=true a missing data set fails the test; elsewhere it is skipped
-// with a warning.
+// ../shared/data (or $BNLAB_SHARED_DATA, see real_data_util.h). Counts, class histograms, first
+// labels and md5s of the first image and of all pixels; the expected values were computed
+// independently with numpy from the same files. Under CI=true a missing data set fails the
+// test; elsewhere it is skipped with a warning.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
@@ -11,29 +11,12 @@
 #include "data/checksum.h"
 #include "data/fetch.h"
 #include "data_test_util.h"
+#include "real_data_util.h"
 
 using namespace bnlab;
 using namespace bnlab::test;
 
 namespace {
-
-fs::path shared_data() {
-    if (const char* env = std::getenv("BNLAB_SHARED_DATA"); env != nullptr && *env != '\0') return env;
-    return fs::path(BNLAB_SOURCE_DIR) / ".." / "shared" / "data";
-}
-
-bool under_ci() {
-    const char* ci = std::getenv("CI");
-    return ci != nullptr && std::string(ci) == "true";
-}
-
-// Whether `folder` exists; if not, fails under CI and warns elsewhere.
-bool have(const fs::path& folder, const std::string& how_to_get) {
-    if (fs::is_directory(folder)) return true;
-    if (under_ci()) FAIL("real data missing under CI: " << folder.string() << " (" << how_to_get << ")");
-    WARN("skipped: " << folder.string() << " not found (" << how_to_get << ")");
-    return false;
-}
 
 struct Expected {
     int64_t count;
