@@ -24,6 +24,7 @@ TEST_CASE("grids: half decades and logspace", "[claims][sweep]") {
     CHECK(scales[1] == Approx(std::pow(10.0, -3.5)));
     CHECK(scales.back() == Approx(1.0));
     CHECK(grid_label(0.003) == "0.003");
+    CHECK(grid_label(std::pow(10.0, -1.25)) == "0.0562");
     CHECK_THROWS(logspace(0, 1, 1));
 }
 
@@ -121,8 +122,9 @@ TEST_CASE("the learning-rate verdict can say refuted, depends and confirmed", "[
 
 TEST_CASE("the init-scale verdict can say refuted, depends and confirmed", "[claims][verdict]") {
     CHECK(init_scale_verdict({4.0, 1.5, true, true}) == "confirmed");
-    CHECK(init_scale_verdict({2.5, 1.0, true, true}) == "refuted");    // BN flat over fewer than 3 decades
     CHECK(init_scale_verdict({4.0, 4.0, false, false}) == "refuted");  // arms that do not differ
+    CHECK(init_scale_verdict({1.0, 1.5, true, true}) == "refuted");    // BN's range is narrower
+    CHECK(init_scale_verdict({2.5, 1.0, true, true}) == "depends");    // wider, but short of 3 decades
     CHECK(init_scale_verdict({4.0, 2.0, true, false}) == "depends");   // no BN survives large scales
     CHECK(init_scale_verdict({NAN, NAN, true, true}) == "refuted");
 }

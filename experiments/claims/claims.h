@@ -70,8 +70,9 @@ struct InitScaleFindings {
     bool none_chance_high_end = false;  // ... and at scale 1 (its high end)
 };
 // Confirmed if BN stays within 2 points of its best over >= 3 decades AND no BN is at chance at
-// both ends (1e-4 and 1); refuted if BN's range is < 3 decades or not wider than no-BN's;
-// "depends" otherwise (BN is less sensitive, but no BN is not ruined at both ends).
+// both ends (1e-4 and 1); refuted if BN's range is not wider than no-BN's (BN is not less
+// sensitive); "depends" otherwise (BN's range is wider, but short of 3 decades or no BN
+// survives an end).
 std::string init_scale_verdict(const InitScaleFindings& f);
 
 // Test accuracy of Conv->BN->ReLU ("before") against Conv->ReLU->BN ("after"), paired by seed.

@@ -142,12 +142,19 @@ struct GridSweep {
     std::vector<double> test_accuracies(size_t i) const { return values(runs[i], &SweepRun::test_accuracy); }
 };
 
+// The training loss curves (SweepRun::loss_curve) of `runs`: mean and min..max at each point.
+Curve loss_curve(const std::string& label, std::span<const SweepRun> runs);
+// Plots training-loss curves (one per arm, from loss_curve) as DIR/<claim>/plots/NAME.png and
+// returns the markdown that shows them, with a caption that says how they were smoothed.
+std::string loss_plot_markdown(const ClaimContext& ctx, const std::string& name, const std::string& title,
+                               std::vector<Curve> curves, bool log_y);
+
 // Draws `spec` into DIR/<claim>/plots/NAME.png and returns the markdown that shows it with
 // `caption` (or says why no plot was drawn).
 std::string plot_markdown(const ClaimContext& ctx, const std::string& name, const PlotSpec& spec,
                           const std::string& caption);
 
-// "0.001", "0.3", "1e-04": a grid value as a short label.
+// "0.001", "0.3", "0.0562", "1e-05": a grid value as a short label (3 significant digits).
 std::string grid_label(double x);
 
 }  // namespace bnlab::claims
