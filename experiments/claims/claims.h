@@ -55,7 +55,7 @@ Claim placement_claim();
 
 // One arm of the learning-rate sweep, in grid steps (the grid is 1e-3, 3e-3, ..., 10).
 struct LearningRateArm {
-    int largest_stable = -1;  // index of the largest LR at which no seed diverged; -1: none
+    int largest_stable = -1;  // index of the largest LR at which no seed failed (diverged or ended at chance); -1: none
     int band_points = 0;      // LRs in the contiguous band within 1 point of the best validation accuracy
 };
 // Confirmed if BN's largest stable LR is at least one grid step above no-BN's AND BN's band

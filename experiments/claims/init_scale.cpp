@@ -40,13 +40,13 @@ struct ActivationSweep {
 class InitScaleExperiment {
 public:
     explicit InitScaleExperiment(ClaimContext& ctx)
-        : ctx_(ctx), sets_(ctx, ctx.dataset("fashion-mnist"), ctx.quick() ? 1000 : 5000, ctx.quick() ? 2000 : 0,
+        : ctx_(ctx), sets_(ctx, ctx.dataset("fashion-mnist"), ctx.quick() ? 1000 : 5000, ctx.quick() ? 5000 : 0,
                            ctx.quick() ? 1000 : 0),
           data_(sets_.data()) {}
 
     ClaimResult run() {
         // Quarter decades from 1e-5 to 10: CS231n's 1e-4 .. 1 and a decade beyond each end.
-        scales_ = quick() ? logspace(-4, 0, 3) : logspace(-5, 1, 25);
+        scales_ = quick() ? logspace(-4, 0, 5) : logspace(-5, 1, 25);
         low_end_ = index_of(1e-4);
         high_end_ = index_of(1.0);
         seeds_ = ctx_.seeds(1, 3);
@@ -100,8 +100,8 @@ public:
             "contiguous range of scales; \"at chance\" as a mean validation accuracy <= 15% (chance is 10%). A run "
             "with a non-finite loss counts as chance."};
         if (quick())
-            result.deviations.push_back("Quick profile: 2,000 training images, 1,000 validation and 1,000 test images, "
-                                        "3 scales (1e-4, 1e-2, 1), 1 seed, 1 epoch: a smoke test, not evidence.");
+            result.deviations.push_back("Quick profile: 5,000 training images, 1,000 validation and 1,000 test images, "
+                                        "5 scales (1e-4 .. 1), 1 seed, 1 epoch (100 steps): a smoke test, not evidence.");
         return result;
     }
 

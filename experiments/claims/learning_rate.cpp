@@ -3,10 +3,12 @@
 // small-cnn on Fashion-MNIST with and without BN, plain SGD (batch 60), learning rates
 // 1e-3, 3e-3, ..., 10 (half-decade steps), 2 epochs, 3 paired seeds per arm and rate. A run
 // diverges on a non-finite loss, or when its training loss climbs above its initial loss
-// after 200 steps (sweep.h's DivergenceRule). Per arm: the largest rate at which no seed diverged, and
-// the band of rates around the best whose mean validation accuracy is within 1 point of it.
+// after 200 steps (sweep.h's DivergenceRule); it fails if it diverges or ends at chance. Per
+// arm: the largest rate at which no seed failed, and the band of rates around the best whose
+// mean validation accuracy is within 1 point of it.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "experiments/claims/claims.h"
@@ -26,12 +28,20 @@ std::string learning_rate_verdict(const LearningRateArm& none, const LearningRat
 namespace {
 
 constexpr double kBandTolerance = 0.01;  // 1 point of validation accuracy
+// A run that ends at or below 15% validation accuracy (chance: 10%) learned nothing. With BN
+// at large rates small-cnn collapses to a constant output: its loss sits at ln 10 = 2.303,
+// below its initial loss (about 2.42), so the protocol's loss rule does not catch it.
+constexpr double kChance = 0.15;
+
+// A run failed: it diverged, or it ended at chance.
+bool failed(const SweepRun& r) { return r.diverged || r.validation_accuracy <= kChance; }
 
 // One arm's sweep over the learning-rate grid, with its summary.
 struct ArmSweep {
     GridSweep sweep;
-    LearningRateArm summary;
-    Band band;  // within 1 point of the best mean validation accuracy, over stable rates
+    LearningRateArm summary;  // largest_stable: no seed failed
+    int largest_not_diverged = -1;  // the protocol's boundary: no seed diverged (chance runs count as stable)
+    Band band;  // within 1 point of the best mean validation accuracy, over rates where no seed diverged
 };
 
 class LearningRateExperiment {
@@ -73,7 +83,11 @@ public:
             "evaluation (every 400 steps: 5,000 validation images each time cost about a fifth of a run's time at "
             "every 200).",
             "\"Within 1%\" is read as within 1 percentage point of the best mean validation accuracy; a rate at which "
-            "any seed diverged is neither stable nor in the band."};
+            "any seed diverged is not in the band.",
+            "A run that did not diverge by the protocol's rule but ended at <= 15% validation accuracy (chance is 10%) "
+            "counts as failed, not stable: in a 300-step pilot, BN small-cnn at lr 1, 3 and 10 collapsed to a constant "
+            "output, whose loss (ln 10 = 2.303) stays below BN's initial loss (about 2.42), so the loss rule alone "
+            "would call it stable. The protocol's boundary (divergence only) is reported beside it."};
         if (quick())
             result.deviations.push_back("Quick profile: 3,000 training images, 500 validation and 500 test images, 4 "
                                         "learning rates, 1 seed, 1 epoch (50 steps), divergence checked from step 30 "
@@ -109,7 +123,8 @@ private:
             for (int s = 0; s < seeds_; ++s)
                 seeds.push_back(train_and_test(ctx_, fmt::format("{}-lr{}-seed{}", norm, grid_label(grid_[i]), s),
                                                config(norm, grid_[i], static_cast<uint64_t>(s)), data_, divergence()));
-            if (diverged_count(seeds) == 0) arm.summary.largest_stable = static_cast<int>(i);
+            if (diverged_count(seeds) == 0) arm.largest_not_diverged = static_cast<int>(i);
+            if (std::none_of(seeds.begin(), seeds.end(), failed)) arm.summary.largest_stable = static_cast<int>(i);
             arm.sweep.runs.push_back(std::move(seeds));
         }
         // Mean validation accuracy per rate; NaN (outside any band) where a seed diverged.
@@ -118,9 +133,9 @@ private:
         return arm;
     }
 
-    std::string stable_text(const ArmSweep& arm) const {
-        return arm.summary.largest_stable < 0 ? "none" : grid_label(grid_[static_cast<size_t>(arm.summary.largest_stable)]);
-    }
+    // The learning rate at grid index i (-1: "none").
+    std::string rate_text(int i) const { return i < 0 ? "none" : grid_label(grid_[static_cast<size_t>(i)]); }
+    std::string stable_text(const ArmSweep& arm) const { return rate_text(arm.summary.largest_stable); }
 
     std::string band_text(const ArmSweep& arm) const {
         if (!arm.band.found) return "no stable rate";
@@ -140,8 +155,9 @@ private:
                 {grid_label(grid_[i]), none.sweep.validation_cell(i, none.band), bn.sweep.validation_cell(i, bn.band)});
         body += by_rate.markdown();
 
-        Table summary{{"arm", "largest stable LR (its validation accuracy)", "band within 1 point (rates)",
-                       "width (decades)", "best LR (validation)", "test accuracy at the best LR"},
+        Table summary{{"arm", "largest stable LR (its validation accuracy)", "largest LR without divergence",
+                       "band within 1 point (rates)", "width (decades)", "best LR (validation)",
+                       "test accuracy at the best LR"},
                       {}};
         for (const ArmSweep* arm : {&none, &bn}) {
             const int top = arm->summary.largest_stable;
@@ -149,23 +165,24 @@ private:
                 top < 0 ? "" : fmt::format(" ({:.2f}%)", 100 * arm->sweep.mean_validation()[static_cast<size_t>(top)]);
             const std::string test =
                 arm->band.found ? mean_std_ci(arm->sweep.test_accuracies(arm->band.best), 100, 2) : "n/a";
-            summary.rows.push_back({arm->sweep.label, stable_text(*arm) + at_top,
+            summary.rows.push_back({arm->sweep.label, stable_text(*arm) + at_top, rate_text(arm->largest_not_diverged),
                                     std::to_string(arm->summary.band_points), number(arm->band.decades(grid_), 1),
                                     arm->band.found ? grid_label(grid_[arm->band.best]) : "n/a", test});
         }
-        body += "Per arm (\"stable\": no seed diverged; the band and the best rate are chosen on validation, the test "
+        body += "Per arm (\"stable\": no seed failed, i.e. diverged or ended at <= 15% validation accuracy; \"without "
+                "divergence\": the protocol's rule alone; the band and the best rate are chosen on validation, the test "
                 "accuracy is measured once at the end):\n\n" +
                 summary.markdown();
 
-        Table diverged{{"arm", "run", "why it diverged", "validation accuracy at its last evaluation"}, {}};
+        Table failures{{"arm", "run", "why it failed", "validation accuracy at its last evaluation"}, {}};
         for (const ArmSweep* arm : {&none, &bn})
             for (const auto& seeds : arm->sweep.runs)
                 for (const SweepRun& r : seeds)
-                    if (r.diverged)
-                        diverged.rows.push_back(
-                            {arm->sweep.label, r.name, r.divergence,
+                    if (failed(r))
+                        failures.rows.push_back(
+                            {arm->sweep.label, r.name, r.diverged ? r.divergence : "ended at chance",
                              std::isnan(r.last_evaluated) ? "none" : number(100 * r.last_evaluated, 2) + "%"});
-        body += diverged.rows.empty() ? "No run diverged.\n\n" : "Diverged runs:\n\n" + diverged.markdown();
+        body += failures.rows.empty() ? "No run failed.\n\n" : "Failed runs:\n\n" + failures.markdown();
 
         PlotSpec spec{"small-cnn: validation accuracy after training, by learning rate",
                       "learning rate (SGD)",
@@ -177,13 +194,13 @@ private:
         body += plot_markdown(ctx_, "validation_by_lr", spec,
                               "Mean over seeds, band: min to max; a rate where every seed diverged has no point.");
 
-        // The training loss of both arms at the smallest rate at which a no-BN run diverged.
+        // The training loss of both arms at the smallest rate at which a no-BN run failed.
         const auto first_unstable = static_cast<size_t>(none.summary.largest_stable + 1);
         if (first_unstable < grid_.size()) {
             const std::string lr = grid_label(grid_[first_unstable]);
             body += loss_plot_markdown(
                 ctx_, "training_loss_lr" + lr,
-                fmt::format("small-cnn: training loss at lr {}, the smallest rate where no BN diverged", lr),
+                fmt::format("small-cnn: training loss at lr {}, the smallest rate where no BN failed", lr),
                 {loss_curve("none", none.sweep.runs[first_unstable]), loss_curve("bn", bn.sweep.runs[first_unstable])},
                 true);
         }
@@ -210,9 +227,10 @@ Claim learning_rate_claim() {
         "training with larger learning rates\"; Luo et al. 2019: a \"large maximum and effective learning rate\".",
         "small-cnn (conv16-conv32-FC) on Fashion-MNIST (55,000 training / 5,000 validation / 10,000 test images), "
         "with and without BN, plain SGD, batch 60, learning rates 1e-3, 3e-3, ..., 10, 2 epochs, 3 paired seeds. A "
-        "run diverges on a NaN loss, or when its loss exceeds its initial loss after 200 steps. Metrics: the largest "
-        "stable learning rate (no seed diverged) and the width of the band of rates within 1 point of the best "
-        "validation accuracy; test accuracy at each arm's best rate.",
+        "run diverges on a NaN loss, or when its loss exceeds its initial loss after 200 steps; it fails if it "
+        "diverges or ends at chance (<= 15% validation accuracy). Metrics: the largest stable learning rate (no seed "
+        "failed) and the width of the band of rates within 1 point of the best validation accuracy; test accuracy at "
+        "each arm's best rate.",
         "Confirmed if BN's largest stable learning rate is at least one grid step above no-BN's AND BN's band within "
         "1 point of its best validation accuracy holds more grid points; refuted if neither holds; \"depends\" if "
         "exactly one does.",
