@@ -183,11 +183,13 @@ Location locate(const DatasetSpec& spec, const std::string& split, const std::ve
 Dataset load_from_folder(const DatasetSpec& spec, const std::string& split, const fs::path& folder,
                          bool allow_partial) {
     const Location where = look_in(spec, split, folder);
-    if (where.files.empty() || (!where.missing.empty() && !allow_partial)) {
+    // An IDX split is one image file and one label file: half of it is never usable.
+    const bool usable_partial = allow_partial && spec.format != DataFormat::idx && !where.files.empty();
+    if (!where.missing.empty() && !usable_partial) {
         std::string missing;
         for (const std::string& m : where.missing) missing += " " + m;
         throw Error(folder.string() + ": the " + spec.name + " " + split + " split is incomplete, missing:" + missing +
-                    (where.files.empty() ? "" : " (--partial loads the files present)"));
+                    (spec.format == DataFormat::idx || where.files.empty() ? "" : " (--partial loads the files present)"));
     }
     Dataset data;
     data.class_names = spec.class_names;

@@ -84,6 +84,7 @@ void Digest::compress(const uint8_t* block) {
 }
 
 void Digest::update(std::span<const uint8_t> bytes) {
+    if (bytes.empty()) return;  // (its data() may be null, which memcpy must not see)
     length_ += bytes.size();
     size_t i = 0;
     if (block_used_ > 0) {  // fill the partial block first

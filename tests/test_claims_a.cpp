@@ -7,7 +7,7 @@
 #include "experiments/claims/claims.h"
 #include "experiments/claims/sweep.h"
 #include "tests/claims_test_util.h"
-#include "tests/real_data_util.h"
+#include "tests/data_test_util.h"
 
 using namespace bnlab;
 using namespace bnlab::claims;

@@ -128,6 +128,10 @@ TEST_CASE("an incomplete CIFAR folder loads only when partial data is allowed", 
     CHECK(partial.labels == std::vector<int32_t>{1, 2, 3});
     CHECK(partial.mean.size() == 3);
     CHECK(load_dataset("cifar10", "test", {.data_dir = dir}).size() == 1);
+    // An IDX split without its label file is never loaded, partial or not.
+    write_gzip(root / "mnist/train-images-idx3-ubyte.gz", tiny_idx(3).images);
+    CHECK_THROWS_WITH(load_dataset("mnist", "train", {.data_dir = dir, .allow_partial = true}),
+                      Catch::Contains("the mnist train split is incomplete, missing: train-labels"));
 }
 
 TEST_CASE("folder:PATH loads an image folder, with train/test sub-folders when present", "[data][catalog]") {

@@ -120,7 +120,7 @@ TEST_CASE("bnlab data download: no curl, offline, and a working mirror", "[data]
     CHECK_THAT(offline.output, Catch::Contains("could not download train-images-idx3-ubyte.gz") &&
                                    Catch::Contains("curl exit code 6") && Catch::Contains("are you offline?"));
 
-    const fs::path mirror = fs::path(BNLAB_SOURCE_DIR) / ".." / "shared" / "data" / "mnist";
+    const fs::path mirror = shared_data() / "mnist";
     if (!fs::is_directory(mirror)) {
         WARN("skipped the download from a local mirror: " << mirror.string() << " not found");
         return;

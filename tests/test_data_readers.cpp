@@ -74,9 +74,7 @@ TEST_CASE("corrupt IDX files are errors naming the file and the problem", "[data
         CHECK_THROWS_WITH(read_idx(images, 3), Catch::Contains("bad magic number 0x00000d03"));
     }
     SECTION("truncated pixels") {
-        std::vector<uint8_t> bytes = tiny.images;
-        bytes.resize(bytes.size() - 1);
-        write_bytes(images, bytes);
+        write_bytes(images, std::vector<uint8_t>(tiny.images.begin(), tiny.images.end() - 1));
         CHECK_THROWS_WITH(read_idx_dataset(images, labels, kTenClasses),
                           Catch::Contains(images.string() + ": truncated: 75 bytes, but the header's sizes need exactly 76"));
     }

@@ -1,8 +1,8 @@
 // The real data sets: Fashion-MNIST (Debian's dataset-fashion-mnist), MNIST and CIFAR-10 from
-// ../shared/data (or $BNLAB_SHARED_DATA, see real_data_util.h). Counts, class histograms, first
-// labels and md5s of the first image and of all pixels; the expected values were computed
-// independently with numpy from the same files. Under CI=true a missing data set fails the
-// test; elsewhere it is skipped with a warning.
+// ../shared/data (or $BNLAB_SHARED_DATA). Counts, class histograms, first labels and md5s of
+// the first image and of all pixels; the expected values were computed independently with numpy
+// from the same files. Under CI=true a missing data set fails the test; elsewhere it is skipped
+// with a warning.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
@@ -11,7 +11,6 @@
 #include "data/checksum.h"
 #include "data/fetch.h"
 #include "data_test_util.h"
-#include "real_data_util.h"
 
 using namespace bnlab;
 using namespace bnlab::test;
