@@ -1,9 +1,12 @@
-// Helpers for the data tests: writers of small gzip / IDX / CIFAR files (and test_util.h).
+// Helpers for the data tests: writers of small gzip / IDX / CIFAR files, where the real data
+// sets are (shared_data, have), and test_util.h.
 #pragma once
 
+#include <catch2/catch.hpp>
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -54,6 +57,19 @@ inline std::vector<uint8_t> cifar_records(const std::vector<std::vector<uint8_t>
 inline fs::path shared_data() {
     if (const char* env = std::getenv("BNLAB_SHARED_DATA"); env != nullptr && *env != '\0') return env;
     return fs::path(BNLAB_SOURCE_DIR) / ".." / "shared" / "data";
+}
+
+inline bool under_ci() {
+    const char* ci = std::getenv("CI");
+    return ci != nullptr && std::string(ci) == "true";
+}
+
+// Whether real data `folder` exists; if not, fails under CI=true and warns (skips) elsewhere.
+inline bool have(const fs::path& folder, const std::string& how_to_get) {
+    if (fs::is_directory(folder)) return true;
+    if (under_ci()) FAIL("real data missing under CI: " << folder.string() << " (" << how_to_get << ")");
+    WARN("skipped: " << folder.string() << " not found (" << how_to_get << ")");
+    return false;
 }
 
 }  // namespace bnlab::test

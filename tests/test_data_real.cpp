@@ -17,19 +17,6 @@ using namespace bnlab::test;
 
 namespace {
 
-bool under_ci() {
-    const char* ci = std::getenv("CI");
-    return ci != nullptr && std::string(ci) == "true";
-}
-
-// Whether `folder` exists; if not, fails under CI and warns elsewhere.
-bool have(const fs::path& folder, const std::string& how_to_get) {
-    if (fs::is_directory(folder)) return true;
-    if (under_ci()) FAIL("real data missing under CI: " << folder.string() << " (" << how_to_get << ")");
-    WARN("skipped: " << folder.string() << " not found (" << how_to_get << ")");
-    return false;
-}
-
 struct Expected {
     int64_t count;
     std::vector<int64_t> histogram;

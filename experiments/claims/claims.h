@@ -47,4 +47,43 @@ std::pair<std::string, std::string> inference_verdict(const InferenceFindings& f
 double censored_ratio(std::optional<int64_t> baseline, std::optional<int64_t> treatment);
 SpeedUp speed_up(std::span<const double> per_seed_ratios);
 
+// --- claims learning-rate, init-scale, placement (sweeps over a grid; see sweep.h) ----------
+
+Claim learning_rate_claim();
+Claim init_scale_claim();
+Claim placement_claim();
+
+// One arm of the learning-rate sweep, in grid steps (the grid is 1e-3, 3e-3, ..., 10).
+struct LearningRateArm {
+    int largest_stable = -1;  // index of the largest LR at which no seed failed (diverged or ended at chance); -1: none
+    int band_points = 0;      // LRs in the contiguous band within 1 point of the best validation accuracy
+};
+// Confirmed if BN's largest stable LR is at least one grid step above no-BN's AND BN's band
+// holds more grid points; refuted if neither holds; "depends" if exactly one does.
+std::string learning_rate_verdict(const LearningRateArm& none, const LearningRateArm& bn);
+
+// One activation of the init-scale sweep (validation accuracy at each weight scale).
+struct InitScaleFindings {
+    double bn_decades = NAN;    // width in decades of BN's contiguous range within 2 points of its best
+    double none_decades = NAN;  // the same for no BN
+    bool none_chance_low_end = false;   // no BN at chance (<= 15%) at scale 1e-4 (the low end of CS231n's sweep)
+    bool none_chance_high_end = false;  // ... and at scale 1 (its high end)
+};
+// Confirmed if BN stays within 2 points of its best over >= 3 decades AND no BN is at chance at
+// both ends (1e-4 and 1); refuted if BN's range is not wider than no-BN's (BN is not less
+// sensitive); "depends" otherwise (BN's range is wider, but short of 3 decades or no BN
+// survives an end).
+std::string init_scale_verdict(const InitScaleFindings& f);
+
+// Test accuracy of Conv->BN->ReLU ("before") against Conv->ReLU->BN ("after"), paired by seed.
+struct PlacementEffect {
+    double difference = NAN;  // mean(before) - mean(after)
+    double pooled_std = NAN;  // sqrt((std(before)^2 + std(after)^2) / 2), sample stds over seeds
+    Interval ci;              // 95% bootstrap CI of the mean per-seed difference before - after
+};
+PlacementEffect placement_effect(std::span<const double> before, std::span<const double> after);
+// An effect is reported only if |difference| > 2 pooled std: confirmed ("BN belongs before the
+// activation") if before is better by more than that, refuted if after is, "depends" otherwise.
+std::string placement_verdict(const PlacementEffect& e);
+
 }  // namespace bnlab::claims

@@ -3,7 +3,13 @@
 namespace bnlab::claims {
 
 const std::vector<Claim>& all_claims() {
-    static const std::vector<Claim> claims{convergence_claim(), inference_claim()};
+    static const std::vector<Claim> claims{
+        convergence_claim(),
+        inference_claim(),
+        learning_rate_claim(),
+        init_scale_claim(),
+        placement_claim(),
+    };
     return claims;
 }
 

@@ -1,0 +1,209 @@
+#include "experiments/claims/sweep.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "experiments/claims/markdown.h"
+#include "experiments/evaluate.h"
+#include "experiments/stats.h"
+
+namespace bnlab::claims {
+
+std::vector<double> half_decade_grid(double first, double last) {
+    if (!(first > 0) || !(last >= first)) throw Error(fmt::format("half_decade_grid: bad range {} .. {}", first, last));
+    std::vector<double> grid;
+    const auto lowest = static_cast<int>(std::floor(std::log10(first))) - 1;
+    const auto highest = static_cast<int>(std::ceil(std::log10(last))) + 1;
+    for (int e = lowest; e <= highest; ++e)
+        for (const double mantissa : {1.0, 3.0}) {
+            const double x = mantissa * std::pow(10.0, e);
+            if (x >= first * (1 - 1e-9) && x <= last * (1 + 1e-9)) grid.push_back(x);
+        }
+    return grid;
+}
+
+std::vector<double> logspace(double from_exponent, double to_exponent, int points) {
+    if (points < 2) throw Error(fmt::format("logspace: need at least 2 points, got {}", points));
+    std::vector<double> out;
+    for (int i = 0; i < points; ++i)
+        out.push_back(std::pow(10.0, from_exponent + (to_exponent - from_exponent) * i / (points - 1)));
+    return out;
+}
+
+SweepSets::SweepSets(ClaimContext& ctx, const std::string& dataset, int64_t validation, int64_t train_images,
+                     int64_t test_images)
+    : dataset_(dataset) {
+    const auto& split = ctx.train_validation(dataset, validation);
+    const Dataset& test = ctx.split(dataset, "test");
+    // The first `count` images of `data`, or all of it.
+    const auto first = [](const Dataset& data, int64_t count, Dataset& slot) -> const Dataset* {
+        if (count <= 0 || count >= data.size()) return &data;
+        slot = subset(data, 0, count, fmt::format("{}[:{}]", data.name, count));
+        return &slot;
+    };
+    data_ = {first(split.train, train_images, train_), &split.validation, first(test, test_images, test_)};
+}
+
+std::string SweepSets::describe(const std::string& what_validation_does) const {
+    return fmt::format("{}: {} training images, {} validation images (held out from the training split) {}; {} test "
+                       "images for the final numbers",
+                       dataset_, data_.train->size(), data_.validation->size(), what_validation_does,
+                       data_.test->size());
+}
+
+void LossWatch::on_step(const StepProgress& p) {
+    if (p.step == 1) initial_loss_ = p.loss;  // computed with the initial weights
+    curve_sum_ += p.loss;
+    if (++curve_count_ == curve_every_) {
+        MetricsRow point;
+        point.step = p.step;
+        point.train_loss = curve_sum_ / curve_count_;
+        curve_.push_back(point);
+        curve_sum_ = 0;
+        curve_count_ = 0;
+    }
+    if (!rule_) return;
+    recent_.push_back(p.loss);
+    if (recent_.size() > static_cast<size_t>(rule_->window)) recent_.pop_front();
+    if (diverged_at_ || p.step < rule_->after_steps) return;
+    double mean = 0;
+    for (double l : recent_) mean += l;
+    mean /= static_cast<double>(recent_.size());
+    if (mean > initial_loss_) diverged_at_ = p.step;  // NaN losses compare false: the Trainer stops those
+}
+
+SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const TrainConfig& config,
+                        const SweepData& data, std::optional<DivergenceRule> divergence) {
+    // About 10 or more points on the loss curve: a point per 20 steps, fewer for short runs.
+    const int64_t steps = config.steps > 0 ? config.steps : config.epochs * (data.train->size() / config.batch_size);
+    LossWatch watch(divergence, static_cast<int>(std::clamp<int64_t>(steps / 10, 1, 20)));
+    TrainedRun run = ctx.train(run_name, config, *data.train, *data.validation, &watch);
+    SweepRun out;
+    out.name = run_name;
+    out.rows = run.rows;
+    out.loss_curve = watch.curve();
+    for (const MetricsRow& r : run.rows)
+        if (!std::isnan(r.test_accuracy)) out.last_evaluated = r.test_accuracy;  // rows are on validation
+    if (run.result.diverged) {
+        out.diverged = true;
+        out.divergence = fmt::format("non-finite loss at step {}", run.result.diverged_at);
+    } else if (watch.diverged_at()) {
+        out.diverged = true;
+        out.divergence = fmt::format("loss above its initial {:.3f} from step {} on (stopped at step {})",
+                                     watch.initial_loss(), *watch.diverged_at(), run.result.steps);
+    }
+    if (out.diverged) {
+        ctx.log(fmt::format("  {}: diverged: {}", run_name, out.divergence));
+        return out;
+    }
+    out.validation_accuracy = run.result.last.test_accuracy;  // the Trainer's "test" rows are on validation
+    // Batches of 25 (eval mode: the same numbers as any batch): evaluate() does im2col over the
+    // whole batch, and outside a training run's MemoryPool every buffer over 32 MB (glibc's mmap
+    // threshold) is fresh pages each batch; at 500 CIFAR images cifar-cnn's second conv alone
+    // needs 590 MB. Measured on one thread: 0.9 ms per image at 25, 6 at 50, 12 at 500.
+    constexpr int64_t kTestBatch = 25;
+    out.test_accuracy =
+        evaluate(run.trainer->model(), *data.test, 0, kTestBatch, data.train->mean, data.train->std).accuracy;
+    return out;
+}
+
+std::vector<double> values(std::span<const SweepRun> runs, double SweepRun::*field) {
+    std::vector<double> out;
+    for (const SweepRun& r : runs) out.push_back(r.*field);
+    return out;
+}
+
+int diverged_count(std::span<const SweepRun> runs) {
+    return static_cast<int>(std::count_if(runs.begin(), runs.end(), [](const SweepRun& r) { return r.diverged; }));
+}
+
+double Band::decades(std::span<const double> xs) const {
+    return found ? std::log10(xs[last] / xs[first]) : NAN;
+}
+
+Band band_around_best(std::span<const double> scores, double tolerance) {
+    Band band;
+    for (size_t i = 0; i < scores.size(); ++i)
+        if (!std::isnan(scores[i]) && (!band.found || scores[i] > band.best_score)) {
+            band.found = true;
+            band.best = i;
+            band.best_score = scores[i];
+        }
+    if (!band.found) return band;
+    // NaN compares false, so a NaN point ends the band.
+    const auto good = [&](size_t i) { return scores[i] >= band.best_score - tolerance; };
+    band.first = band.last = band.best;
+    while (band.first > 0 && good(band.first - 1)) --band.first;
+    while (band.last + 1 < scores.size() && good(band.last + 1)) ++band.last;
+    return band;
+}
+
+Curve grid_curve(const std::string& label, std::span<const double> xs, const std::vector<std::vector<double>>& per_point) {
+    Curve c;
+    c.label = label;
+    for (size_t i = 0; i < xs.size(); ++i) {
+        std::vector<double> finite;
+        for (double v : per_point[i])
+            if (!std::isnan(v)) finite.push_back(v);
+        if (finite.empty()) continue;
+        c.x.push_back(xs[i]);
+        c.mean.push_back(mean_of(finite));
+        c.low.push_back(*std::min_element(finite.begin(), finite.end()));
+        c.high.push_back(*std::max_element(finite.begin(), finite.end()));
+    }
+    return c;
+}
+
+std::vector<double> GridSweep::mean_validation(std::optional<double> diverged_as) const {
+    std::vector<double> means;
+    for (const auto& seeds : runs) {
+        std::vector<double> accuracies;
+        for (const SweepRun& r : seeds) accuracies.push_back(r.diverged ? diverged_as.value_or(NAN) : r.validation_accuracy);
+        means.push_back(mean_of(accuracies));
+    }
+    return means;
+}
+
+Curve GridSweep::validation_curve(std::span<const double> xs) const {
+    std::vector<std::vector<double>> per_point;
+    for (const auto& seeds : runs) per_point.push_back(values(seeds, &SweepRun::validation_accuracy));
+    return grid_curve(label, xs, per_point);
+}
+
+std::string GridSweep::validation_cell(size_t i, const Band& band) const {
+    std::vector<double> finite;
+    for (double a : values(runs[i], &SweepRun::validation_accuracy))
+        if (!std::isnan(a)) finite.push_back(a);
+    const int diverged = diverged_count(runs[i]);
+    std::string cell = finite.empty() ? "diverged" : mean_std_ci(finite, 100, 2);
+    if (diverged > 0 && !finite.empty()) cell += fmt::format(" ({}/{} diverged)", diverged, runs[i].size());
+    return band.found && i >= band.first && i <= band.last ? "**" + cell + "**" : cell;
+}
+
+std::string plot_markdown(const ClaimContext& ctx, const std::string& name, const PlotSpec& spec,
+                          const std::string& caption) {
+    const std::string problem = plot_bands(ctx.dir() + "/plots", name, spec);
+    if (!problem.empty()) return "(plot " + name + " not drawn: " + problem + ")\n\n";
+    return fmt::format("![{}](plots/{}.png)\n\n{}\n\n", spec.title, name, caption);
+}
+
+Curve loss_curve(const std::string& label, std::span<const SweepRun> runs) {
+    std::vector<const std::vector<MetricsRow>*> curves;
+    for (const SweepRun& r : runs) curves.push_back(&r.loss_curve);
+    return band_curve(label, curves, &MetricsRow::train_loss);
+}
+
+std::string loss_plot_markdown(const ClaimContext& ctx, const std::string& name, const std::string& title,
+                               std::vector<Curve> curves, bool log_y) {
+    const PlotSpec spec{title, "step", "training loss (mean of 20 steps)", std::move(curves), log_y, "top right"};
+    return plot_markdown(ctx, name, spec,
+                         "Each point: the mean loss of the last 20 steps (fewer in quick runs); mean over seeds, band: "
+                         "min to max; a curve ends where its runs stopped.");
+}
+
+std::string grid_label(double x) { return fmt::format("{:.3g}", x); }
+
+}  // namespace bnlab::claims
