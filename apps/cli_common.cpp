@@ -84,7 +84,10 @@ void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std:
     c->add_option("--gn-groups", t.model.gn_groups, "GroupNorm groups")->capture_default_str();
     c->add_option("--bn-momentum", bn_momentum, "BatchNorm momentum, or 'none' for a cumulative average")
         ->capture_default_str();
-    c->add_option("--init-scale", t.model.init_scale, "multiply every initial weight")->capture_default_str();
+    c->add_option("--init-scale", t.model.init_scale, "multiply every initial weight (--init gaussian: their std)")
+        ->capture_default_str();
+    c->add_option("--init", t.model.init, "default (PyTorch's) or gaussian (N(0, init-scale^2), zero biases)")
+        ->capture_default_str();
     c->add_option("--dropout", t.model.dropout, "dropout before the last layer (0: none)")->capture_default_str();
     c->add_option("--optimizer", t.optimizer, "sgd, adam or adamw")->capture_default_str();
     c->add_option("--lr", t.lr, "learning rate")->capture_default_str();

@@ -19,6 +19,7 @@ void TrainConfig::validate() const {
     };
     one_of(optimizer, {"sgd", "adam", "adamw"}, "--optimizer");
     one_of(schedule, {"constant", "step", "cosine"}, "--schedule");
+    one_of(model.init, {"default", "gaussian"}, "--init");
     require(std::isfinite(lr) && lr > 0, "--lr", fmt::format("must be > 0, got {}", lr));
     require(momentum >= 0 && momentum < 1, "--momentum", fmt::format("must be in [0, 1), got {}", momentum));
     require(weight_decay >= 0, "--weight-decay", fmt::format("must be >= 0, got {}", weight_decay));
@@ -50,6 +51,7 @@ nlohmann::json to_json(const TrainConfig& c) {
         {"mlp_width", c.model.mlp_width},
         {"gn_groups", c.model.gn_groups},
         {"init_scale", c.model.init_scale},
+        {"init", c.model.init},
         {"dropout", c.model.dropout},
         {"bn_eps", bn.eps},
         {"bn_momentum", bn.momentum ? nlohmann::json(*bn.momentum) : nlohmann::json(nullptr)},
@@ -97,6 +99,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     get("mlp_width", c.model.mlp_width);
     get("gn_groups", c.model.gn_groups);
     get("init_scale", c.model.init_scale);
+    get("init", c.model.init);
     get("dropout", c.model.dropout);
     get("bn_eps", c.model.batch_norm.eps);
     if (j.contains("bn_momentum")) {

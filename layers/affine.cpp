@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -11,8 +12,14 @@ namespace bnlab {
 
 namespace {
 
-// kaiming_uniform_(a = sqrt(5)) for the weight, U(+-1/sqrt(fan_in)) for the bias.
-void init_affine(Tensor& weight, Tensor& bias, int64_t fan_in, float init_scale, Generator& gen) {
+// pytorch_default: kaiming_uniform_(a = sqrt(5)) for the weight (times init_scale),
+// U(+-1/sqrt(fan_in)) for the bias. gaussian: weight ~ N(0, init_scale^2), bias = 0.
+void init_affine(Tensor& weight, Tensor& bias, int64_t fan_in, float init_scale, WeightInit init, Generator& gen) {
+    if (init == WeightInit::gaussian) {
+        for (float& w : weight.values()) w = gen.normal(0.0f, init_scale);
+        if (bias.defined()) std::ranges::fill(bias.values(), 0.0f);
+        return;
+    }
     const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
     for (float& w : weight.values()) w = init_scale * gen.uniform(-bound, bound);
     if (bias.defined())
@@ -31,7 +38,7 @@ Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, Linear
     check_positive("Linear", "out_features", out_features);
     weight = Tensor::empty({out_features, in_features});
     if (options.bias) bias = Tensor::empty({out_features});
-    init_affine(weight, bias, in_features, options.init_scale, gen);
+    init_affine(weight, bias, in_features, options.init_scale, options.init, gen);
     register_parameter("weight", weight);
     if (options.bias) register_parameter("bias", bias);
 }
@@ -51,7 +58,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel_size, Gener
     if (options.padding < 0) throw Error(fmt::format("Conv2d: padding must be >= 0, got {}", options.padding));
     weight = Tensor::empty({out_channels, in_channels, kernel_size, kernel_size});
     if (options.bias) bias = Tensor::empty({out_channels});
-    init_affine(weight, bias, in_channels * kernel_size * kernel_size, options.init_scale, gen);
+    init_affine(weight, bias, in_channels * kernel_size * kernel_size, options.init_scale, options.init, gen);
     register_parameter("weight", weight);
     if (options.bias) register_parameter("bias", bias);
 }

@@ -5,15 +5,22 @@
 //   bias   ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
 // init_scale multiplies the weight draw (the init-sensitivity experiments sweep it; the
 // bias keeps its default range). The values come from the Generator passed in.
+//
+// WeightInit::gaussian instead draws weight ~ N(0, init_scale^2) whatever the fan-in, with
+// zero biases: the `weight_scale * randn` of the CS231n weight-scale sweep (claim init-scale),
+// where one scale means the same weight std in every layer.
 #pragma once
 
 #include "layers/module.h"
 
 namespace bnlab {
 
+enum class WeightInit { pytorch_default, gaussian };
+
 struct LinearOptions {
     bool bias = true;
     float init_scale = 1.0f;
+    WeightInit init = WeightInit::pytorch_default;
 };
 
 // x: (N,in) -> y: (N,out) = x weight^T + bias;  weight: (out,in), bias: (out)
@@ -34,6 +41,7 @@ struct Conv2dOptions {
     int padding = 0;
     bool bias = true;
     float init_scale = 1.0f;
+    WeightInit init = WeightInit::pytorch_default;
 };
 
 // x: (N,C,H,W) -> y: (N,F,Ho,Wo);  weight: (F,C,k,k), bias: (F)

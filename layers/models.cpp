@@ -22,7 +22,7 @@ public:
         Generator gen = next_generator();
         const bool feeds_norm = has_norm() && !config_.norm_after_activation;
         block(std::make_shared<Conv2d>(in, out, 3, gen,
-                                       Conv2dOptions{.padding = 1, .bias = !feeds_norm, .init_scale = config_.init_scale}),
+                                       Conv2dOptions{.padding = 1, .bias = !feeds_norm, .init_scale = config_.init_scale, .init = init()}),
               out, true);
     }
 
@@ -30,7 +30,7 @@ public:
     void linear_block(int64_t in, int64_t out) {
         Generator gen = next_generator();
         const bool feeds_norm = has_norm() && !config_.norm_after_activation;
-        block(std::make_shared<Linear>(in, out, gen, LinearOptions{.bias = !feeds_norm, .init_scale = config_.init_scale}),
+        block(std::make_shared<Linear>(in, out, gen, LinearOptions{.bias = !feeds_norm, .init_scale = config_.init_scale, .init = init()}),
               out, false);
     }
 
@@ -38,7 +38,7 @@ public:
     void output_layer(int64_t in, int64_t classes) {
         if (config_.dropout > 0.0f) model_->add(std::make_shared<Dropout>(config_.dropout, seed_ ^ 0xd50u));
         Generator gen = next_generator();
-        model_->add(std::make_shared<Linear>(in, classes, gen, LinearOptions{.init_scale = config_.init_scale}));
+        model_->add(std::make_shared<Linear>(in, classes, gen, LinearOptions{.init_scale = config_.init_scale, .init = init()}));
     }
 
     void add(std::shared_ptr<Module> layer) { model_->add(std::move(layer)); }
@@ -46,6 +46,7 @@ public:
 
 private:
     bool has_norm() const { return config_.norm != "none"; }
+    WeightInit init() const { return config_.init == "gaussian" ? WeightInit::gaussian : WeightInit::pytorch_default; }
 
     Generator next_generator() { return Generator(seed_).fork(transform_index_++); }
 
@@ -108,6 +109,8 @@ std::shared_ptr<Sequential> make_model(const ModelConfig& config, const InputSpe
         throw Error(fmt::format("unknown model '{}' (known: {})", config.arch, fmt::join(model_names(), ", ")));
     if (!known(norm_names(), config.norm))
         throw Error(fmt::format("unknown norm '{}' (known: {})", config.norm, fmt::join(norm_names(), ", ")));
+    if (config.init != "default" && config.init != "gaussian")
+        throw Error(fmt::format("unknown init '{}' (known: default, gaussian)", config.init));
     if (input.channels < 1 || input.height < 1 || input.width < 1 || input.classes < 2)
         throw Error(fmt::format("model {}: bad input {}x{}x{} with {} classes", config.arch, input.channels, input.height,
                                 input.width, input.classes));

@@ -40,7 +40,8 @@ struct ModelConfig {
     int64_t mlp_width = 100;
     bool norm_after_activation = false;
     int gn_groups = 4;
-    float init_scale = 1.0f;         // multiplies every weight draw
+    float init_scale = 1.0f;         // multiplies every weight draw ("gaussian": the weight std)
+    std::string init = "default";    // default (PyTorch's) | gaussian: N(0, init_scale^2), zero biases
     float dropout = 0.0f;            // dropout before the last linear layer, if > 0
     BatchNormOptions batch_norm;     // eps, momentum, ... of every BatchNorm
 };

@@ -1,5 +1,6 @@
 // Module API: names, modes, the mode guard, state_dict, initialization, layer errors.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -130,6 +131,27 @@ TEST_CASE("Linear and Conv2d use PyTorch's default init, scaled by init_scale", 
     for (int64_t i = 0; i < plain.weight.numel(); ++i) CHECK(scaled.weight.data()[i] == 100.0f * plain.weight.data()[i]);
     CHECK(scaled.bias.to_vector() == plain.bias.to_vector());
     CHECK_THROWS_WITH(Linear(0, 5, g1), Catch::Contains("Linear: in_features must be >= 1, got 0"));
+}
+
+TEST_CASE("Gaussian init: weight ~ N(0, init_scale^2) whatever the fan-in, zero biases", "[layers][init]") {
+    // CS231n's `weight_scale * randn`: the same std for a 784-input and a 50-input layer.
+    for (const int64_t fan_in : {50, 784}) {
+        Generator gen(7);
+        Linear layer(fan_in, 200, gen, LinearOptions{.init_scale = 0.05f, .init = WeightInit::gaussian});
+        double sum = 0, sq = 0;
+        for (float w : layer.weight.values()) {
+            sum += w;
+            sq += static_cast<double>(w) * w;
+        }
+        const auto n = static_cast<double>(layer.weight.numel());
+        CHECK(std::fabs(sum / n) < 0.05 * 4 / std::sqrt(n));            // mean 0 (4 standard errors)
+        CHECK(std::sqrt(sq / n) == Approx(0.05).epsilon(0.02));          // std = init_scale
+        for (float b : layer.bias.values()) CHECK(b == 0.0f);
+    }
+    Generator g1(9), g2(9);
+    Conv2d unit(3, 8, 3, g1, Conv2dOptions{.init = WeightInit::gaussian});
+    Conv2d tiny(3, 8, 3, g2, Conv2dOptions{.init_scale = 1e-4f, .init = WeightInit::gaussian});
+    for (int64_t i = 0; i < unit.weight.numel(); ++i) CHECK(tiny.weight.data()[i] == Approx(1e-4f * unit.weight.data()[i]));
 }
 
 TEST_CASE("BatchNorm layers: ranks, batch-1 rule, buffers, cumulative average", "[layers][norm]") {

@@ -1,5 +1,7 @@
 // The model zoo: architectures, norm placement, bias dropping, pairing of initial weights.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 #include "core/ops.h"
@@ -102,6 +104,27 @@ TEST_CASE("init_scale scales every weight", "[models]") {
     auto scaled = make_model({.arch = "mlp", .init_scale = 0.01f}, {}, 5);
     const auto pb = base->named_parameters(), ps = scaled->named_parameters();
     CHECK(ps[0].second.at({3, 7}) == 0.01f * pb[0].second.at({3, 7}));
+}
+
+TEST_CASE("init gaussian reaches every layer of a model, and the norms' layers keep their own init", "[models]") {
+    auto model = make_model({.arch = "mlp", .norm = "bn", .mlp_hidden_layers = 7, .mlp_width = 50, .init_scale = 1e-3f,
+                             .init = "gaussian"},
+                            {}, 5);
+    const auto params = model->named_parameters();
+    int weights = 0;
+    for (const auto& [name, p] : params) {
+        if (p.ndim() != 2) continue;  // BatchNorm's gamma/beta keep 1/0
+        float most = 0;
+        for (float v : p.values()) most = std::max(most, std::fabs(v));
+        CHECK(most < 6e-3f);  // Linear weights ~ N(0, 1e-3^2): none beyond 6 sigma
+        CHECK(most > 1e-3f);
+        ++weights;
+    }
+    const Tensor& classifier_bias = params.back().second;  // the only bias: the others feed BatchNorm
+    CHECK(classifier_bias.numel() == 10);
+    for (float b : classifier_bias.values()) CHECK(b == 0.0f);
+    CHECK(weights == 8);
+    CHECK_THROWS_WITH(make_model({.arch = "mlp", .init = "xavier"}, {}, 0), Catch::Contains("unknown init 'xavier'"));
 }
 
 TEST_CASE("bad model settings are clear errors", "[models]") {
