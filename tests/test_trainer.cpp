@@ -10,32 +10,12 @@
 #include "experiments/trainer.h"
 #include "layers/models.h"
 #include "optim/sgd.h"
+#include "tests/synthetic_data.h"
 
 using namespace bnlab;
+using bnlab::test::quadrants;
 
 namespace {
-
-// 4 classes of 1x8x8 images: class k is bright in quadrant k, plus uniform noise.
-Dataset quadrants(int64_t count, uint64_t seed) {
-    Dataset d;
-    d.name = "quadrants";
-    d.channels = 1;
-    d.height = d.width = 8;
-    d.class_names = {"top-left", "top-right", "bottom-left", "bottom-right"};
-    d.mean = {0.3f};
-    d.std = {0.3f};
-    Generator gen(seed);
-    for (int64_t i = 0; i < count; ++i) {
-        const auto k = static_cast<int32_t>(gen.below(4));
-        d.labels.push_back(k);
-        for (int64_t h = 0; h < 8; ++h)
-            for (int64_t w = 0; w < 8; ++w) {
-                const bool lit = (h < 4) == (k < 2) && (w < 4) == (k % 2 == 0);
-                d.pixels.push_back(static_cast<uint8_t>(gen.uniform(0, 120) + (lit ? 100 : 0)));
-            }
-    }
-    return d;
-}
 
 const Dataset& train_set() {
     static const Dataset d = quadrants(512, 1);
