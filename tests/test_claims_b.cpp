@@ -98,6 +98,8 @@ TEST_CASE("percentile interpolates like numpy's default", "[claims][probes]") {
     CHECK(percentile(v, 0) == 1.0);
     CHECK(percentile(v, 100) == 4.0);
     CHECK(std::isnan(percentile({}, 50)));
+    const std::vector<double> qs{15, 50, 85};
+    CHECK(percentiles(v, qs) == std::vector<double>{percentile(v, 15), percentile(v, 50), percentile(v, 85)});
 }
 
 TEST_CASE("ModelRestorer puts back weights, running statistics, noise generators, gradients and modes", "[claims][probes]") {

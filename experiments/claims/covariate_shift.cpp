@@ -85,9 +85,8 @@ protected:
             std::vector<float> column(static_cast<size_t>(n));
             for (int64_t u = 0; u < units; ++u) {
                 for (int64_t i = 0; i < n; ++i) column[static_cast<size_t>(i)] = z.data()[i * units + u];
-                std::array<double, 3> p{};
-                for (size_t q = 0; q < kPercentiles.size(); ++q) p[q] = percentile(column, kPercentiles[q]);
-                s.unit_percentiles.push_back(p);
+                const std::vector<double> p = percentiles(column, kPercentiles);
+                s.unit_percentiles.push_back({p[0], p[1], p[2]});
             }
         }
         const bool random_layers = !model.named_generators().empty();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "core/error.h"
 #include "core/ops.h"
@@ -132,16 +133,25 @@ double cosine(std::span<const float> a, std::span<const float> b) {
     return norms > 0 ? dot / norms : NAN;
 }
 
-double percentile(std::vector<float> values, double q) {
-    if (values.empty()) return NAN;
+std::vector<double> percentiles(std::vector<float> values, std::span<const double> qs) {
     std::sort(values.begin(), values.end());
-    // numpy "linear": position q/100 * (n - 1), interpolated between its neighbours.
-    const double position = std::clamp(q, 0.0, 100.0) / 100.0 * static_cast<double>(values.size() - 1);
-    const auto below = static_cast<size_t>(std::floor(position));
-    const size_t above = std::min(below + 1, values.size() - 1);
-    const double fraction = position - static_cast<double>(below);
-    return values[below] + fraction * (static_cast<double>(values[above]) - values[below]);
+    std::vector<double> out;
+    for (const double q : qs) {
+        if (values.empty()) {
+            out.push_back(NAN);
+            continue;
+        }
+        // numpy "linear": position q/100 * (n - 1), interpolated between its neighbours.
+        const double position = std::clamp(q, 0.0, 100.0) / 100.0 * static_cast<double>(values.size() - 1);
+        const auto below = static_cast<size_t>(std::floor(position));
+        const size_t above = std::min(below + 1, values.size() - 1);
+        const double fraction = position - static_cast<double>(below);
+        out.push_back(values[below] + fraction * (static_cast<double>(values[above]) - values[below]));
+    }
+    return out;
 }
+
+double percentile(std::vector<float> values, double q) { return percentiles(std::move(values), std::span(&q, 1)).front(); }
 
 Tensor input_of(Sequential& model, const Tensor& x, size_t child) {
     if (child >= model.size()) throw Error(fmt::format("input_of: the model has {} layers, not {}", model.size(), child + 1));

@@ -71,8 +71,10 @@ std::vector<float> flat_gradient(const Module& model);
 double l2_norm(std::span<const float> v);
 double l2_distance(std::span<const float> a, std::span<const float> b);
 double cosine(std::span<const float> a, std::span<const float> b);  // NaN if either is zero
-// The q-th percentile (0..100) with linear interpolation between order statistics (numpy's default).
+// The q-th percentile (0..100) with linear interpolation between order statistics (numpy's
+// default); NaN for no values. percentiles() sorts once for several q.
 double percentile(std::vector<float> values, double q);
+std::vector<double> percentiles(std::vector<float> values, std::span<const double> qs);
 
 // The input of child `child` of the Sequential for x, i.e. the output of children [0, child),
 // in the model's current mode, without a tape.
