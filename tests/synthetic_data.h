@@ -1,10 +1,13 @@
-// A small synthetic data set for tests that train: learnable in a few hundred steps, no files.
+// A small synthetic data set for tests that train (learnable in a few hundred steps, no files),
+// and a training config that fits it.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/random.h"
 #include "data/dataset.h"
+#include "experiments/config.h"
 
 namespace bnlab::test {
 
@@ -28,6 +31,21 @@ inline Dataset quadrants(int64_t count, uint64_t seed) {
             }
     }
     return d;
+}
+
+// A short run on quadrants: batch 32, 2 epochs, SGD lr 0.05 (momentum 0.9), seed 7, 2 threads.
+inline TrainConfig small_config(const std::string& arch, const std::string& norm) {
+    TrainConfig c;
+    c.dataset = "quadrants";
+    c.model.arch = arch;
+    c.model.norm = norm;
+    c.batch_size = 32;
+    c.epochs = 2;
+    c.lr = 0.05;
+    c.eval_every = 8;
+    c.threads = 2;
+    c.seed = 7;
+    return c;
 }
 
 }  // namespace bnlab::test

@@ -14,6 +14,7 @@
 
 using namespace bnlab;
 using bnlab::test::quadrants;
+using bnlab::test::small_config;
 
 namespace {
 
@@ -24,20 +25,6 @@ const Dataset& train_set() {
 const Dataset& test_set() {
     static const Dataset d = quadrants(256, 2);
     return d;
-}
-
-TrainConfig small_config(const std::string& arch, const std::string& norm) {
-    TrainConfig c;
-    c.dataset = "quadrants";
-    c.model.arch = arch;
-    c.model.norm = norm;
-    c.batch_size = 32;
-    c.epochs = 2;
-    c.lr = 0.05;
-    c.eval_every = 8;
-    c.threads = 2;
-    c.seed = 7;
-    return c;
 }
 
 struct Silent : TrainObserver {

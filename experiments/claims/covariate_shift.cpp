@@ -275,11 +275,9 @@ private:
             Curve c = band_curve(fmt::format("unit {}: 50th percentile (band: 15th to 85th)", unit), x, p50);
             c.low = band_curve("", x, p15).mean;
             c.high = band_curve("", x, p85).mean;
-            const std::string name = "percentiles_" + norm;
-            const std::string problem = plot_bands(ctx_.dir() + "/plots", name,
-                                                   {fmt::format("{}: input to a typical last-hidden-layer sigmoid", norm),
-                                                    "step", "sigmoid input", {c}, false, "top right"});
-            body += problem.empty() ? fmt::format("![{}](plots/{}.png)\n\n", name, name) : "(plot not drawn: " + problem + ")\n\n";
+            body += figure(ctx_.dir(), "percentiles_" + norm,
+                           {fmt::format("{}: input to a typical last-hidden-layer sigmoid", norm), "step", "sigmoid input",
+                            {c}, false, "top right"});
         }
         body += table.markdown();
     }
@@ -335,17 +333,14 @@ private:
             }
             ics_curves.push_back(band_curve(norm, steps_axis(arms.at(norm).front().samples), relative));
         }
-        const auto draw = [&](const std::string& name, const PlotSpec& spec, const std::string& caption) {
-            const std::string problem = plot_bands(ctx_.dir() + "/plots", name, spec);
-            body += problem.empty() ? fmt::format("![{}](plots/{}.png)\n\n{}\n\n", name, name, caption)
-                                    : "(plot not drawn: " + problem + ")\n\n";
-        };
-        draw("test_accuracy", {"Test accuracy on the 1000 probe images (eval mode)", "step", "accuracy", accuracy_curves},
-             "Like Fig. 1a. Bands: min to max over seeds.");
-        draw("ics", {fmt::format("Internal covariate shift of {} (Santurkar et al.)", kIcsLayer), "step",
-                     "‖G - G'‖ / ‖G‖", ics_curves, true, "bottom right"},
-             "Higher: the layer's gradient changes more when the layers before it take their step. Bands: min to "
-             "max over seeds.");
+        body += figure(ctx_.dir(), "test_accuracy",
+                       {"Test accuracy on the 1000 probe images (eval mode)", "step", "accuracy", accuracy_curves},
+                       "Like Fig. 1a. Bands: min to max over seeds.");
+        body += figure(ctx_.dir(), "ics",
+                       {fmt::format("Internal covariate shift of {} (Santurkar et al.)", kIcsLayer), "step",
+                        "‖G - G'‖ / ‖G‖", ics_curves, true, "bottom right"},
+                       "Higher: the layer's gradient changes more when the layers before it take their step. Bands: "
+                       "min to max over seeds.");
     }
 
     ClaimContext& ctx_;

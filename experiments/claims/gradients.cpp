@@ -266,54 +266,54 @@ private:
     }
 
     void plot_landscape(const std::map<std::string, std::vector<ArmSeed>>& arms, std::string& body) const {
-        const std::string dir = ctx_.dir() + "/plots";
         std::vector<double> steps;
         for (const LandscapeSample& s : arms.at("bn").front().samples) steps.push_back(static_cast<double>(s.step));
-        const auto per_seed = [&](const std::string& norm, const std::function<double(const LandscapeSample&)>& f) {
-            std::vector<std::vector<double>> runs;
+        // One curve over the probes: a measure's mean over seeds, with the min..max band over seeds.
+        const auto curve = [&](const std::string& label, const std::string& norm,
+                               const std::function<double(const LandscapeSample&)>& measure) {
+            std::vector<std::vector<double>> runs;  // [seed][probe]
             for (const ArmSeed& a : arms.at(norm)) {
                 runs.emplace_back();
-                for (const LandscapeSample& s : a.samples) runs.back().push_back(f(s));
+                for (const LandscapeSample& s : a.samples) runs.back().push_back(measure(s));
             }
-            return runs;
+            return band_curve(label, steps, runs);
         };
-        const auto draw = [&](const std::string& name, PlotSpec spec, const std::string& caption) {
-            const std::string problem = plot_bands(dir, name, spec);
-            body += problem.empty() ? fmt::format("![{}](plots/{}.png)\n\n{}\n\n", name, name, caption)
-                                    : "(plot not drawn: " + problem + ")\n\n";
-        };
+        const auto lowest = [](const LandscapeSample& s) { return *std::min_element(s.loss_along.begin(), s.loss_along.end()); };
+        const auto highest = [](const LandscapeSample& s) { return *std::max_element(s.loss_along.begin(), s.loss_along.end()); };
 
-        // The envelope: min..max of L(w - eta g) over the eta grid (mean over seeds), line at eta = lr.
-        std::vector<Curve> envelope;
+        // The envelope: min..max of L(w - eta g) over the eta grid (means over seeds), line at eta = lr.
+        std::vector<Curve> envelope, change, beta;
         for (const std::string& norm : kArms) {
-            const auto at_lr = per_seed(norm, [](const LandscapeSample& s) { return s.loss_along[2]; });
-            const auto low = per_seed(norm, [](const LandscapeSample& s) { return *std::min_element(s.loss_along.begin(), s.loss_along.end()); });
-            const auto high = per_seed(norm, [](const LandscapeSample& s) { return *std::max_element(s.loss_along.begin(), s.loss_along.end()); });
-            Curve c = band_curve(norm, steps, at_lr);
-            c.low = band_curve(norm, steps, low).mean;
-            c.high = band_curve(norm, steps, high).mean;
+            Curve c = curve(norm, norm, [](const LandscapeSample& s) { return s.loss_along[2]; });
+            c.low = curve(norm, norm, lowest).mean;
+            c.high = curve(norm, norm, highest).mean;
             envelope.push_back(c);
+            change.push_back(curve(norm, norm, [](const LandscapeSample& s) { return s.max_grad_change(); }));
+            beta.push_back(curve(norm, norm, [](const LandscapeSample& s) { return s.beta_smoothness(); }));
         }
-        draw("loss_landscape", {"Loss along the gradient: L(w - eta g), eta in {0.25..4} x lr", "step", "loss on the probe batch", envelope, false, "top right"},
-             "Line: the loss after a step of eta = lr; band: min to max over the eta grid (means over seeds). A "
-             "narrower band is a smoother landscape along the gradient (Santurkar et al. Fig. 4a).");
-
-        std::vector<Curve> beta, change;
-        for (const std::string& norm : kArms) {
-            beta.push_back(band_curve(norm, steps, per_seed(norm, [](const LandscapeSample& s) { return s.beta_smoothness(); })));
-            change.push_back(band_curve(norm, steps, per_seed(norm, [](const LandscapeSample& s) { return s.max_grad_change(); })));
-        }
-        draw("gradient_predictiveness", {"Gradient change along the gradient", "step", "max over eta of ‖grad L(w) - grad L(w - eta g)‖", change, true, "top right"},
-             "Lower is more predictive gradients (Santurkar et al. Fig. 4b). Bands: min to max over seeds.");
-        draw("effective_beta", {"Effective beta-smoothness", "step", "max over eta of gradient change / ‖eta g‖", beta, true, "top right"},
-             "Lower is smoother (Santurkar et al. Fig. 4c). Bands: min to max over seeds.");
-
+        body += figure(ctx_.dir(), "loss_landscape",
+                       {"Loss along the gradient: L(w - eta g), eta in {0.25 ... 4} x lr", "step",
+                        "loss on the probe batch", envelope, false, "top right"},
+                       "Line: the loss after a step of eta = lr; band: min to max over the eta grid (means over "
+                       "seeds). A narrower band is a smoother landscape along the gradient (Santurkar et al. Fig. 4a).");
+        body += figure(ctx_.dir(), "gradient_predictiveness",
+                       {"Gradient change along the gradient", "step", "max over eta of ‖grad L(w) - grad L(w - eta g)‖",
+                        change, true, "top right"},
+                       "Lower: more predictive gradients (Santurkar et al. Fig. 4b). Bands: min to max over seeds.");
+        body += figure(ctx_.dir(), "effective_beta",
+                       {"Effective beta-smoothness", "step", "max over eta of gradient change / ‖eta g‖", beta, true,
+                        "top right"},
+                       "Lower: smoother (Santurkar et al. Fig. 4c). Bands: min to max over seeds.");
         for (const std::string& norm : kArms) {
             std::vector<Curve> per_layer;
             for (size_t l = 0; l < layer_names_.size(); ++l)
-                per_layer.push_back(band_curve(layer_names_[l], steps, per_seed(norm, [l](const LandscapeSample& s) { return s.layer_grad_norms[l]; })));
-            draw("layer_grad_norms_" + norm, {fmt::format("Per-layer gradient norms, {}", norm), "step", "‖dL/dW_l‖ on the probe batch", per_layer, true, "top right"},
-                 fmt::format("{}: one curve per weight layer; the vertical spread between curves is the per-layer spread.", norm));
+                per_layer.push_back(curve(layer_names_[l], norm, [l](const LandscapeSample& s) { return s.layer_grad_norms[l]; }));
+            body += figure(ctx_.dir(), "layer_grad_norms_" + norm,
+                           {fmt::format("Per-layer gradient norms, {}", norm), "step", "‖dL/dW_l‖ on the probe batch",
+                            per_layer, true, "top right"},
+                           fmt::format("{}: one curve per weight layer; the vertical distance between the curves is "
+                                       "the per-layer spread.",
+                                       norm));
         }
     }
 
@@ -347,16 +347,13 @@ private:
                                   significant(geometric_mean(growth))});
             std::vector<double> layer_index;
             for (size_t l = 0; l < d.layers.size(); ++l) layer_index.push_back(static_cast<double>(l + 1));
-            std::vector<std::vector<double>> runs = d.norms;
-            curves.push_back(band_curve(norm, layer_index, runs));
+            curves.push_back(band_curve(norm, layer_index, d.norms));
         }
         body += table.markdown();
-        const std::string problem = plot_bands(ctx_.dir() + "/plots", "deep_mlp_at_init",
-                                               {fmt::format("{}-layer ReLU MLP at initialization", kDeepLayers), "layer (1 = input side)",
-                                                "‖dL/dW_l‖", curves, true, "top right"});
-        body += problem.empty() ? "![deep_mlp_at_init](plots/deep_mlp_at_init.png)\n\nLayer 21 is the classifier. Bands: "
-                                  "min to max over seeds.\n\n"
-                                : "(plot not drawn: " + problem + ")\n\n";
+        body += figure(ctx_.dir(), "deep_mlp_at_init",
+                       {fmt::format("{}-layer ReLU MLP at initialization", kDeepLayers), "layer (1 = input side)",
+                        "‖dL/dW_l‖", curves, true, "top right"},
+                       fmt::format("Layer {} is the classifier. Bands: min to max over seeds.", kDeepLayers + 1));
     }
 
     ClaimContext& ctx_;

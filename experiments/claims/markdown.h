@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "experiments/plot.h"
+
 namespace bnlab::claims {
 
 struct Table {
@@ -21,6 +23,11 @@ std::string mean_std_ci(std::span<const double> values, double scale = 1.0, int 
 std::string mean_std_ci_significant(std::span<const double> values, int digits = 3);
 // "87.12 ± 0.41" (no interval).
 std::string mean_std(std::span<const double> values, double scale = 1.0, int digits = 2);
+// Draws DIR/plots/NAME.png (plot_bands) and returns its markdown for a report in DIR: the image
+// and the caption, or why the plot could not be drawn.
+std::string figure(const std::string& claim_dir, const std::string& name, const PlotSpec& spec,
+                   const std::string& caption = "");
+
 // A number with `digits` significant digits ("230", "4.12e-06"), or what number() writes for NaN/inf.
 std::string significant(double v, int digits = 3);
 // A number, or "n/a" for NaN, "never" for +inf.
