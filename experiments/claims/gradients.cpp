@@ -108,7 +108,8 @@ public:
     ClaimResult run() {
         const std::string dataset = ctx_.dataset("cifar10");
         const auto& data = ctx_.train_validation(dataset, ctx_.quick() ? 500 : 2000);
-        if (ctx_.quick()) quick_train_ = subset(data.train, 0, kQuickTrainImages, data.train.name + "[:2000]");
+        if (ctx_.quick())
+            quick_train_ = subset(data.train, 0, kQuickTrainImages, fmt::format("{}[:{}]", data.train.name, kQuickTrainImages));
         train_set_ = ctx_.quick() ? &quick_train_ : &data.train;
         validation_ = &data.validation;
         probe_batch_ = fixed_batch(*train_set_, 0, batch_size(), *train_set_);
@@ -136,13 +137,13 @@ public:
         result.deviations = {
             "cifar-cnn has 5 convolutions (conv32-conv32-pool-conv64-conv64-pool-conv128-pool-fc), not the protocol's 6; "
             "it is bnlab's VGG-style CIFAR network and a 6th conv would add a third to the cost.",
-            fmt::format("Only data_batch_1 and data_batch_2 of CIFAR-10 are available: {} training images instead of "
-                        "50,000, so 3 epochs are {} steps of batch {}.",
-                        train_set_->size(), steps(), batch_size()),
-            "Plain SGD without momentum, so that L(w - lr g) is exactly the loss after the next step on the probe "
-            "batch; Santurkar et al. train VGG with their own recipe (its step grid is unverified).",
+            fmt::format("Only data_batch_1 and data_batch_2 of CIFAR-10 are available: {} training images (after "
+                        "holding out {} for validation) instead of 50,000; 3 epochs of them are {} steps of batch {}.",
+                        data.train.size(), validation_->size(), kEpochs * (data.train.size() / kBatch), kBatch),
+            "Plain SGD without momentum, so that L(w - lr g) is exactly the loss after a step of the run's size on the "
+            "probe batch; Santurkar et al. train VGG with their own recipe (their step grid is unverified).",
             fmt::format("Probes every {} steps on one fixed batch of {} training images, in training mode (batch "
-                        "statistics), as the protocol says; Santurkar et al. probe the batch of each step.",
+                        "statistics), so that every probe sees the same data.",
                         probe_every(), batch_size())};
         if (ctx_.quick())
             result.deviations.push_back(fmt::format("Quick profile: {} training images, {} steps, 1 seed: a smoke "
@@ -155,9 +156,10 @@ private:
     static constexpr int64_t kQuickTrainImages = 2000;
     static constexpr double kLearningRate = 0.1;  // plain SGD; the no-BN arm trains at it (45% after 300 steps)
     static constexpr int kDeepLayers = 20;  // Yang et al.'s check: a 20-layer MLP at initialization
+    static constexpr int64_t kBatch = 128, kEpochs = 3;  // the default profile's training
 
-    int64_t batch_size() const { return ctx_.quick() ? 64 : 128; }
-    int64_t steps() const { return ctx_.quick() ? 20 : 3 * (train_set_->size() / batch_size()); }
+    int64_t batch_size() const { return ctx_.quick() ? 64 : kBatch; }
+    int64_t steps() const { return ctx_.quick() ? 20 : kEpochs * (train_set_->size() / kBatch); }
     int64_t probe_every() const { return ctx_.quick() ? 10 : 50; }
 
     TrainConfig config(const std::string& norm, uint64_t seed) const {
