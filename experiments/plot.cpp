@@ -64,6 +64,22 @@ Curve band_curve(const std::string& label, const std::vector<const std::vector<M
     return c;
 }
 
+Curve band_curve(const std::string& label, const std::vector<double>& x, const std::vector<std::vector<double>>& runs) {
+    Curve c;
+    c.label = label;
+    for (size_t i = 0; i < x.size(); ++i) {
+        std::vector<double> values;
+        for (const auto& run : runs)
+            if (i < run.size() && std::isfinite(run[i])) values.push_back(run[i]);
+        if (values.empty()) continue;
+        c.x.push_back(x[i]);
+        c.mean.push_back(mean_of(values));
+        c.low.push_back(*std::min_element(values.begin(), values.end()));
+        c.high.push_back(*std::max_element(values.begin(), values.end()));
+    }
+    return c;
+}
+
 std::string plot_bands(const std::string& dir, const std::string& name, const PlotSpec& spec) {
     const std::string base = (std::filesystem::path(dir) / name).string();
     // One gnuplot data block per curve (blocks are separated by two blank lines: "index i").
@@ -83,7 +99,8 @@ std::string plot_bands(const std::string& dir, const std::string& name, const Pl
         "set title {}\nset xlabel {}\nset ylabel {}\n"
         "set key {}\nset grid\n{}{}",
         quoted(base + ".png.tmp"), quoted(spec.title), quoted(spec.xlabel), quoted(spec.ylabel), spec.key,
-        spec.log_y ? "set logscale y\n" : "", spec.log_x ? "set logscale x\nset format x '%g'\n" : "");
+        spec.log_y ? "set logscale y\nset format y '%g'\n" : "",
+        spec.log_x ? "set logscale x\nset format x '%g'\n" : "");
     std::string plots;
     for (size_t i = 0; i < spec.curves.size(); ++i) {
         const std::string file = i == 0 ? quoted(base + ".dat") : "''";

@@ -26,6 +26,10 @@ struct MetricsRow;
 Curve band_curve(const std::string& label, const std::vector<const std::vector<MetricsRow>*>& runs,
                  double MetricsRow::*field);
 
+// The same for series measured outside MetricsRow (e.g. probes every K steps): runs[r][i] is
+// run r's value at x[i]; non-finite values and values past a run's end are left out.
+Curve band_curve(const std::string& label, const std::vector<double>& x, const std::vector<std::vector<double>>& runs);
+
 // Writes DIR/NAME.dat, DIR/NAME.gp and DIR/NAME.png (atomically). Returns "" on success,
 // else why no PNG was made (gnuplot missing or failing); the .dat and .gp are written anyway.
 std::string plot_bands(const std::string& dir, const std::string& name, const PlotSpec& spec);

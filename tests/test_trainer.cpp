@@ -11,32 +11,13 @@
 #include "experiments/trainer.h"
 #include "layers/models.h"
 #include "optim/sgd.h"
+#include "tests/synthetic_data.h"
 
 using namespace bnlab;
+using bnlab::test::quadrants;
+using bnlab::test::small_config;
 
 namespace {
-
-// 4 classes of 1x8x8 images: class k is bright in quadrant k, plus uniform noise.
-Dataset quadrants(int64_t count, uint64_t seed) {
-    Dataset d;
-    d.name = "quadrants";
-    d.channels = 1;
-    d.height = d.width = 8;
-    d.class_names = {"top-left", "top-right", "bottom-left", "bottom-right"};
-    d.mean = {0.3f};
-    d.std = {0.3f};
-    Generator gen(seed);
-    for (int64_t i = 0; i < count; ++i) {
-        const auto k = static_cast<int32_t>(gen.below(4));
-        d.labels.push_back(k);
-        for (int64_t h = 0; h < 8; ++h)
-            for (int64_t w = 0; w < 8; ++w) {
-                const bool lit = (h < 4) == (k < 2) && (w < 4) == (k % 2 == 0);
-                d.pixels.push_back(static_cast<uint8_t>(gen.uniform(0, 120) + (lit ? 100 : 0)));
-            }
-    }
-    return d;
-}
 
 const Dataset& train_set() {
     static const Dataset d = quadrants(512, 1);
@@ -45,20 +26,6 @@ const Dataset& train_set() {
 const Dataset& test_set() {
     static const Dataset d = quadrants(256, 2);
     return d;
-}
-
-TrainConfig small_config(const std::string& arch, const std::string& norm) {
-    TrainConfig c;
-    c.dataset = "quadrants";
-    c.model.arch = arch;
-    c.model.norm = norm;
-    c.batch_size = 32;
-    c.epochs = 2;
-    c.lr = 0.05;
-    c.eval_every = 8;
-    c.threads = 2;
-    c.seed = 7;
-    return c;
 }
 
 struct Silent : TrainObserver {

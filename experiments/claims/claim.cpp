@@ -90,6 +90,7 @@ TrainedRun ClaimContext::train(const std::string& run_name, const TrainConfig& c
     run.trainer = std::make_unique<Trainer>(c, train, eval);
     RunRecorder recorder(run.dir, *run.trainer);
     Tee tee(recorder, extra);
+    if (auto* model_observer = dynamic_cast<ModelObserver*>(extra)) model_observer->on_start(*run.trainer);
     run.result = run.trainer->run(tee);
     recorder.finish(run.result, *run.trainer);
     run.rows = recorder.rows();
@@ -112,7 +113,9 @@ const Claim* find_claim(const std::string& name) {
 
 ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
     const auto start = std::chrono::steady_clock::now();
-    ClaimContext context(options, claim.name);
+    ClaimOptions effective = options;
+    if (effective.data_dir.empty()) effective.data_dir = claim.default_data_dir;
+    ClaimContext context(effective, claim.name);
     context.log(fmt::format("claim {}: {}{}", claim.name, claim.title, options.quick ? " (quick profile)" : ""));
     const ClaimResult result = claim.run(context);
     if (result.verdict != "confirmed" && result.verdict != "refuted" && result.verdict != "depends")

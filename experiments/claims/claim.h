@@ -95,6 +95,9 @@ struct Claim {
     std::string protocol;   // what bnlab runs (the full profile), in a few sentences
     std::string rule;       // "confirmed if ...; refuted if ...", fixed before the numbers
     std::function<ClaimResult(ClaimContext&)> run;
+    // Searched first for data when no --data-dir is given (e.g. "../shared/data", where
+    // CIFAR-10 and MNIST are); "" for the standard search order only.
+    std::string default_data_dir;
 };
 
 const std::vector<Claim>& all_claims();
@@ -109,5 +112,12 @@ struct ClaimOutcome {
 ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options);
 // DIR/index.md: every claim with a summary.json under DIR, in the registry's order.
 std::string write_index(const std::string& out_dir);
+
+// An observer that measures the model itself during training (e.g. its accuracy on more data
+// at each evaluation): ClaimContext::train() calls on_start with the trainer before the first
+// step, when `extra` is one.
+struct ModelObserver : TrainObserver {
+    virtual void on_start(Trainer& trainer) = 0;
+};
 
 }  // namespace bnlab::claims

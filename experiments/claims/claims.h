@@ -5,6 +5,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "experiments/claims/claim.h"
 #include "experiments/stats.h"
@@ -85,5 +86,48 @@ PlacementEffect placement_effect(std::span<const double> before, std::span<const
 // An effect is reported only if |difference| > 2 pooled std: confirmed ("BN belongs before the
 // activation") if before is better by more than that, refuted if after is, "depends" otherwise.
 std::string placement_verdict(const PlacementEffect& e);
+
+// --- gradients (claim 4) and covariate-shift (claim 9) -----------------------------------
+
+Claim gradients_claim();
+Claim covariate_shift_claim();
+
+// A measure is clearly smaller with BN when, over paired seeds, the ratio none/bn has a mean of
+// at least 1.5 and a 95% bootstrap CI above 1 (with 3 seeds: BN smaller in every seed).
+bool clearly_smaller_with_bn(std::span<const double> none_over_bn);
+
+// What the gradients experiment measured. Per paired seed, none's value / BN's value of each
+// measure, each the median over the probes taken during training.
+struct SmoothnessFindings {
+    std::vector<double> loss_range;    // max - min of L(w - eta g) over the eta grid
+    std::vector<double> grad_change;   // max over eta of ||grad L(w) - grad L(w - eta g)||
+    std::vector<double> beta;          // the same divided by ||eta g||: effective beta-smoothness
+    std::vector<double> layer_spread;  // max/min over layers of ||dL/dW_layer||
+    // Yang et al.'s check: ||g|| of the first layer / ||g|| of the last hidden layer in a
+    // 20-layer ReLU MLP at initialization (geometric mean over seeds).
+    double deep_bn_first_over_last = NAN, deep_none_first_over_last = NAN;
+};
+// Confirmed if all four measures are clearly smaller with BN and the deep BN MLP's first-layer
+// gradient is less than 10x its last hidden layer's; "depends" if all four are smaller but the
+// deep BN MLP explodes at initialization (>= 10x, Yang et al. 2019), or only some measures are
+// smaller; refuted if none is.
+std::pair<std::string, std::string> gradients_verdict(const SmoothnessFindings& f);
+
+// What the covariate-shift experiment measured (means over seeds).
+struct CovariateShiftFindings {
+    // Drift of the last hidden layer's sigmoid inputs: for a unit, the largest range over training
+    // of its 15th/50th/85th percentile, divided by its final 15-85 spread; the median over units.
+    double drift_none = NAN, drift_bn = NAN;
+    double accuracy_bn = NAN, accuracy_noisy_bn = NAN;  // final test accuracy, %
+    // Santurkar's ICS of the last hidden layer, ||G - G'|| / ||G||, median over training.
+    double ics_none = NAN, ics_noisy_bn = NAN;
+};
+// Ioffe's Fig. 1: BN is flat if its drift <= 0.5, the baseline drifts if its drift >= 1.
+// Santurkar: supported if noisy BN's accuracy is within 1 point of BN's (or better) while its ICS
+// is at least the baseline's. Refuted if BN drifts as much as the baseline or more; confirmed if
+// BN is flat, the baseline drifts and Santurkar is not supported; "depends" otherwise: when
+// Santurkar is supported (BN keeps the distributions steady, but steadiness is not why it
+// trains well), or when BN is steadier without the thresholds being met.
+std::pair<std::string, std::string> covariate_shift_verdict(const CovariateShiftFindings& f);
 
 }  // namespace bnlab::claims

@@ -39,4 +39,19 @@ std::string mean_std_ci(std::span<const double> values, double scale, int digits
                        number(scale * ci.high, digits));
 }
 
+std::string significant(double v, int digits) { return std::isfinite(v) ? fmt::format("{:.{}g}", v, digits) : number(v); }
+
+std::string mean_std_ci_significant(std::span<const double> values, int digits) {
+    if (values.empty()) return "n/a";
+    const Interval ci = bootstrap_mean_ci(values);
+    return fmt::format("{} ± {} [{}, {}]", significant(mean_of(values), digits), significant(sample_std(values), digits),
+                       significant(ci.low, digits), significant(ci.high, digits));
+}
+
+std::string figure(const std::string& claim_dir, const std::string& name, const PlotSpec& spec, const std::string& caption) {
+    const std::string problem = plot_bands(claim_dir + "/plots", name, spec);
+    if (!problem.empty()) return "(plot " + name + " not drawn: " + problem + ")\n\n";
+    return fmt::format("![{}](plots/{}.png)\n\n", name, name) + (caption.empty() ? "" : caption + "\n\n");
+}
+
 }  // namespace bnlab::claims
