@@ -81,9 +81,9 @@ std::string plot_bands(const std::string& dir, const std::string& name, const Pl
         "set terminal pngcairo size 900,560 font ',11'\n"
         "set output {}\n"
         "set title {}\nset xlabel {}\nset ylabel {}\n"
-        "set key {}\nset grid\n{}",
+        "set key {}\nset grid\n{}{}",
         quoted(base + ".png.tmp"), quoted(spec.title), quoted(spec.xlabel), quoted(spec.ylabel), spec.key,
-        spec.log_y ? "set logscale y\n" : "");
+        spec.log_y ? "set logscale y\n" : "", spec.log_x ? "set logscale x 2\n" : "");
     std::string plots;
     for (size_t i = 0; i < spec.curves.size(); ++i) {
         const std::string file = i == 0 ? quoted(base + ".dat") : "''";

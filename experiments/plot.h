@@ -17,6 +17,7 @@ struct PlotSpec {
     std::vector<Curve> curves;
     bool log_y = false;
     std::string key = "bottom right";  // gnuplot legend position
+    bool log_x = false;                // base 2 (e.g. batch sizes)
 };
 
 // Mean and min-max over runs of one metric at each evaluated step (steps where the metric is

@@ -90,6 +90,7 @@ TrainedRun ClaimContext::train(const std::string& run_name, const TrainConfig& c
     run.trainer = std::make_unique<Trainer>(c, train, eval);
     RunRecorder recorder(run.dir, *run.trainer);
     Tee tee(recorder, extra);
+    if (auto* model_observer = dynamic_cast<ModelObserver*>(extra)) model_observer->on_start(*run.trainer);
     run.result = run.trainer->run(tee);
     recorder.finish(run.result, *run.trainer);
     run.rows = recorder.rows();

@@ -110,4 +110,11 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options);
 // DIR/index.md: every claim with a summary.json under DIR, in the registry's order.
 std::string write_index(const std::string& out_dir);
 
+// An observer that measures the model itself during training (e.g. its accuracy on more data
+// at each evaluation): ClaimContext::train() calls on_start with the trainer before the first
+// step, when `extra` is one.
+struct ModelObserver : TrainObserver {
+    virtual void on_start(Trainer& trainer) = 0;
+};
+
 }  // namespace bnlab::claims
