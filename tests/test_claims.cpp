@@ -2,16 +2,15 @@
 // results (they must be able to say "refuted"), and each claim's quick profile end to end.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
-#include <regex>
 
 #include "experiments/claims/claims.h"
 #include "experiments/claims/markdown.h"
 #include "experiments/stats.h"
-#include "tests/test_util.h"
+#include "tests/claims_test_util.h"
 
 using namespace bnlab;
 using namespace bnlab::claims;
+using bnlab::test::check_quick_run;
 
 TEST_CASE("mean, sample std and median on fixed inputs", "[claims][stats]") {
     const std::vector<double> v{2, 4, 4, 4, 5, 5, 7, 9};
@@ -91,34 +90,6 @@ TEST_CASE("markdown tables and mean/std/CI cells", "[claims]") {
     CHECK_THAT(mean_std_ci(v, 100, 1), Catch::StartsWith("85.0 ± 7.1 ["));
     CHECK(number(INFINITY) == "never");
 }
-
-namespace {
-
-// Runs a claim's quick profile and checks the report: the verdict line, a results table,
-// summary.json, and the index row.
-void check_quick_run(const std::string& name) {
-    bnlab::test::TempDir dir;
-    ClaimOptions options;
-    options.quick = true;
-    options.out_dir = (dir / "claims").string();
-    const Claim* claim = find_claim(name);
-    REQUIRE(claim != nullptr);
-    const ClaimOutcome outcome = run_claim(*claim, options);
-    std::ifstream in(outcome.report_path);
-    const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::smatch m;
-    REQUIRE(std::regex_search(report, m, std::regex(R"(\*\*Verdict: (confirmed|refuted|depends)\*\*: (.+))")));
-    CHECK(m[1] == outcome.verdict);
-    CHECK(std::regex_search(report, std::regex(R"(\n\|[^\n]+\|\n\|(---\|)+\n\|[^\n]+\|\n)")));  // a table with rows
-    CHECK_THAT(report, Catch::Contains("## What was run") && Catch::Contains("profile: quick"));
-    CHECK(std::filesystem::exists(dir / "claims" / name / "summary.json"));
-    const std::string index_path = write_index(options.out_dir);
-    std::ifstream index_file(index_path);
-    const std::string index((std::istreambuf_iterator<char>(index_file)), std::istreambuf_iterator<char>());
-    CHECK_THAT(index, Catch::Contains("(" + name + "/report.md)") && Catch::Contains("**" + outcome.verdict + "**"));
-}
-
-}  // namespace
 
 TEST_CASE("claim convergence: the quick profile writes a report with a verdict", "[claims][quick]") {
     check_quick_run("convergence");
