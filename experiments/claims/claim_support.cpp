@@ -1,0 +1,121 @@
+#include "experiments/claims/claim_support.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "data/catalog.h"
+#include "experiments/claims/markdown.h"
+
+namespace bnlab::claims {
+
+PairedEffect paired_effect(std::span<const double> per_seed) {
+    return {mean_of(per_seed), bootstrap_mean_ci(per_seed)};
+}
+
+std::string data_dir_or_shared(const ClaimOptions& options) {
+    if (!options.data_dir.empty()) return options.data_dir;
+    const std::string shared = "../shared/data";
+    return std::filesystem::is_directory(shared) ? shared : "";
+}
+
+ClaimData load_claim_data(const ClaimContext& ctx, const std::string& default_dataset, const DataSizes& sizes) {
+    const std::string dataset = ctx.dataset(default_dataset);
+    const LoadOptions load{.data_dir = data_dir_or_shared(ctx.options()), .allow_partial = true};
+    const Dataset full = load_dataset(dataset, "train", load);
+    const int64_t cut = full.size() - sizes.validation_images;
+    if (cut < 1000)
+        throw Error(fmt::format("{}: {} training images are too few to hold out {} for validation", dataset,
+                                full.size(), sizes.validation_images));
+    const int64_t train = std::min(sizes.train_images, cut);
+    const Dataset test = load_dataset(dataset, "test", load);
+    const int64_t test_images = sizes.test_images > 0 ? std::min(sizes.test_images, test.size()) : test.size();
+    return {dataset, full.size(), subset(full, 0, train, fmt::format("{}[:{}]", full.name, train)),
+            subset(full, cut, full.size(), full.name + "[validation]"), subset(test, 0, test_images, test.name)};
+}
+
+std::string ClaimData::description() const {
+    return fmt::format("{}: training subset = the first {} of its {} training images; validation (learning-rate "
+                       "choice only) = the last {}; test = {} test images",
+                       dataset, train.size(), full_train_size, validation.size(), test.size());
+}
+
+TrainConfig sgd_config(const Dataset& train, const std::string& arch, const std::string& norm, double lr,
+                       int64_t batch, int64_t epochs, uint64_t seed) {
+    TrainConfig c;
+    c.dataset = train.name;
+    c.model.arch = arch;
+    c.model.norm = norm;
+    c.optimizer = "sgd";
+    c.momentum = 0.9;
+    c.weight_decay = 0.0;
+    c.lr = lr;
+    c.batch_size = batch;
+    c.epochs = epochs;
+    c.eval_every = 0;  // once per epoch
+    c.seed = seed;
+    return c;
+}
+
+double best_lr_on_validation(ClaimContext& ctx, const std::string& label, const std::vector<double>& grid,
+                             const std::function<TrainConfig(double lr)>& config_at, const ClaimData& data,
+                             Table& table) {
+    double best_lr = grid.front(), best = -1;
+    for (double lr : grid) {
+        const TrainedRun run =
+            ctx.train(fmt::format("sweep-{}-lr{}", label, lr), config_at(lr), data.train, data.validation);
+        const double accuracy = run.result.diverged ? -1 : run.result.last.test_accuracy;
+        table.rows.push_back({label, number(lr, 4), accuracy < 0 ? "diverged" : number(100 * accuracy, 2) + "%"});
+        if (accuracy > best) {
+            best = accuracy;
+            best_lr = lr;
+        }
+    }
+    return best_lr;
+}
+
+double eval_accuracy(Trainer& trainer, const Dataset& data, int64_t limit) {
+    const SavedModel saved = trainer.saved_model();  // for the training images' normalization
+    return evaluate(trainer.model(), data, limit, 500, saved.mean, saved.std).accuracy;
+}
+
+std::string effect_cell(const PairedEffect& effect, double scale, int digits) {
+    const auto signed_number = [&](double v) { return fmt::format("{}{}", v > 0 ? "+" : "", number(scale * v, digits)); };
+    return fmt::format("{} [{}, {}]", signed_number(effect.mean), signed_number(effect.ci.low),
+                       signed_number(effect.ci.high));
+}
+
+std::vector<double> differences(std::span<const double> a, std::span<const double> b) {
+    std::vector<double> out;
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) out.push_back(a[i] - b[i]);
+    return out;
+}
+
+Curve seed_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& values,
+                 double scale) {
+    Curve c;
+    c.label = label;
+    for (size_t i = 0; i < x.size() && i < values.size(); ++i) {
+        std::vector<double> finite;
+        for (double v : values[i])
+            if (std::isfinite(v)) finite.push_back(scale * v);
+        if (finite.empty()) continue;
+        c.x.push_back(x[i]);
+        c.mean.push_back(mean_of(finite));
+        c.low.push_back(*std::min_element(finite.begin(), finite.end()));
+        c.high.push_back(*std::max_element(finite.begin(), finite.end()));
+    }
+    return c;
+}
+
+std::string plot_markdown(const std::string& plots_dir, const std::string& name, const PlotSpec& spec,
+                          const std::string& caption) {
+    const std::string problem = plot_bands(plots_dir, name, spec);
+    if (!problem.empty()) return "(plot " + name + " not drawn: " + problem + ")\n\n";
+    return fmt::format("![{}](plots/{}.png)\n\n{}\n\n", spec.title, name, caption);
+}
+
+}  // namespace bnlab::claims
