@@ -33,6 +33,8 @@ TEST_CASE("paired effects: mean and bootstrap interval over seeds", "[claims][cl
     CHECK(e.clearly_positive());
     CHECK_FALSE(effect({-0.5, 2, 3}).clearly_positive());  // one seed disagrees
     CHECK_FALSE(PairedEffect{}.clearly_positive());         // no values
+    CHECK_FALSE(effect({NAN}).clearly_positive());
+    CHECK(effect({NAN, 1, 3}).mean == 2.0);                  // unmeasured seeds are left out
     CHECK(effect_cell(e) == "+2.00 [+1.00, +3.00]");
     CHECK(effect_cell(effect({-1.5}), 1, 1) == "-1.5 [-1.5, -1.5]");
     CHECK(differences(std::vector<double>{5, 7}, std::vector<double>{1, 10}) == std::vector<double>{4, -3});

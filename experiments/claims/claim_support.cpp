@@ -13,7 +13,10 @@
 namespace bnlab::claims {
 
 PairedEffect paired_effect(std::span<const double> per_seed) {
-    return {mean_of(per_seed), bootstrap_mean_ci(per_seed)};
+    std::vector<double> measured;
+    for (double v : per_seed)
+        if (std::isfinite(v)) measured.push_back(v);
+    return {mean_of(measured), bootstrap_mean_ci(measured)};
 }
 
 std::string data_dir_or_shared(const ClaimOptions& options) {
@@ -33,14 +36,15 @@ ClaimData load_claim_data(const ClaimContext& ctx, const std::string& default_da
     const int64_t train = std::min(sizes.train_images, cut);
     const Dataset test = load_dataset(dataset, "test", load);
     const int64_t test_images = sizes.test_images > 0 ? std::min(sizes.test_images, test.size()) : test.size();
-    return {dataset, full.size(), subset(full, 0, train, fmt::format("{}[:{}]", full.name, train)),
+    const std::string folder = full.files.empty() ? "" : std::filesystem::path(full.files.front()).parent_path().string();
+    return {dataset, folder, full.size(), subset(full, 0, train, fmt::format("{}[:{}]", full.name, train)),
             subset(full, cut, full.size(), full.name + "[validation]"), subset(test, 0, test_images, test.name)};
 }
 
 std::string ClaimData::description() const {
-    return fmt::format("{}: training subset = the first {} of its {} training images; validation (learning-rate "
-                       "choice only) = the last {}; test = {} test images",
-                       dataset, train.size(), full_train_size, validation.size(), test.size());
+    return fmt::format("{} ({}): training subset = the first {} of its {} training images; validation "
+                       "(learning-rate choice only) = the last {}; test = {} test images",
+                       dataset, folder, train.size(), full_train_size, validation.size(), test.size());
 }
 
 TrainConfig sgd_config(const Dataset& train, const std::string& arch, const std::string& norm, double lr,

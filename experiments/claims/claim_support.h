@@ -25,7 +25,7 @@ struct DataSizes {
     int64_t train_images, validation_images, test_images;
 };
 struct ClaimData {
-    std::string dataset;
+    std::string dataset, folder;  // folder: where the training files were found
     int64_t full_train_size = 0;
     Dataset train, validation, test;
     std::string description() const;  // for ClaimResult::data

@@ -52,8 +52,9 @@ SpeedUp speed_up(std::span<const double> per_seed_ratios);
 // --- effects over paired seeds (regularization, batch-size) ----------------------------
 
 // The mean over paired seeds of a per-seed effect (e.g. gap(none) - gap(bn), in points) and
-// its 95% percentile-bootstrap interval. With 3 seeds the interval is the range of the
-// per-seed values, so an interval above 0 means every seed agrees.
+// its 95% percentile-bootstrap interval; seeds where it could not be measured (NaN) are left
+// out. With 3 seeds the interval is the range of the per-seed values, so an interval above 0
+// means every seed agrees.
 struct PairedEffect {
     double mean = NAN;
     Interval ci;
