@@ -64,13 +64,14 @@ Curve band_curve(const std::string& label, const std::vector<const std::vector<M
     return c;
 }
 
-Curve band_curve(const std::string& label, const std::vector<double>& x, const std::vector<std::vector<double>>& runs) {
+Curve points_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point,
+                   double scale) {
     Curve c;
     c.label = label;
-    for (size_t i = 0; i < x.size(); ++i) {
+    for (size_t i = 0; i < x.size() && i < per_point.size(); ++i) {
         std::vector<double> values;
-        for (const auto& run : runs)
-            if (i < run.size() && std::isfinite(run[i])) values.push_back(run[i]);
+        for (double v : per_point[i])
+            if (std::isfinite(v)) values.push_back(scale * v);
         if (values.empty()) continue;
         c.x.push_back(x[i]);
         c.mean.push_back(mean_of(values));
@@ -78,6 +79,13 @@ Curve band_curve(const std::string& label, const std::vector<double>& x, const s
         c.high.push_back(*std::max_element(values.begin(), values.end()));
     }
     return c;
+}
+
+Curve band_curve(const std::string& label, const std::vector<double>& x, const std::vector<std::vector<double>>& runs) {
+    std::vector<std::vector<double>> per_point(x.size());
+    for (const auto& run : runs)
+        for (size_t i = 0; i < x.size() && i < run.size(); ++i) per_point[i].push_back(run[i]);
+    return points_curve(label, x, per_point);
 }
 
 std::string plot_bands(const std::string& dir, const std::string& name, const PlotSpec& spec) {

@@ -2,6 +2,7 @@
 // The data (.dat) and the gnuplot script (.gp) stay beside the PNG, so anyone can re-plot.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,12 @@ Curve band_curve(const std::string& label, const std::vector<const std::vector<M
 // The same for series measured outside MetricsRow (e.g. probes every K steps): runs[r][i] is
 // run r's value at x[i]; non-finite values and values past a run's end are left out.
 Curve band_curve(const std::string& label, const std::vector<double>& x, const std::vector<std::vector<double>>& runs);
+
+// A curve over a swept value (a grid of learning rates, batch sizes, ...): per_point[i] holds the
+// runs' values at x[i] (one per seed), times `scale`; non-finite values are left out, and a
+// point with none is left out of the curve.
+Curve points_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point,
+                   double scale = 1.0);
 
 // Writes DIR/NAME.dat, DIR/NAME.gp and DIR/NAME.png (atomically). Returns "" on success,
 // else why no PNG was made (gnuplot missing or failing); the .dat and .gp are written anyway.

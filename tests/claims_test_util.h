@@ -8,6 +8,7 @@
 #include <string>
 
 #include "experiments/claims/claim.h"
+#include "tests/data_test_util.h"
 #include "tests/test_util.h"
 
 namespace bnlab::test {
@@ -17,36 +18,44 @@ inline std::string read_text(const fs::path& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Runs a claim's quick profile (data sets searched first in `data_dir`, if given) and checks
-// the report: the verdict line, a results table, summary.json, and the index row. Returns
-// the report's text.
-inline std::string check_quick_run(const std::string& name, const std::string& data_dir = "") {
-    using namespace bnlab::claims;
-    TempDir dir;
-    ClaimOptions options;
+struct QuickRun {
+    claims::ClaimOutcome outcome;
+    std::string report;    // report.md
+    fs::path claim_dir;    // DIR/<claim>, removed with the TempDir it was run in
+};
+
+// Runs a claim's quick profile into `dir` and checks the report: the verdict line, a results
+// table, summary.json, every plot it shows, and the index row. Threads default to 1: on a
+// shared 2-core machine OpenMP's barriers made quick runs 3-4x slower with two (learning-rate:
+// 24 s against 85 s, measured), and the quick profiles gain nothing from a second thread.
+inline QuickRun check_quick_run(const std::string& name, const TempDir& dir, claims::ClaimOptions options = {}) {
     options.quick = true;
-    // One thread: on a shared 2-core machine OpenMP's barriers made quick runs 3-4x slower with
-    // two (learning-rate: 24 s against 85 s, measured), and the quick profiles gain nothing from it.
-    options.threads = 1;
-    options.data_dir = data_dir;
+    if (options.threads == 0) options.threads = 1;
     options.out_dir = (dir / "claims").string();
-    const Claim* claim = find_claim(name);
+    const claims::Claim* claim = claims::find_claim(name);
     REQUIRE(claim != nullptr);
-    const ClaimOutcome outcome = run_claim(*claim, options);
-    const std::string report = read_text(outcome.report_path);
+    QuickRun run{claims::run_claim(*claim, options), "", dir / "claims" / name};
+    run.report = read_text(run.outcome.report_path);
     std::smatch m;
-    REQUIRE(std::regex_search(report, m, std::regex(R"(\*\*Verdict: (confirmed|refuted|depends)\*\*: (.+))")));
-    CHECK(m[1] == outcome.verdict);
-    CHECK(std::regex_search(report, std::regex(R"(\n\|[^\n]+\|\n\|(---\|)+\n\|[^\n]+\|\n)")));  // a table with rows
-    CHECK_THAT(report, Catch::Contains("## What was run") && Catch::Contains("profile: quick"));
-    CHECK(fs::exists(dir / "claims" / name / "summary.json"));
-    // Every plot the report shows was drawn.
+    REQUIRE(std::regex_search(run.report, m, std::regex(R"(\*\*Verdict: (confirmed|refuted|depends)\*\*: (.+))")));
+    CHECK(m[1] == run.outcome.verdict);
+    CHECK(std::regex_search(run.report, std::regex(R"(\n\|[^\n]+\|\n\|(---\|)+\n\|[^\n]+\|\n)")));  // a table with rows
+    CHECK_THAT(run.report, Catch::Contains("## What was run") && Catch::Contains("profile: quick"));
+    CHECK(fs::exists(run.claim_dir / "summary.json"));
     const std::regex image(R"(!\[[^\]]*\]\((plots/[^)]+\.png)\))");
-    for (auto it = std::sregex_iterator(report.begin(), report.end(), image); it != std::sregex_iterator(); ++it)
-        CHECK(fs::exists(dir / "claims" / name / (*it)[1].str()));
-    const std::string index = read_text(write_index(options.out_dir));
-    CHECK_THAT(index, Catch::Contains("(" + name + "/report.md)") && Catch::Contains("**" + outcome.verdict + "**"));
-    return report;
+    for (auto it = std::sregex_iterator(run.report.begin(), run.report.end(), image); it != std::sregex_iterator(); ++it)
+        CHECK(fs::exists(run.claim_dir / (*it)[1].str()));
+    const std::string index = read_text(claims::write_index(options.out_dir));
+    CHECK_THAT(index, Catch::Contains("(" + name + "/report.md)") && Catch::Contains("**" + run.outcome.verdict + "**"));
+    return run;
+}
+
+// As above in a folder of its own, data sets searched first in `data_dir` (if given); the report's text.
+inline std::string check_quick_run(const std::string& name, const std::string& data_dir = "") {
+    TempDir dir;
+    claims::ClaimOptions options;
+    options.data_dir = data_dir;
+    return check_quick_run(name, dir, options).report;
 }
 
 }  // namespace bnlab::test

@@ -10,6 +10,7 @@
 
 using namespace bnlab;
 using namespace bnlab::claims;
+using bnlab::test::check_quick_run;
 
 TEST_CASE("mean, sample std and median on fixed inputs", "[claims][stats]") {
     const std::vector<double> v{2, 4, 4, 4, 5, 5, 7, 9};

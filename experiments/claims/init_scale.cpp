@@ -195,7 +195,7 @@ private:
                       false,
                       "center left"};
         spec.log_x = true;
-        body += plot_markdown(ctx_, "validation_by_scale_" + a.activation, spec,
+        body += figure(ctx_.dir(), "validation_by_scale_" + a.activation, spec,
                               "Mean over seeds, band: min to max (runs with a non-finite loss are left out).");
     }
 

@@ -191,7 +191,7 @@ private:
                       false,
                       "bottom left"};
         spec.log_x = true;
-        body += plot_markdown(ctx_, "validation_by_lr", spec,
+        body += figure(ctx_.dir(), "validation_by_lr", spec,
                               "Mean over seeds, band: min to max; a rate where every seed diverged has no point.");
 
         // The training loss of both arms at the smallest rate at which a no-BN run failed.

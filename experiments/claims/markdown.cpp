@@ -51,7 +51,7 @@ std::string mean_std_ci_significant(std::span<const double> values, int digits) 
 std::string figure(const std::string& claim_dir, const std::string& name, const PlotSpec& spec, const std::string& caption) {
     const std::string problem = plot_bands(claim_dir + "/plots", name, spec);
     if (!problem.empty()) return "(plot " + name + " not drawn: " + problem + ")\n\n";
-    return fmt::format("![{}](plots/{}.png)\n\n", name, name) + (caption.empty() ? "" : caption + "\n\n");
+    return fmt::format("![{}](plots/{}.png)\n\n", spec.title, name) + (caption.empty() ? "" : caption + "\n\n");
 }
 
 }  // namespace bnlab::claims

@@ -222,6 +222,7 @@ Claim placement_claim() {
         "(sqrt((std_before² + std_after²)/2)): confirmed if Δ > 2σ; refuted if Δ < -2σ (after is better); "
         "\"depends\" (no detectable difference) otherwise.",
         [](ClaimContext& ctx) { return PlacementExperiment(ctx).run(); },
+        "../shared/data",
     };
 }
 

@@ -8,6 +8,8 @@ const std::vector<Claim>& all_claims() {
         learning_rate_claim(),
         init_scale_claim(),
         gradients_claim(),
+        regularization_claim(),
+        batch_size_claim(),
         inference_claim(),
         placement_claim(),
         covariate_shift_claim(),

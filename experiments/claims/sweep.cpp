@@ -141,22 +141,6 @@ Band band_around_best(std::span<const double> scores, double tolerance) {
     return band;
 }
 
-Curve grid_curve(const std::string& label, std::span<const double> xs, const std::vector<std::vector<double>>& per_point) {
-    Curve c;
-    c.label = label;
-    for (size_t i = 0; i < xs.size(); ++i) {
-        std::vector<double> finite;
-        for (double v : per_point[i])
-            if (!std::isnan(v)) finite.push_back(v);
-        if (finite.empty()) continue;
-        c.x.push_back(xs[i]);
-        c.mean.push_back(mean_of(finite));
-        c.low.push_back(*std::min_element(finite.begin(), finite.end()));
-        c.high.push_back(*std::max_element(finite.begin(), finite.end()));
-    }
-    return c;
-}
-
 std::vector<double> GridSweep::mean_validation(std::optional<double> diverged_as) const {
     std::vector<double> means;
     for (const auto& seeds : runs) {
@@ -170,7 +154,7 @@ std::vector<double> GridSweep::mean_validation(std::optional<double> diverged_as
 Curve GridSweep::validation_curve(std::span<const double> xs) const {
     std::vector<std::vector<double>> per_point;
     for (const auto& seeds : runs) per_point.push_back(values(seeds, &SweepRun::validation_accuracy));
-    return grid_curve(label, xs, per_point);
+    return points_curve(label, xs, per_point);
 }
 
 std::string GridSweep::validation_cell(size_t i, const Band& band) const {
@@ -183,13 +167,6 @@ std::string GridSweep::validation_cell(size_t i, const Band& band) const {
     return band.found && i >= band.first && i <= band.last ? "**" + cell + "**" : cell;
 }
 
-std::string plot_markdown(const ClaimContext& ctx, const std::string& name, const PlotSpec& spec,
-                          const std::string& caption) {
-    const std::string problem = plot_bands(ctx.dir() + "/plots", name, spec);
-    if (!problem.empty()) return "(plot " + name + " not drawn: " + problem + ")\n\n";
-    return fmt::format("![{}](plots/{}.png)\n\n{}\n\n", spec.title, name, caption);
-}
-
 Curve loss_curve(const std::string& label, std::span<const SweepRun> runs) {
     std::vector<const std::vector<MetricsRow>*> curves;
     for (const SweepRun& r : runs) curves.push_back(&r.loss_curve);
@@ -199,7 +176,7 @@ Curve loss_curve(const std::string& label, std::span<const SweepRun> runs) {
 std::string loss_plot_markdown(const ClaimContext& ctx, const std::string& name, const std::string& title,
                                std::vector<Curve> curves, bool log_y) {
     const PlotSpec spec{title, "step", "training loss (mean of 20 steps)", std::move(curves), log_y, "top right"};
-    return plot_markdown(ctx, name, spec,
+    return figure(ctx.dir(), name, spec,
                          "Each point: the mean loss of the last 20 steps (fewer in quick runs); mean over seeds, band: "
                          "min to max; a curve ends where its runs stopped.");
 }

@@ -121,10 +121,6 @@ struct Band {
 };
 Band band_around_best(std::span<const double> scores, double tolerance);
 
-// Mean and min..max over seeds at each grid point: per_point[i] holds the seeds' values at
-// xs[i] (NaN values are skipped; a point with none is left out of the curve).
-Curve grid_curve(const std::string& label, std::span<const double> xs, const std::vector<std::vector<double>>& per_point);
-
 // One arm over a grid: runs[i][s] is seed s at grid point i.
 struct GridSweep {
     std::string label;  // the arm, e.g. "bn"
@@ -148,11 +144,6 @@ Curve loss_curve(const std::string& label, std::span<const SweepRun> runs);
 // returns the markdown that shows them, with a caption that says how they were smoothed.
 std::string loss_plot_markdown(const ClaimContext& ctx, const std::string& name, const std::string& title,
                                std::vector<Curve> curves, bool log_y);
-
-// Draws `spec` into DIR/<claim>/plots/NAME.png and returns the markdown that shows it with
-// `caption` (or says why no plot was drawn).
-std::string plot_markdown(const ClaimContext& ctx, const std::string& name, const PlotSpec& spec,
-                          const std::string& caption);
 
 // "0.001", "0.3", "0.0562", "1e-05": a grid value as a short label (3 significant digits).
 std::string grid_label(double x);
