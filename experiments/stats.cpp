@@ -66,14 +66,32 @@ std::optional<int64_t> steps_to_target(std::span<const MetricsRow> rows, double 
 
 namespace bnlab {
 
-std::optional<int64_t> smoothed_steps_to_target(std::span<const MetricsRow> rows, double target, int window) {
+namespace {
+// Accuracy averaged over evaluations first..i (at most `window` of them) for each i.
+std::vector<double> smoothed_accuracy(std::span<const MetricsRow> rows, int window) {
+    std::vector<double> smoothed;
     for (size_t i = 0; i < rows.size(); ++i) {
         const size_t first = i + 1 >= static_cast<size_t>(window) ? i + 1 - static_cast<size_t>(window) : 0;
         double total = 0;
         for (size_t j = first; j <= i; ++j) total += rows[j].test_accuracy;
-        if (total / static_cast<double>(i + 1 - first) >= target) return rows[i].step;
+        smoothed.push_back(total / static_cast<double>(i + 1 - first));
     }
+    return smoothed;
+}
+}  // namespace
+
+std::optional<int64_t> smoothed_steps_to_target(std::span<const MetricsRow> rows, double target, int window) {
+    const std::vector<double> smoothed = smoothed_accuracy(rows, window);
+    for (size_t i = 0; i < rows.size(); ++i)
+        if (smoothed[i] >= target) return rows[i].step;
     return std::nullopt;
+}
+
+double best_smoothed_accuracy(std::span<const MetricsRow> rows, int window) {
+    double best = -INFINITY;
+    for (double a : smoothed_accuracy(rows, window))
+        if (std::isfinite(a)) best = std::max(best, a);
+    return best;
 }
 
 }  // namespace bnlab

@@ -35,5 +35,7 @@ std::optional<int64_t> steps_to_target(std::span<const MetricsRow> rows, double 
 // The same on the accuracy averaged over the last `window` evaluations (fewer at the start),
 // so one lucky evaluation does not count as reaching the target.
 std::optional<int64_t> smoothed_steps_to_target(std::span<const MetricsRow> rows, double target, int window = 3);
+// The highest accuracy that smoothed curve reaches (-inf for no finite evaluation).
+double best_smoothed_accuracy(std::span<const MetricsRow> rows, int window = 3);
 
 }  // namespace bnlab

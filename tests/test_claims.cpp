@@ -60,6 +60,13 @@ TEST_CASE("steps to target: smoothing over 3 evaluations and censoring", "[claim
     CHECK(censored_ratio(std::nullopt, 100) == INFINITY);
     CHECK(censored_ratio(100, std::nullopt) == 0.0);
     CHECK(censored_ratio(std::nullopt, std::nullopt) == 1.0);
+    CHECK(best_smoothed_accuracy(rows) == Approx((0.7 + 0.88 + 0.9) / 3));
+}
+
+TEST_CASE("convergence: a target no arm reached drops to 1 point below the weaker arm's best", "[claims][verdict]") {
+    CHECK(reachable_target(0.88, 0.89, 0.85) == 0.88);  // one arm reached it: censoring handles the other
+    CHECK(reachable_target(0.88, 0.8706, 0.874) == Approx(0.8606));
+    CHECK(reachable_target(0.88, 0.874, 0.8706) == Approx(0.8606));
 }
 
 TEST_CASE("the convergence verdict can say refuted, depends and confirmed", "[claims][verdict]") {

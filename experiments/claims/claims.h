@@ -28,6 +28,11 @@ struct SpeedUp {
 // One model: confirmed if the tuned-LR speed-up is >= 2 with the CI above 1; "depends" if
 // only the same-LR speed-up qualifies (BN helps at an untuned LR); refuted otherwise.
 std::string convergence_verdict(const SpeedUp& same_lr, const SpeedUp& tuned_lr);
+// The target a model's comparison measures steps to. The protocol's, unless no sweep run of
+// either arm reached it (best_none, best_bn: each arm's best smoothed validation accuracy over
+// its LR sweep); then 1 point below the weaker arm's best, so that the comparison measures
+// something rather than "never" against "never".
+double reachable_target(double protocol_target, double best_none, double best_bn);
 
 // What the inference experiment measured (accuracy differences in points, means over seeds).
 struct InferenceFindings {
