@@ -7,6 +7,7 @@
 #include "experiments/claims/markdown.h"
 #include "experiments/stats.h"
 #include "tests/claims_test_util.h"
+#include "tests/synthetic_data.h"
 
 using namespace bnlab;
 using namespace bnlab::claims;
@@ -104,4 +105,23 @@ TEST_CASE("claim convergence: the quick profile writes a report with a verdict",
 
 TEST_CASE("claim inference: the quick profile writes a report with a verdict", "[claims][quick]") {
     bnlab::test::check_quick_run("inference");
+}
+
+TEST_CASE("a claim's run stops when its observer asks (early stop at a target, divergence)", "[claims]") {
+    bnlab::test::TempDir dir;
+    ClaimOptions options;
+    options.out_dir = dir.path().string();
+    options.threads = 1;
+    ClaimContext ctx(options, "stop");
+    const Dataset train = bnlab::test::quadrants(512, 1), eval = bnlab::test::quadrants(128, 2);
+    struct StopAfterTwoRows : TrainObserver {
+        void on_row(const MetricsRow&) override { ++rows; }
+        bool stop_requested() const override { return rows >= 2; }
+        int rows = 0;
+    } stop;
+    const TrainConfig config = bnlab::test::small_config("mlp", "bn");  // 2 epochs of 16 steps, rows every 8
+    const TrainedRun run = ctx.train("run", config, train, eval, &stop);
+    CHECK(run.result.steps == 16);
+    CHECK(run.rows.size() == 2);
+    CHECK(ctx.train("full", config, train, eval).result.steps == 32);
 }

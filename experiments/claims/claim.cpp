@@ -31,6 +31,7 @@ struct Tee : TrainObserver {
         a.on_row(r);
         if (b) b->on_row(r);
     }
+    bool stop_requested() const override { return a.stop_requested() || (b && b->stop_requested()); }
     TrainObserver& a;
     TrainObserver* b;
 };
