@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "apps/cli_common.h"
@@ -54,7 +55,7 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
     using namespace bnlab::cli;
     CLI::App* cmd = app.add_subcommand("claims", "put the common claims about BatchNorm to the test");
     cmd->callback([cmd] {
-        if (cmd->get_subcommands().empty()) fail(cmd, kUsageError, "missing a subcommand: list or run");
+        if (cmd->get_subcommands().empty()) fail(cmd, kUsageError, "missing a subcommand: list, run or index");
     });
     CLI::App* list = cmd->add_subcommand("list", "the claims, as people state them");
     list->allow_extras();
@@ -78,5 +79,15 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
         if (args->name.empty()) fail(run, kUsageError, "missing the claim name (see bnlab claims list) or all");
         if (args->options.seeds < 0) fail(run, kUsageError, "--seeds: must be >= 0");
         run_guarded(run, [&] { run_claims(run, *args); });
+    });
+    CLI::App* index = cmd->add_subcommand("index", "rewrite DIR/index.md from the claims' summaries in DIR");
+    auto index_dir = std::make_shared<std::string>("results/claims");
+    index->add_option("--out", *index_dir, "the directory claims were run into")->capture_default_str();
+    index->allow_extras();
+    index->callback([index, index_dir] {
+        reject_extras(index);
+        if (!std::filesystem::is_directory(*index_dir))
+            fail(index, kUsageError, "--out: '" + *index_dir + "' is not a directory");
+        run_guarded(index, [&] { std::printf("index: %s\n", bnlab::claims::write_index(*index_dir).c_str()); });
     });
 }

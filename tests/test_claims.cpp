@@ -2,6 +2,10 @@
 // results (they must be able to say "refuted"), and each claim's quick profile end to end.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
 
 #include "experiments/claims/claims.h"
 #include "experiments/claims/markdown.h"
@@ -124,4 +128,33 @@ TEST_CASE("a claim's run stops when its observer asks (early stop at a target, d
     CHECK(run.result.steps == 16);
     CHECK(run.rows.size() == 2);
     CHECK(ctx.train("full", config, train, eval).result.steps == 32);
+}
+
+TEST_CASE("bnlab claims: list, index from the summaries, and usage errors", "[claims][cli]") {
+    using bnlab::test::run_bnlab;
+    const auto list = run_bnlab("claims list");
+    CHECK(list.exit_code == 0);
+    for (const Claim& c : all_claims()) CHECK_THAT(list.output, Catch::Contains(c.name));
+
+    bnlab::test::TempDir dir;
+    const auto summary = [&](const std::string& name, const std::string& verdict, double seconds) {
+        std::filesystem::create_directories(dir.path() / name);
+        std::ofstream(dir.path() / name / "summary.json")
+            << fmt::format(R"({{"name": "{}", "verdict": "{}", "key_result": "k", "profile": "default", )"
+                           R"("wall_seconds": {}, "threads": 1}})",
+                           name, verdict, seconds);
+    };
+    summary("convergence", "refuted", 600);
+    summary("inference", "confirmed", 300);
+    const auto index = run_bnlab("claims index --out '" + dir.path().string() + "'");
+    REQUIRE(index.exit_code == 0);
+    const std::string text = bnlab::test::read_text(dir.path() / "index.md");
+    CHECK_THAT(text, Catch::Contains("(convergence/report.md) |") && Catch::Contains("| **refuted** |") &&
+                         Catch::Contains("| **confirmed** |") && Catch::Contains("15.0 min on 1 thread (the sum"));
+    CHECK_THAT(text, !Catch::Contains("learning-rate/report.md"));  // not run, not listed
+
+    CHECK(run_bnlab("claims run nonsense").exit_code == 2);
+    CHECK(run_bnlab("claims run convergence --seeds -1").exit_code == 2);
+    CHECK(run_bnlab("claims index --out /nonexistent/dir").exit_code == 2);
+    CHECK(run_bnlab("claims").exit_code == 2);
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -145,7 +146,7 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
     const nlohmann::json summary = {{"name", claim.name},   {"title", claim.title},   {"verdict", result.verdict},
                                     {"reason", result.reason}, {"key_result", result.key_result},
                                     {"profile", options.quick ? "quick" : "default"}, {"wall_seconds", wall},
-                                    {"date", today()}};
+                                    {"threads", num_threads()}, {"date", today()}};
     write_text_atomically(context.dir() + "/summary.json", summary.dump(2) + "\n");
     context.log(fmt::format("claim {}: {} ({:.1f}s); report {}", claim.name, result.verdict, wall, report));
     return {claim.name, result.verdict, result.reason, result.key_result, report, wall};
@@ -154,6 +155,7 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
 std::string write_index(const std::string& out_dir) {
     Table table{{"claim", "as people state it", "verdict", "key result", "profile", "wall time"}, {}};
     double total = 0;
+    std::set<int> threads;
     for (const Claim& c : all_claims()) {
         const std::string path = out_dir + "/" + c.name + "/summary.json";
         std::ifstream in(path);
@@ -166,6 +168,7 @@ std::string write_index(const std::string& out_dir) {
         }
         const double wall = s.value("wall_seconds", 0.0);
         total += wall;
+        threads.insert(s.value("threads", 0));
         table.rows.push_back({fmt::format("[{}]({}/report.md)", c.title, c.name), c.statement,
                               "**" + s.value("verdict", std::string("?")) + "**", s.value("key_result", std::string()),
                               s.value("profile", std::string()), fmt::format("{:.1f} min", wall / 60)});
@@ -174,7 +177,10 @@ std::string write_index(const std::string& out_dir) {
                         "that decides the verdict (fixed before the numbers), the results with 95% bootstrap "
                         "confidence intervals over paired seeds, plots, and exactly what was run.\n\n";
     index += table.markdown();
-    index += fmt::format("Total wall time: {:.1f} min on {} threads.\n", total / 60, num_threads());
+    threads.erase(0);  // summaries written before the field existed
+    const std::string threads_text =
+        threads.empty() ? "" : fmt::format(" on {} thread{}", fmt::join(threads, " and "), threads == std::set<int>{1} ? "" : "s");
+    index += fmt::format("Total wall time: {:.1f} min{} (the sum of the claims' wall times).\n", total / 60, threads_text);
     const std::string path = out_dir + "/index.md";
     write_text_atomically(path, index);
     return path;

@@ -1,0 +1,11 @@
+set terminal pngcairo size 900,560 font ',11'
+set output 'results/claims/gradients/plots/effective_beta.png.tmp'
+set title 'Effective beta-smoothness'
+set xlabel 'step'
+set ylabel 'max over eta of gradient change / ‖eta g‖'
+set key top right
+set grid
+set logscale y
+set format y '%g'
+plot 'results/claims/gradients/plots/effective_beta.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'none', \
+     '' index 1 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 2 notitle, '' index 1 using 1:2 with lines lw 2 lc 2 title 'bn'

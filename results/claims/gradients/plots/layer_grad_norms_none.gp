@@ -1,0 +1,15 @@
+set terminal pngcairo size 900,560 font ',11'
+set output 'results/claims/gradients/plots/layer_grad_norms_none.png.tmp'
+set title 'Per-layer gradient norms, none'
+set xlabel 'step'
+set ylabel '‖dL/dW_l‖ on the probe batch'
+set key top right
+set grid
+set logscale y
+set format y '%g'
+plot 'results/claims/gradients/plots/layer_grad_norms_none.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'conv1', \
+     '' index 1 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 2 notitle, '' index 1 using 1:2 with lines lw 2 lc 2 title 'conv2', \
+     '' index 2 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 3 notitle, '' index 2 using 1:2 with lines lw 2 lc 3 title 'conv3', \
+     '' index 3 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 4 notitle, '' index 3 using 1:2 with lines lw 2 lc 4 title 'conv4', \
+     '' index 4 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 5 notitle, '' index 4 using 1:2 with lines lw 2 lc 5 title 'conv5', \
+     '' index 5 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 6 notitle, '' index 5 using 1:2 with lines lw 2 lc 6 title 'fc6'
