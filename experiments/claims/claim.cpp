@@ -5,10 +5,10 @@
 
 #include <chrono>
 #include <ctime>
-#include <set>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -178,8 +178,9 @@ std::string write_index(const std::string& out_dir) {
                         "confidence intervals over paired seeds, plots, and exactly what was run.\n\n";
     index += table.markdown();
     threads.erase(0);  // summaries written before the field existed
-    const std::string threads_text =
-        threads.empty() ? "" : fmt::format(" on {} thread{}", fmt::join(threads, " and "), threads == std::set<int>{1} ? "" : "s");
+    const std::string threads_text = threads.empty() ? ""
+                                                      : fmt::format(" on {} thread{}", fmt::join(threads, " and "),
+                                                                    threads == std::set<int>{1} ? "" : "s");
     index += fmt::format("Total wall time: {:.1f} min{} (the sum of the claims' wall times).\n", total / 60, threads_text);
     const std::string path = out_dir + "/index.md";
     write_text_atomically(path, index);

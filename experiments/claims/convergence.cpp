@@ -91,7 +91,7 @@ public:
         validation_set_ = &data.validation;
         const double target = ctx_.quick() ? 0.70 : (mnist ? 0.98 : 0.88);
         std::vector<ModelSetup> models{{"small-cnn", target, ctx_.quick() ? 150 : 3000},
-                                             {"mlp", target, ctx_.quick() ? 150 : 6000}};
+                                       {"mlp", target, ctx_.quick() ? 150 : 6000}};
         seeds_ = ctx_.seeds(2, 5);
 
         ClaimResult result;
@@ -218,9 +218,9 @@ private:
         if (m.target != m.protocol_target) {
             target_note = fmt::format(
                 "No sweep run of either arm reached the protocol's {:.0f}% (best smoothed validation accuracy: none "
-                "{:.2f}%, bn {:.2f}%), so steps are measured to {:.2f}%, 1 point below the weaker arm's best (the rule "
-                "fixed before the numbers; every sweep run ran its full budget, so its steps to the new target are read off "
-                "the same curve).\n\n",
+                "{:.2f}%, bn {:.2f}%), so steps are measured to {:.2f}%, 1 point below the weaker arm's best (the "
+                "rule fixed before the numbers; every sweep run ran its full budget, so its steps to the new target "
+                "are read off the same curve).\n\n",
                 100 * m.protocol_target, 100 * best_none, 100 * best_bn, 100 * m.target);
             ctx_.log(fmt::format("convergence: {} target lowered to {:.4f}", m.model, m.target));
         }
@@ -248,10 +248,10 @@ private:
         const auto speed_cell = [](const SpeedUp& s) {
             return fmt::format("**{}x** [{}, {}]", ratio_text(s.median), ratio_text(s.ci.low), ratio_text(s.ci.high));
         };
-        results.rows.push_back({"(a) same LR (no-BN's best)", number(lr_none, 4), number(lr_none, 4), steps_cell(none, m.target),
-                                steps_cell(bn_same, m.target), speed_cell(same)});
-        results.rows.push_back({"(b) each arm at its best LR", number(lr_none, 4), number(lr_bn, 4), steps_cell(none, m.target),
-                                steps_cell(bn_tuned, m.target), speed_cell(tuned)});
+        results.rows.push_back({"(a) same LR (no-BN's best)", number(lr_none, 4), number(lr_none, 4),
+                                steps_cell(none, m.target), steps_cell(bn_same, m.target), speed_cell(same)});
+        results.rows.push_back({"(b) each arm at its best LR", number(lr_none, 4), number(lr_bn, 4),
+                                steps_cell(none, m.target), steps_cell(bn_tuned, m.target), speed_cell(tuned)});
         body += fmt::format("Paired seeds 0..{} (speed-up per seed: steps(none)/steps(bn); a run that never reached "
                             "the target counts as infinitely many steps):\n\n",
                             seeds_ - 1) +
