@@ -153,6 +153,16 @@ TEST_CASE("bnlab claims: list, index from the summaries, and usage errors", "[cl
                          Catch::Contains("| **confirmed** |") && Catch::Contains("15.0 min on 1 thread (the sum"));
     CHECK_THAT(text, !Catch::Contains("learning-rate/report.md"));  // not run, not listed
 
+    // A corrupt summary, or one with a field of the wrong type, is an error naming the file.
+    std::ofstream(dir.path() / "inference" / "summary.json") << R"({"verdict": "confirmed", "wall_seconds": "ten"})";
+    const auto wrong_type = run_bnlab("claims index --out '" + dir.path().string() + "'");
+    CHECK(wrong_type.exit_code == 1);
+    CHECK_THAT(wrong_type.output, Catch::Contains("inference/summary.json"));
+    std::ofstream(dir.path() / "inference" / "summary.json") << "{\"verdict\": ";
+    const auto truncated = run_bnlab("claims index --out '" + dir.path().string() + "'");
+    CHECK(truncated.exit_code == 1);
+    CHECK_THAT(truncated.output, Catch::Contains("inference/summary.json"));
+
     CHECK(run_bnlab("claims run nonsense").exit_code == 2);
     CHECK(run_bnlab("claims run convergence --seeds -1").exit_code == 2);
     CHECK(run_bnlab("claims index --out /nonexistent/dir").exit_code == 2);

@@ -160,18 +160,19 @@ std::string write_index(const std::string& out_dir) {
         const std::string path = out_dir + "/" + c.name + "/summary.json";
         std::ifstream in(path);
         if (!in) continue;
-        nlohmann::json s;
+        // A summary that is not JSON, or has a field of the wrong type, names its file.
         try {
-            s = nlohmann::json::parse(in);
+            const nlohmann::json s = nlohmann::json::parse(in);
+            const double wall = s.value("wall_seconds", 0.0);
+            total += wall;
+            threads.insert(s.value("threads", 0));
+            table.rows.push_back({fmt::format("[{}]({}/report.md)", c.title, c.name), c.statement,
+                                  "**" + s.value("verdict", std::string("?")) + "**",
+                                  s.value("key_result", std::string()), s.value("profile", std::string()),
+                                  fmt::format("{:.1f} min", wall / 60)});
         } catch (const nlohmann::json::exception& e) {
             throw Error(path + ": " + e.what());
         }
-        const double wall = s.value("wall_seconds", 0.0);
-        total += wall;
-        threads.insert(s.value("threads", 0));
-        table.rows.push_back({fmt::format("[{}]({}/report.md)", c.title, c.name), c.statement,
-                              "**" + s.value("verdict", std::string("?")) + "**", s.value("key_result", std::string()),
-                              s.value("profile", std::string()), fmt::format("{:.1f} min", wall / 60)});
     }
     std::string index = "# BatchNorm claims, tested\n\nEach row links to a report with the source, the protocol, the rule "
                         "that decides the verdict (fixed before the numbers), the results with 95% bootstrap "
