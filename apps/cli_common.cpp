@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "data/catalog.h"
-#include "layers/models.h"
+#include "models/zoo.h"
 
 namespace bnlab::cli {
 

@@ -7,8 +7,8 @@
 
 #include "data/catalog.h"
 #include "data/dataset.h"
-#include "experiments/config.h"
-#include "experiments/model_file.h"
+#include "train/config.h"
+#include "train/model_file.h"
 
 namespace bnlab::cli {
 

@@ -8,7 +8,7 @@
 #include "apps/progress.h"
 #include "data/catalog.h"
 #include "experiments/compare.h"
-#include "layers/models.h"
+#include "models/zoo.h"
 
 namespace bnlab::cli {
 namespace {

@@ -11,7 +11,7 @@
 #include "apps/cli_common.h"
 #include "core/atomic_file.h"
 #include "data/catalog.h"
-#include "experiments/evaluate.h"
+#include "train/evaluate.h"
 
 namespace bnlab::cli {
 namespace {

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <string>
 
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 
 namespace bnlab::cli {
 

@@ -11,7 +11,7 @@
 #include "core/parallel.h"
 #include "core/profiler.h"
 #include "data/catalog.h"
-#include "experiments/run_recorder.h"
+#include "train/run_recorder.h"
 
 namespace bnlab::cli {
 namespace {

@@ -1,5 +1,5 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
-// bnlab train: trains one model and writes its run directory (experiments/run_recorder.h).
+// bnlab train: trains one model and writes its run directory (train/run_recorder.h).
 void add_train_command(CLI::App& app);

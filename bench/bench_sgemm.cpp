@@ -31,7 +31,7 @@
 #include "core/random.h"
 #include "core/tensor.h"
 #include "layers/affine.h"
-#include "layers/models.h"
+#include "models/zoo.h"
 
 using namespace bnlab;
 

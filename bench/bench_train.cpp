@@ -5,7 +5,7 @@
 //               [--threads 2] [--windows 5] [--window-seconds 0.3] [--no-train] [--no-inference]
 //   bench_train --rss --models cifar-cnn --norms bn --batches 128 --threads 2
 //
-// A training step is exactly the Trainer's (experiments/trainer.h train_step): the next batch
+// A training step is exactly the Trainer's (train/trainer.h train_step): the next batch
 // from a prefetching DataLoader over synthetic images, zero_grad, forward under a Tape,
 // cross-entropy, backward, SGD with momentum 0.9, with a MemoryPool active. Inference is a
 // forward pass in eval mode without a tape. Each time is the best of several windows after a
@@ -35,8 +35,8 @@
 #include "core/profiler.h"
 #include "core/random.h"
 #include "data/loader.h"
-#include "experiments/trainer.h"
-#include "layers/models.h"
+#include "train/trainer.h"
+#include "models/zoo.h"
 #include "optim/sgd.h"
 
 using namespace bnlab;

@@ -3,7 +3,7 @@
 Run with Debian's python3-torch:  /usr/bin/python3 bench/torch_ref.py [options]
 (`make bench-compare` runs it next to bench_train and writes bench/results.md.)
 
-The models are bnlab's model zoo (layers/models.h) rebuilt in torch.nn, layer for layer:
+The models are bnlab's model zoo (models/zoo.h) rebuilt in torch.nn, layer for layer:
 convs 3x3 padding 1, pools 2x2, a transform feeding a norm has no bias, bn = BatchNorm2d/1d,
 gn = GroupNorm(4, C), ln = GroupNorm(1, C) after convs and LayerNorm after linears. A training
 step is zero_grad, forward, cross-entropy, backward, SGD(lr 0.01, momentum 0.9) on a batch

@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "experiments/plot.h"
-#include "experiments/run_recorder.h"
+#include "train/run_recorder.h"
 #include "experiments/stats.h"
 
 namespace bnlab {

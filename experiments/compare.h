@@ -2,7 +2,7 @@
 //
 // Pairing: for a given seed every arm sees the same batches in the same order (the loader
 // is seeded by the seed) and starts from the same weights in every layer the arms share
-// (layers/models.h), so a difference between arms is the norm's doing, not luck.
+// (models/zoo.h), so a difference between arms is the norm's doing, not luck.
 //
 // For each arm: final test accuracy and loss (mean and std over seeds), steps to reach a
 // target test accuracy (default: 95% of the weaker arm's mean final accuracy; runs that
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 
 namespace bnlab {
 
@@ -60,7 +60,7 @@ struct CompareCallbacks {
     std::function<void(const CompareRun&)> run_finished;
 };
 
-// Each run writes its directory out_dir/<arm>-seed<k> (experiments/run_recorder.h).
+// Each run writes its directory out_dir/<arm>-seed<k> (train/run_recorder.h).
 CompareResult run_compare(const CompareConfig& config, const Dataset& train, const Dataset& test,
                           const std::string& out_dir, const CompareCallbacks& callbacks = {});
 

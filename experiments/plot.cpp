@@ -12,7 +12,7 @@
 
 #include "core/atomic_file.h"
 #include "experiments/stats.h"
-#include "experiments/trainer.h"
+#include "train/metrics.h"
 
 extern char** environ;
 

@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "experiments/trainer.h"
+#include "train/metrics.h"
 
 namespace bnlab {
 

@@ -7,7 +7,7 @@
 
 #include "core/random.h"
 #include "data/dataset.h"
-#include "experiments/config.h"
+#include "train/config.h"
 
 namespace bnlab::test {
 

@@ -15,8 +15,8 @@
 #include "data/catalog.h"
 #include "data/loader.h"
 #include "data_test_util.h"
-#include "experiments/evaluate.h"
-#include "experiments/model_file.h"
+#include "train/evaluate.h"
+#include "train/model_file.h"
 
 using namespace bnlab;
 using namespace bnlab::test;

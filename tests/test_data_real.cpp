@@ -82,24 +82,22 @@ TEST_CASE("real MNIST: the test set and the training set", "[data][real]") {
     for (const FileCheck& check : verify_folder(spec, folder)) CHECK(check.status == FileCheck::Status::ok);
 }
 
-TEST_CASE("real CIFAR-10: test_batch, data_batch_1 and data_batch_2", "[data][real]") {
+TEST_CASE("real CIFAR-10: test_batch and all five training batches", "[data][real]") {
     const fs::path folder = shared_data() / "cifar10" / "cifar-10-batches-bin";
     if (!have(folder, "../shared/data/cifar10, or set BNLAB_SHARED_DATA")) return;
     const DatasetSpec& spec = *find_spec("cifar10");
     check_split(load_from_folder(spec, "test", folder),
                 {10000, std::vector<int64_t>(10, 1000), {3, 8, 8, 0, 6, 6, 1, 6, 3, 1}, "7fa1480f5617b07b9a04920865c7d55f", ""});
-    // Only batches 1 and 2 are in shared/: the train split loads as partial data.
-    CHECK_THROWS_WITH(load_from_folder(spec, "train", folder), Catch::Contains("missing: data_batch_3.bin"));
-    const Dataset train = load_from_folder(spec, "train", folder, true);
-    check_split(train, {20000,
-                        {1005 + 984, 974 + 1007, 1032 + 1010, 1016 + 995, 999 + 1010, 937 + 988, 1030 + 1008,
-                         1001 + 1026, 1025 + 987, 981 + 985},
-                        {6, 9, 9, 4, 1, 1, 2, 7, 8, 3}, "564903faacb68848fabcb0f46460d2b5", ""});
+    // The whole training split: batches 1-5 in order, 5000 images a class.
+    const Dataset train = load_from_folder(spec, "train", folder);
+    check_split(train, {50000, std::vector<int64_t>(10, 5000), {6, 9, 9, 4, 1, 1, 2, 7, 8, 3},
+                        "564903faacb68848fabcb0f46460d2b5", "11af95666bd6fd7846144e768325bf13"});
     CHECK(digest_hex(DigestKind::md5, train.image(10000)) == "4fcd0da12e0ad12f35fccd88b123e299");  // data_batch_2's first
+    CHECK(digest_hex(DigestKind::md5, train.image(20000)) == "117300269d674904a11f8aea697948c6");  // data_batch_3's first
+    CHECK(digest_hex(DigestKind::md5, train.image(49999)) == "1d99508f8690b4cb22da5996be54fbd7");  // data_batch_5's last
     CHECK(train.class_names[3] == "cat");
-    // The standard constants come from all 50000 training images; 2 of 5 batches agree to 0.002.
-    check_standard_stats(train, 2e-3);
+    // The standard constants come from all 50000 training images.
+    check_standard_stats(train, 5e-4);
     const std::vector<FileCheck> checks = verify_folder(spec, folder);  // SHA-1s as MXNet publishes them
-    CHECK(all_ok(checks, 3));
-    CHECK(checks[2].status == FileCheck::Status::missing);  // data_batch_3.bin
+    CHECK(all_ok(checks, 6));
 }

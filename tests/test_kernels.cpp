@@ -14,8 +14,8 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "core/tape.h"
-#include "experiments/trainer.h"
-#include "layers/models.h"
+#include "train/trainer.h"
+#include "models/zoo.h"
 #include "optim/sgd.h"
 
 using namespace bnlab;

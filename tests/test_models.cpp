@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/tape.h"
-#include "layers/models.h"
+#include "models/zoo.h"
 
 using namespace bnlab;
 

@@ -10,8 +10,8 @@
 #include "core/random.h"
 #include "core/tape.h"
 #include "data/loader.h"
-#include "experiments/trainer.h"
-#include "layers/models.h"
+#include "train/trainer.h"
+#include "models/zoo.h"
 #include "optim/sgd.h"
 
 using namespace bnlab;

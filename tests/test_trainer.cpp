@@ -8,8 +8,8 @@
 #include "core/ops.h"
 #include "core/profiler.h"
 #include "core/tape.h"
-#include "experiments/trainer.h"
-#include "layers/models.h"
+#include "train/trainer.h"
+#include "models/zoo.h"
 #include "optim/sgd.h"
 #include "tests/synthetic_data.h"
 

@@ -15,7 +15,7 @@
 #include "core/parallel.h"
 #include "data/catalog.h"
 #include "experiments/claims/markdown.h"
-#include "experiments/run_recorder.h"
+#include "train/run_recorder.h"
 
 namespace bnlab::claims {
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 
 namespace bnlab::claims {
 

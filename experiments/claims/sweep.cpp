@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "experiments/claims/markdown.h"
-#include "experiments/evaluate.h"
+#include "train/evaluate.h"
 #include "experiments/stats.h"
 
 namespace bnlab::claims {

@@ -1,4 +1,4 @@
-#include "experiments/model_file.h"
+#include "train/model_file.h"
 
 #include <fmt/format.h>
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 
 namespace bnlab {
 

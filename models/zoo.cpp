@@ -1,4 +1,4 @@
-#include "layers/models.h"
+#include "models/zoo.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "experiments/config.h"
+#include "train/config.h"
 
 #include <fmt/format.h>
 

@@ -7,7 +7,7 @@
 // eval mode and a MetricsRow is reported. A NaN or infinite loss ends the run as diverged.
 //
 // Determinism: the model's initial weights come from config.seed (per layer, see
-// layers/models.h), the batch order from config.seed (data/loader.h); with the same thread
+// models/zoo.h), the batch order from config.seed (data/loader.h); with the same thread
 // count two runs are bit-identical, and a run resumed from a checkpoint continues exactly
 // as if it had never stopped.
 #pragma once
@@ -19,47 +19,15 @@
 
 #include "data/dataset.h"
 #include "data/loader.h"
-#include "experiments/config.h"
-#include "experiments/evaluate.h"
-#include "experiments/model_file.h"
+#include "train/config.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+#include "train/model_file.h"
 #include "layers/module.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 
 namespace bnlab {
-
-struct MetricsRow {
-    int64_t step = 0;
-    double epoch = 0;  // fractional: steps / steps_per_epoch
-    double lr = 0;
-    double train_loss = NAN, train_accuracy = NAN;  // averaged over the steps since the last row
-    double test_loss = NAN, test_accuracy = NAN;
-    double wall_seconds = 0;
-    std::vector<double> grad_norms;  // one per parameter, in Trainer::grad_norm_names() order
-};
-
-// Progress of one step, for progress bars.
-struct StepProgress {
-    int64_t step, total_steps, epoch;
-    double loss, accuracy, lr, samples_per_second, wall_seconds;
-};
-
-class TrainObserver {
-public:
-    virtual ~TrainObserver() = default;
-    virtual void on_step(const StepProgress&) {}
-    virtual void on_row(const MetricsRow&) {}
-    // Asked after every row: true ends the run there (e.g. once a target is reached).
-    virtual bool stop_requested() const { return false; }
-};
-
-struct RunResult {
-    bool diverged = false;
-    int64_t diverged_at = -1;  // the step whose loss was not finite
-    int64_t steps = 0;         // steps completed
-    MetricsRow last;           // the last row reported
-    double wall_seconds = 0;
-};
 
 class Trainer {
 public:

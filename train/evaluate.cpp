@@ -1,4 +1,4 @@
-#include "experiments/evaluate.h"
+#include "train/evaluate.h"
 
 #include <cmath>
 

@@ -1,8 +1,7 @@
-#include "experiments/trainer.h"
+#include "train/trainer.h"
 
 #include <fmt/format.h>
 
-#include <bit>
 #include <chrono>
 #include <thread>
 
@@ -38,10 +37,6 @@ std::unique_ptr<Schedule> make_schedule(const TrainConfig& c, int64_t total_step
                                                               c.warmup_steps, std::move(s));
     return s;
 }
-
-// Doubles stored exactly in checkpoint metadata.
-std::string exact(double v) { return fmt::format("{}", std::bit_cast<uint64_t>(v)); }
-double from_exact(const std::string& s) { return std::bit_cast<double>(static_cast<uint64_t>(std::stoull(s))); }
 
 }  // namespace
 
@@ -197,61 +192,6 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
     }
     wall_offset_ = result.wall_seconds;
     return result;
-}
-
-void Trainer::save_checkpoint(const std::string& path) const {
-    TensorFile file;
-    for (const auto& [name, t] : model_->state_dict().f32) file.f32["model." + name] = t;
-    for (const auto& [name, t] : model_->state_dict().i64) file.i64["model." + name] = t;
-    optimizer_->save_state(file, "optimizer");
-    for (const auto& [name, gen] : model_->named_generators()) {
-        const Generator::State s = gen->state();
-        file.i64["rng." + name] = {Shape{5}, {static_cast<int64_t>(s.seed), static_cast<int64_t>(s.state),
-                                             static_cast<int64_t>(s.increment), s.has_spare_normal ? 1 : 0,
-                                             static_cast<int64_t>(std::bit_cast<uint32_t>(s.spare_normal))}};
-    }
-    file.metadata["bnlab.config"] = to_json(config_).dump();
-    file.metadata["bnlab.step"] = std::to_string(step_);
-    file.metadata["bnlab.window"] = fmt::format("{} {} {} {} {}", exact(window_loss_), window_correct_, window_samples_,
-                                                window_steps_, exact(wall_offset_));
-    write_safetensors(path, file);
-}
-
-void Trainer::load_checkpoint(const std::string& path) {
-    const TensorFile file = read_safetensors(path);
-    const auto meta = [&](const std::string& key) {
-        auto it = file.metadata.find(key);
-        if (it == file.metadata.end()) throw Error(path + ": not a bnlab training checkpoint (no " + key + ")");
-        return it->second;
-    };
-    nlohmann::json saved = nlohmann::json::parse(meta("bnlab.config"));
-    nlohmann::json mine = to_json(config_);
-    saved.erase("threads");  // the thread count may change between runs (results then agree to rounding)
-    mine.erase("threads");
-    if (saved != mine) throw Error(path + ": checkpoint was written by a run with another config: " + saved.dump());
-
-    TensorFile model_state;
-    model_state.source = path;
-    for (const auto& [name, t] : file.f32)
-        if (name.rfind("model.", 0) == 0) model_state.f32[name.substr(6)] = t;
-    for (const auto& [name, t] : file.i64)
-        if (name.rfind("model.", 0) == 0) model_state.i64[name.substr(6)] = t;
-    model_->load_state_dict(model_state);
-    optimizer_->load_state(file, "optimizer");
-    for (auto& [name, gen] : model_->named_generators()) {
-        auto it = file.i64.find("rng." + name);
-        if (it == file.i64.end() || it->second.values.size() != 5) throw Error(path + ": missing generator state rng." + name);
-        const auto& v = it->second.values;
-        gen->set_state({static_cast<uint64_t>(v[0]), static_cast<uint64_t>(v[1]), static_cast<uint64_t>(v[2]), v[3] != 0,
-                        std::bit_cast<float>(static_cast<uint32_t>(v[4]))});
-    }
-    step_ = std::stoll(meta("bnlab.step"));
-    std::istringstream window(meta("bnlab.window"));
-    std::string loss_bits, wall_bits;
-    window >> loss_bits >> window_correct_ >> window_samples_ >> window_steps_ >> wall_bits;
-    window_loss_ = from_exact(loss_bits);
-    wall_offset_ = from_exact(wall_bits);
-    loader_epoch_ = -1;  // the next run() restarts the loader at the right epoch and batch
 }
 
 }  // namespace bnlab

@@ -1,4 +1,4 @@
-#include "experiments/run_recorder.h"
+#include "train/run_recorder.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "experiments/model_file.h"
+#include "train/model_file.h"
 
 namespace bnlab {
 

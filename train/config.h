@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "layers/models.h"
+#include "models/zoo.h"
 
 namespace bnlab {
 

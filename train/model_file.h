@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "experiments/config.h"
+#include "train/config.h"
 #include "layers/module.h"
-#include "layers/models.h"
+#include "models/zoo.h"
 
 namespace bnlab {
 

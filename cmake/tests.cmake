@@ -1,0 +1,51 @@
+# The Catch2 tests, the README example, and the package tests: run with ctest.
+enable_testing()
+find_package(Catch2 2 REQUIRED)
+include(Catch)
+set(BNLAB_ROOT ${CMAKE_CURRENT_SOURCE_DIR})
+
+# Catch2's main() and shared test helpers, compiled once.
+add_library(test_support STATIC tests/catch_main.cpp tests/gradcheck.cpp)
+target_include_directories(test_support PUBLIC ${BNLAB_ROOT})
+target_link_libraries(test_support PUBLIC bnlab Catch2::Catch2)
+file(GLOB BNLAB_TEST_SOURCES CONFIGURE_DEPENDS ${BNLAB_ROOT}/tests/test_*.cpp)
+add_executable(bnlab_tests ${BNLAB_TEST_SOURCES})
+target_link_libraries(bnlab_tests PRIVATE test_support)
+target_compile_definitions(bnlab_tests PRIVATE BNLAB_SOURCE_DIR="${BNLAB_ROOT}"
+                           BNLAB_BINARY="$<TARGET_FILE:bnlab_cli>")
+add_dependencies(bnlab_tests bnlab_cli)
+# One ctest entry per TEST_CASE.
+catch_discover_tests(bnlab_tests WORKING_DIRECTORY ${BNLAB_ROOT})
+
+# The README's library example, extracted, compiled and run, so the README stays true.
+file(READ ${BNLAB_ROOT}/README.md BNLAB_README)
+string(REGEX MATCH "<!-- readme-example:begin -->\n```cpp\n(.*)```\n<!-- readme-example:end -->" _ "${BNLAB_README}")
+if(NOT CMAKE_MATCH_1)
+  message(FATAL_ERROR "README.md: no readme-example block")
+endif()
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/readme_example.cpp "${CMAKE_MATCH_1}")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${BNLAB_ROOT}/README.md)
+add_executable(readme_example ${CMAKE_CURRENT_BINARY_DIR}/readme_example.cpp)
+target_link_libraries(readme_example PRIVATE bnlab)
+add_test(NAME "README example trains an MLP with BatchNorm" COMMAND readme_example WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+set_tests_properties("README example trains an MLP with BatchNorm" PROPERTIES PASS_REGULAR_EXPRESSION "epoch 2: test accuracy 0\\.8")
+
+# The package: install into a scratch prefix, build a tiny consumer with find_package(bnlab),
+# run it and the installed `bnlab`; configure a project that add_subdirectory()s bnlab; and a
+# wrong-way include (layers/ including train/) must fail to compile.
+add_test(NAME "package: cmake --install, find_package(bnlab) consumer, add_subdirectory, arrows"
+         COMMAND ${BNLAB_ROOT}/tests/package/check_package.sh ${CMAKE_COMMAND} ${CMAKE_CURRENT_BINARY_DIR} ${BNLAB_ROOT})
+
+# The arrows: a file that links only bnlab::layers and includes train/ must not compile; the
+# same file including layers/ and core/ must (so the first test fails for the right reason).
+add_library(arrow_wrong_way OBJECT EXCLUDE_FROM_ALL tests/package/wrong_way.cpp)
+target_link_libraries(arrow_wrong_way PRIVATE bnlab_layers)
+add_library(arrow_right_way OBJECT EXCLUDE_FROM_ALL tests/package/right_way.cpp)
+target_link_libraries(arrow_right_way PRIVATE bnlab_layers)
+add_test(NAME "arrows: layers/ cannot include train/ (the build fails)"
+         COMMAND ${CMAKE_COMMAND} --build ${CMAKE_CURRENT_BINARY_DIR} --target arrow_wrong_way)
+set_tests_properties("arrows: layers/ cannot include train/ (the build fails)" PROPERTIES
+                     PASS_REGULAR_EXPRESSION "train/trainer.h: No such file" RESOURCE_LOCK bnlab_build)
+add_test(NAME "arrows: layers/ can include layers/ and core/"
+         COMMAND ${CMAKE_COMMAND} --build ${CMAKE_CURRENT_BINARY_DIR} --target arrow_right_way)
+set_tests_properties("arrows: layers/ can include layers/ and core/" PROPERTIES RESOURCE_LOCK bnlab_build)
