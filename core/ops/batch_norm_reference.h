@@ -4,9 +4,9 @@
 // Same contract as bnlab::batch_norm (core/ops.h), but written as the math reads: per
 // channel, three loops forward (mean, variance, output) and three loops backward (the
 // parameter gradients, the gradients of the mean and the variance, the input gradient), in
-// double, no tape, no threads, no blocking. It is slow on purpose. docs/batch_norm.md walks
-// through it; core/ops/batch_norm_composed.cpp builds the same function out of small ops so
-// the tape derives the backward instead.
+// double, no tape, no threads, no blocking. It is slow on purpose. docs/walkthrough.md follows
+// it on real numbers; core/ops/batch_norm_composed.cpp builds the same function out of small
+// ops so that the tape derives the backward instead.
 #pragma once
 
 #include <vector>
