@@ -19,6 +19,8 @@
 using namespace bnlab;
 using bnlab::testing::gradcheck;
 using bnlab::testing::GradCheckOptions;
+using bnlab::testing::param;
+using bnlab::testing::require_ok;
 
 namespace {
 
@@ -45,18 +47,6 @@ Tensor reference_batch_norm_op(const Tensor& x, const Tensor& w, const Tensor& b
     return r.y;
 }
 
-Tensor param(const Shape& shape, Generator& gen, float low, float high) {
-    Tensor t = Tensor::uniform(shape, gen, low, high);
-    t.set_requires_grad();
-    return t;
-}
-
-void require_ok(const bnlab::testing::GradCheckResult& r) {
-    INFO(r.report);
-    CHECK(r.checked > 0);
-    CHECK(r.ok);
-}
-
 // max |a - e| <= tol * max(1, max |e|)
 void check_close(const Tensor& actual, const Tensor& expected, const std::string& what, double tol = 1e-4) {
     INFO(what);
@@ -75,7 +65,8 @@ const GradCheckOptions kNormOptions{5e-4, 3e-2, 3e-3};
 
 }  // namespace
 
-TEST_CASE("plain-loop BatchNorm: its hand-written backward matches finite differences", "[batch_norm][teaching]") {
+TEST_CASE("plain-loop BatchNorm's hand-written backward and composed BatchNorm's tape-derived one match finite differences",
+          "[batch_norm][teaching]") {
     Generator gen(31);
     for (const Shape& s : {Shape{4, 3}, Shape{2, 3, 5}, Shape{3, 2, 3, 3}, Shape{2, 1, 1, 1}}) {
         INFO("shape " << s.str());
@@ -91,6 +82,9 @@ TEST_CASE("plain-loop BatchNorm: its hand-written backward matches finite differ
                 [&](const auto& in) { return reference_batch_norm_op(in[0], Tensor(), Tensor(), rm, rv, training); },
                 {x}, kNormOptions));
         }
+        require_ok(gradcheck([](const auto& in) { return batch_norm_composed(in[0], in[1], in[2]); }, {x, w, b},
+                             kNormOptions));
+        require_ok(gradcheck([](const auto& in) { return batch_norm_composed(in[0]); }, {x}, kNormOptions));
     }
 }
 
@@ -128,18 +122,6 @@ TEST_CASE("square and rsqrt: values and finite-difference gradients", "[gradchec
         require_ok(gradcheck([](const auto& in) { return square(in[0]); }, {x}));
         Tensor positive = param(s, gen, 0.3f, 3.0f);
         require_ok(gradcheck([](const auto& in) { return rsqrt(in[0]); }, {positive}));
-    }
-}
-
-TEST_CASE("BatchNorm composed from ops: the tape derives a backward that passes gradcheck", "[batch_norm][teaching]") {
-    Generator gen(33);
-    for (const Shape& s : {Shape{4, 3}, Shape{2, 3, 5}, Shape{3, 2, 3, 3}, Shape{2, 1, 1, 1}}) {
-        INFO("shape " << s.str());
-        const int64_t C = s[1];
-        Tensor x = param(s, gen, -2.0f, 2.0f), w = param({C}, gen, 0.5f, 1.5f), b = param({C}, gen, -1.0f, 1.0f);
-        require_ok(gradcheck([](const auto& in) { return batch_norm_composed(in[0], in[1], in[2]); }, {x, w, b},
-                             kNormOptions));
-        require_ok(gradcheck([](const auto& in) { return batch_norm_composed(in[0]); }, {x}, kNormOptions));
     }
 }
 

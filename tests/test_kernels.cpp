@@ -1,7 +1,7 @@
 // The optimized kernels of core/ops against their plain reference versions
-// (core/ops/reference.h) on random shapes: odd sizes, batch 1, channels that are not a
-// multiple of 8, strides and paddings; forward and backward, with 1 and 2 threads, into fresh
-// and into already existing gradients. And the determinism guarantees: 1 and 2 threads agree
+// (core/ops/reference.h, core/ops/batch_norm_reference.h) on random shapes: odd sizes, batch 1,
+// channels that are not a multiple of 8, strides and paddings; forward and backward, with 1
+// and 2 threads, into fresh and into already existing gradients. And the determinism guarantees: 1 and 2 threads agree
 // to float rounding; the same thread count gives the same bits.
 #include <catch2/catch.hpp>
 
@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/ops.h"
+#include "core/ops/batch_norm_reference.h"
 #include "core/ops/reference.h"
 #include "core/parallel.h"
 #include "core/random.h"
