@@ -49,3 +49,13 @@ set_tests_properties("arrows: layers/ cannot include train/ (the build fails)" P
 add_test(NAME "arrows: layers/ can include layers/ and core/"
          COMMAND ${CMAKE_COMMAND} --build ${CMAKE_CURRENT_BINARY_DIR} --target arrow_right_way)
 set_tests_properties("arrows: layers/ can include layers/ and core/" PROPERTIES RESOURCE_LOCK bnlab_build)
+
+# docs/walkthrough.md: the example is built with everything else; one test compares its output
+# with the copy in the doc, another builds it with the doc's g++ line against an installed bnlab.
+add_executable(walkthrough examples/walkthrough.cpp)
+target_link_libraries(walkthrough PRIVATE bnlab)
+add_test(NAME "docs/walkthrough.md shows what examples/walkthrough.cpp prints"
+         COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:walkthrough> -DDOC=${BNLAB_ROOT}/docs/walkthrough.md
+                 -P ${BNLAB_ROOT}/tests/docs/check_doc_output.cmake)
+add_test(NAME "docs/walkthrough.md: its g++ line builds the example against an installed bnlab"
+         COMMAND ${BNLAB_ROOT}/tests/docs/check_compile_outside_cmake.sh ${CMAKE_COMMAND} ${CMAKE_CURRENT_BINARY_DIR} ${BNLAB_ROOT})

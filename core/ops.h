@@ -1,5 +1,6 @@
-// Every differentiable op bnlab has. Each lives in core/ops/<group>.cpp with its forward
-// and backward next to each other. Shapes in comments: N batch, C channels, H x W image.
+// Every differentiable op bnlab has. Each lives in the core/ops/<file>.cpp named in its
+// section below, with its forward and backward next to each other. Shapes in comments:
+// N batch, C channels, H x W image.
 //
 // An op records itself on the active tape (core/tape.h) when one of its inputs requires
 // grad; otherwise it only computes. Bad shapes throw ShapeError naming the op and shapes.
@@ -41,7 +42,8 @@ inline Tensor operator*(float s, const Tensor& x) { return mul(x, s); }
 inline Tensor operator/(const Tensor& x, float s) { return mul(x, 1.0f / s); }
 inline Tensor operator-(const Tensor& x) { return neg(x); }
 
-// The shape a op(a, b) broadcast produces; ShapeError (naming `op`) if they do not fit.
+// The shape a op(a, b) broadcast produces; ShapeError (naming `op`) if they do not fit
+// (broadcast.cpp).
 Shape broadcast_shape(const char* op, const Shape& a, const Shape& b);
 
 // --- matmul.cpp: products through OpenBLAS sgemm ----------------------------------------
@@ -63,10 +65,12 @@ Tensor reshape(const Tensor& x, const Shape& shape);
 // Collapses dimensions start_dim..end into one: (N,C,H,W) -> (N, C*H*W) for start_dim 1.
 Tensor flatten(const Tensor& x, int start_dim = 1);
 
-// --- activation.cpp ---------------------------------------------------------------------
+// --- activation.cpp: pointwise functions -----------------------------------------------
 Tensor relu(const Tensor& x);     // max(x, 0)
 Tensor sigmoid(const Tensor& x);  // 1 / (1 + e^-x)
 Tensor tanh(const Tensor& x);
+Tensor square(const Tensor& x);   // x^2
+Tensor rsqrt(const Tensor& x);    // 1 / sqrt(x)
 
 // --- softmax.cpp ------------------------------------------------------------------------
 // log(softmax(x)) along `dim`, computed as x - max - log(sum(exp(x - max))).
@@ -77,7 +81,8 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int32_t> labels);
 
 // --- conv.cpp ---------------------------------------------------------------------------
 // x: (N,C,H,W), weight: (F,C,kh,kw), bias: (F) or undefined -> (N,F,Ho,Wo) with
-// Ho = (H + 2*padding - kh) / stride + 1 (likewise Wo). im2col over the whole batch + one sgemm.
+// Ho = (H + 2*padding - kh) / stride + 1 (likewise Wo). One image at a time: im2col of image n,
+// then one sgemm writes y[n]; threads take blocks of images.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int stride = 1,
               int padding = 0);
 
@@ -102,16 +107,17 @@ Tensor dropout(const Tensor& x, float p, bool training, Generator& gen);
 //   (the unbiased variance for running_var).
 // not training: normalize with running_mean/running_var (which must be defined).
 // weight (gamma) and bias (beta) are (C) or undefined (no affine).
+// This is the fused, tuned kernel. To learn BN read core/ops/batch_norm_reference.h (plain
+// loops, the test oracle) and core/ops/batch_norm_composed.h (built from the ops above).
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
 
-// --- layer_norm.cpp ---------------------------------------------------------------------
+// --- layer_group_norm.cpp: layer_norm and group_norm ------------------------------------
 // Normalizes over the last `normalized_ndim` dimensions of x, per leading index.
 // weight and bias have those trailing dimensions' shape, or are undefined.
 Tensor layer_norm(const Tensor& x, int normalized_ndim, const Tensor& weight = Tensor(),
                   const Tensor& bias = Tensor(), double eps = 1e-5);
 
-// --- group_norm.cpp ---------------------------------------------------------------------
 // x: (N,C,*): C channels in num_groups groups; statistics per (n, group) over the group's
 // channels and all spatial positions. weight, bias: (C) or undefined.
 Tensor group_norm(const Tensor& x, int num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),

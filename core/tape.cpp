@@ -63,9 +63,9 @@ void Tape::backward(const Tensor& out, const Tensor& grad_output) {
                 const ProfileScope profile(it->op, ProfileScope::kBackward);
                 it->backward(grad);
             }
-            // The entry is done: free its saved activations and the intermediate gradient now,
-            // so that peak memory falls as backward proceeds.
-            it->output.zero_grad();
+            // The entry is done: free its saved activations and the intermediate gradient now
+            // (unless the user asked to keep it), so that peak memory falls as backward proceeds.
+            if (!it->output.retains_grad()) it->output.zero_grad();
             it->backward = nullptr;
             it->inputs.clear();
             it->output = Tensor();

@@ -7,7 +7,8 @@
 // While a tape is active, every op whose inputs require a gradient appends one Entry:
 // its inputs, its output and a closure that, given d loss/d output, adds d loss/d input
 // into each input's .grad. backward() walks the entries newest-first, then releases them,
-// and with them the activations the closures saved. With no active tape nothing is
+// and with them the activations the closures saved and the outputs' gradients (except those
+// of outputs marked with Tensor::retain_grad()). With no active tape nothing is
 // recorded: that is inference mode, and it costs nothing extra.
 #pragma once
 

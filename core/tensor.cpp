@@ -136,6 +136,13 @@ bool Tensor::is_leaf() const { return impl_->is_leaf; }
 Tensor Tensor::grad() const { return impl_->grad; }
 void Tensor::zero_grad() { impl_->grad = Tensor(); }
 
+Tensor& Tensor::retain_grad() {
+    if (!impl_->is_leaf) impl_->retains_grad = true;
+    return *this;
+}
+
+bool Tensor::retains_grad() const { return impl_->retains_grad; }
+
 bool allclose(const Tensor& actual, const Tensor& expected, float rtol, float atol) {
     if (actual.shape() != expected.shape()) return false;
     const float* a = actual.data();

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <memory>
 #include <span>
 #include <vector>
@@ -92,9 +93,15 @@ public:
     // True for tensors made by the user (parameters, inputs), false for op outputs
     // that a tape recorded.
     bool is_leaf() const;
-    // d(loss)/d(this) after backward; undefined if none has been computed.
+    // d(loss)/d(this) after backward; undefined if none has been computed. Leaves keep it;
+    // an op output's gradient is freed as soon as backward has passed it, unless
+    // retain_grad() was called on it (like PyTorch's retain_grad).
     Tensor grad() const;
     void zero_grad();  // drops the gradient (the next backward starts from zero)
+    // Keep this op output's gradient after backward, to look at an intermediate gradient
+    // (d loss / d activation). On a leaf it does nothing: leaves keep theirs anyway.
+    Tensor& retain_grad();
+    bool retains_grad() const;
 
     // Two handles to the same tensor (not the same values).
     bool same(const Tensor& other) const { return impl_ == other.impl_; }
@@ -115,6 +122,7 @@ struct TensorImpl {
     Shape shape;
     bool requires_grad = false;
     bool is_leaf = true;
+    bool retains_grad = false;  // an op output whose gradient backward keeps
     Tensor grad;
 };
 
@@ -124,5 +132,12 @@ inline const float* Tensor::data() const { return impl_->storage->data() + impl_
 
 // Equal shapes and every value within atol + rtol * |expected|.
 bool allclose(const Tensor& actual, const Tensor& expected, float rtol = 1e-5f, float atol = 1e-8f);
+
+// Prints like PyTorch, with the shape: `tensor([[ 0.5000, -1.2500],\n        [ 2.0000,  0.0000]],
+// shape=(2,2))`. One number format for all values (4 decimals, or scientific when values are
+// huge or tiny); tensors of more than 1000 values show only the first and last 3 entries of
+// each long dimension, with `...` between; `, requires_grad` at the end when it does.
+// core/tensor_print.cpp.
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 }  // namespace bnlab

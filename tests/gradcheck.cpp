@@ -1,5 +1,7 @@
 #include "tests/gradcheck.h"
 
+#include <catch2/catch.hpp>
+
 #include <cmath>
 #include <sstream>
 
@@ -55,6 +57,18 @@ GradCheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs, 
     if (mismatches > 5) report << "... " << mismatches << " mismatches in all\n";
     result.report = report.str();
     return result;
+}
+
+Tensor param(const Shape& shape, Generator& gen, float low, float high) {
+    Tensor t = Tensor::uniform(shape, gen, low, high);
+    t.set_requires_grad();
+    return t;
+}
+
+void require_ok(const GradCheckResult& result) {
+    INFO(result.report);
+    CHECK(result.checked > 0);
+    CHECK(result.ok);
 }
 
 }  // namespace bnlab::testing

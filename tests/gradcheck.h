@@ -13,6 +13,10 @@
 
 #include "core/tensor.h"
 
+namespace bnlab {
+class Generator;
+}
+
 namespace bnlab::testing {
 
 struct GradCheckOptions {
@@ -31,5 +35,11 @@ using TensorFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // Checks d/d(inputs[i]) for every input with requires_grad() set.
 GradCheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs, GradCheckOptions options = {});
+
+// A leaf to check: uniform values in [low, high), requires_grad set.
+Tensor param(const Shape& shape, Generator& gen, float low = -1.0f, float high = 1.0f);
+
+// Catch2 CHECKs that the check compared something and passed (the report is printed if not).
+void require_ok(const GradCheckResult& result);
 
 }  // namespace bnlab::testing

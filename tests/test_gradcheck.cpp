@@ -11,14 +11,10 @@
 using namespace bnlab;
 using bnlab::testing::gradcheck;
 using bnlab::testing::GradCheckOptions;
+using bnlab::testing::param;
+using bnlab::testing::require_ok;
 
 namespace {
-
-Tensor param(const Shape& shape, Generator& gen, float low = -1.0f, float high = 1.0f) {
-    Tensor t = Tensor::uniform(shape, gen, low, high);
-    t.set_requires_grad();
-    return t;
-}
 
 // Values that are pairwise at least `gap` apart (in random order), so that max-pooling's
 // winner and ReLU's sign cannot flip under a finite-difference step.
@@ -29,12 +25,6 @@ Tensor distinct_values(const Shape& shape, Generator& gen, float gap = 0.05f) {
     Tensor t = Tensor::from_vector(shape, v);
     t.set_requires_grad();
     return t;
-}
-
-void require_ok(const bnlab::testing::GradCheckResult& r) {
-    INFO(r.report);
-    CHECK(r.checked > 0);
-    CHECK(r.ok);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The optimized kernels of core/ops against their plain reference versions
-// (core/ops/reference.h) on random shapes: odd sizes, batch 1, channels that are not a
-// multiple of 8, strides and paddings; forward and backward, with 1 and 2 threads, into fresh
-// and into already existing gradients. And the determinism guarantees: 1 and 2 threads agree
+// (core/ops/reference.h, core/ops/batch_norm_reference.h) on random shapes: odd sizes, batch 1,
+// channels that are not a multiple of 8, strides and paddings; forward and backward, with 1
+// and 2 threads, into fresh and into already existing gradients. And the determinism guarantees: 1 and 2 threads agree
 // to float rounding; the same thread count gives the same bits.
 #include <catch2/catch.hpp>
 
@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/ops.h"
+#include "core/ops/batch_norm_reference.h"
 #include "core/ops/reference.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -150,10 +151,21 @@ TEST_CASE("conv2d without an input gradient (the first layer) still gives weight
     check_close(b.grad(), g.bias, "bias");
 }
 
-TEST_CASE("batch_norm matches the reference in training and evaluation", "[kernels][batch_norm]") {
-    const Shape shapes[] = {{1, 3, 5, 7}, {4, 13, 3, 3}, {8, 5}, {3, 17, 9}, {2, 9, 16, 16}};
+TEST_CASE("batch_norm matches the plain-loop BatchNorm in training and evaluation", "[kernels][batch_norm]") {
+    // The oracle is core/ops/batch_norm_reference.cpp. Shapes: 2D (N,C), 3D and 4D; batch 1
+    // (evaluation only: training needs 2+ values per channel); N*H*W = 2; channel counts that
+    // are not multiples of 16, and more channels than one block (kChannelBlock = 64).
+    struct Case {
+        Shape shape;
+        bool train;
+    };
+    const Case cases[] = {
+        {{1, 3, 5, 7}, true}, {{1, 5}, false},  {{1, 7, 1, 1}, false}, {{2, 3, 1, 1}, true}, {{2, 19}, true},
+        {{4, 13, 3, 3}, true}, {{8, 5}, true}, {{3, 17, 9}, true},     {{2, 9, 16, 16}, true}, {{2, 70, 2, 3}, true},
+    };
     Generator gen(13);
-    for (const Shape& shape : shapes) {
+    for (const Case& c : cases) {
+        const Shape& shape = c.shape;
         const int64_t C = shape[1];
         // An offset mean tests the statistics' accuracy when |mean| >> std.
         const Tensor x = Tensor::randn(shape, gen, 3.0f, 2.0f);
@@ -162,20 +174,27 @@ TEST_CASE("batch_norm matches the reference in training and evaluation", "[kerne
         const Tensor gy = Tensor::randn(shape, gen);
         for (bool affine : {true, false}) {
             const Tensor w = affine ? gamma : Tensor(), b = affine ? beta : Tensor();
-            const reference::Grads train = reference::batch_norm_backward(x, Tensor(), Tensor(), w, 1e-5, gy);
-            check_op("batch_norm train " + shape.str(),
-                     [](const std::vector<Tensor>& in) {
-                         return batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true, 0.1, 1e-5);
-                     },
-                     {x, w, b}, reference::batch_norm(x, Tensor(), Tensor(), w, b, 1e-5),
-                     {train.x, affine ? train.weight : Tensor(), affine ? train.bias : Tensor()}, gy, gen, 1e-4);
-            const reference::Grads eval = reference::batch_norm_backward(x, rmean, rvar, w, 1e-5, gy);
-            check_op("batch_norm eval " + shape.str(),
-                     [&](const std::vector<Tensor>& in) {
-                         return batch_norm(in[0], rmean.clone(), rvar.clone(), in[1], in[2], false, 0.1, 1e-5);
-                     },
-                     {x, w, b}, reference::batch_norm(x, rmean, rvar, w, b, 1e-5),
-                     {eval.x, affine ? eval.weight : Tensor(), affine ? eval.bias : Tensor()}, gy, gen, 1e-4);
+            for (bool training : {true, false}) {
+                if (training && !c.train) continue;
+                // The reference updates its own copy of the running statistics; the kernel must
+                // update its copy the same way.
+                const Tensor ref_mean = rmean.clone(), ref_var = rvar.clone();
+                const reference::BatchNormResult ref =
+                    reference::batch_norm_forward(x, ref_mean, ref_var, w, b, training, 0.1, 1e-5);
+                const reference::BatchNormGrads g = reference::batch_norm_backward(x, w, ref.saved, gy);
+                const Tensor op_mean = rmean.clone(), op_var = rvar.clone();
+                const std::string what = std::string(training ? "train " : "eval ") + (affine ? "affine " : "") + shape.str();
+                check_op("batch_norm " + what,
+                         [&](const std::vector<Tensor>& in) {
+                             return batch_norm(in[0], op_mean.clone(), op_var.clone(), in[1], in[2], training, 0.1, 1e-5);
+                         },
+                         {x, w, b}, ref.y, {g.x, affine ? g.weight : Tensor(), affine ? g.bias : Tensor()}, gy, gen,
+                         1e-4);
+                NoTape no_tape;
+                (void)batch_norm(x, op_mean, op_var, w, b, training, 0.1, 1e-5);
+                check_close(op_mean, ref_mean, "running_mean after " + what, 1e-6);
+                check_close(op_var, ref_var, "running_var after " + what, 1e-6);
+            }
         }
     }
 }

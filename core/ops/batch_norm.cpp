@@ -16,6 +16,10 @@
 // batchnorm_layer.c, see pjreddie/darknet#1723) carry an extra dL/dvar * sum(-2(x-mu))/M
 // term in dL/dmu; it is identically zero because sum(x - mu) = 0, so it is left out.
 // Backward (eval): mu and rstd are constants, so dx = dy * gamma * rstd.
+//
+// To learn BN, read batch_norm_reference.cpp first (the same math in plain loops, with the
+// chain rule through mu and var term by term; the tests check this kernel against it), then
+// batch_norm_composed.cpp (BN built from small ops, the backward derived by the tape).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -33,57 +37,10 @@ namespace {
 
 using detail::for_rows, detail::kChannelBlock, detail::sum_products, detail::TwoSums;
 
-void check_channel_vector(const char* what, const Tensor& t, int64_t C, const Tensor& x) {
-    if (t.defined() && (t.ndim() != 1 || t.dim(0) != C))
-        throw ShapeError(std::string("batch_norm: ") + what + " " + t.shape().str() + " does not match input " +
-                         x.shape().str() + " with " + std::to_string(C) + " channels");
-}
-
-// dbeta = sum dy;  dgamma = sum dy * xhat;  dx = k (dy - mean(dy) - xhat mean(dy xhat)), k = gamma rstd
-// (with running statistics: dx = k dy). stats: the mean and rstd forward used, (2, C).
+// Defined below the op, so that the file reads forward, then backward, then helpers.
 void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& stats,
-                         bool use_batch_stats, int64_t N, int64_t C, int64_t S, int64_t M, const Tensor& gy) {
-    const float* xv = x.data();
-    const float* g = gy.data();
-    const GradTarget gx = x.requires_grad() ? grad_target(x) : GradTarget{nullptr, false};
-    float* ggamma = weight.defined() && weight.requires_grad() ? grad_buffer(weight) : nullptr;
-    float* gbeta = bias.defined() && bias.requires_grad() ? grad_buffer(bias) : nullptr;
-    const float* w = weight.defined() ? weight.data() : nullptr;
-    const float* mean = stats.data();
-    const float* rstd = stats.data() + C;
-    const double inv_m = 1.0 / static_cast<double>(M);
-    parallel_for(C, 3 * M, [&](int64_t c_begin, int64_t c_end) {
-        for (int64_t cb = c_begin; cb < c_end; cb += kChannelBlock) {
-            const int64_t ce = std::min(cb + kChannelBlock, c_end);
-            // sum dy and sum dy (x - mu); times rstd the latter is sum dy xhat
-            TwoSums sums[kChannelBlock];
-            for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
-                const TwoSums r = sum_products(g + row, 0.0f, xv + row, mean[c], S);
-                sums[c - cb].first += r.first;
-                sums[c - cb].second += r.second;
-            });
-            float k[kChannelBlock], mean_dy[kChannelBlock], mean_dy_xhat[kChannelBlock];
-            for (int64_t c = cb; c < ce; ++c) {
-                const double sum_dy = sums[c - cb].first, sum_dy_xhat = sums[c - cb].second * rstd[c];
-                if (ggamma) ggamma[c] += static_cast<float>(sum_dy_xhat);
-                if (gbeta) gbeta[c] += static_cast<float>(sum_dy);
-                k[c - cb] = (w ? w[c] : 1.0f) * rstd[c];
-                mean_dy[c - cb] = use_batch_stats ? static_cast<float>(sum_dy * inv_m) : 0.0f;
-                mean_dy_xhat[c - cb] = use_batch_stats ? static_cast<float>(sum_dy_xhat * inv_m) : 0.0f;
-            }
-            if (!gx.data) continue;
-            for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
-                const float mu = mean[c], rs = rstd[c], kc = k[c - cb], m1 = mean_dy[c - cb], m2 = mean_dy_xhat[c - cb];
-                const float* xc = xv + row;
-                const float* gc = g + row;
-                store_grad(gx.data + row, gx.accumulate, S, [&](int64_t s) {
-                    const float xhat = (xc[s] - mu) * rs;
-                    return kc * (gc[s] - m1 - xhat * m2);
-                });
-            });
-        }
-    });
-}
+                         bool use_batch_stats, int64_t N, int64_t C, int64_t S, int64_t M, const Tensor& gy);
+void check_channel_vector(const char* what, const Tensor& t, int64_t C, const Tensor& x);
 
 }  // namespace
 
@@ -170,5 +127,62 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
     }
     return y;
 }
+
+namespace {
+
+// dbeta = sum dy;  dgamma = sum dy * xhat;  dx = k (dy - mean(dy) - xhat mean(dy xhat)), k = gamma rstd
+// (with running statistics: dx = k dy). stats: the mean and rstd forward used, (2, C).
+void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& stats,
+                         bool use_batch_stats, int64_t N, int64_t C, int64_t S, int64_t M, const Tensor& gy) {
+    const float* xv = x.data();
+    const float* g = gy.data();
+    const GradTarget gx = x.requires_grad() ? grad_target(x) : GradTarget{nullptr, false};
+    float* ggamma = weight.defined() && weight.requires_grad() ? grad_buffer(weight) : nullptr;
+    float* gbeta = bias.defined() && bias.requires_grad() ? grad_buffer(bias) : nullptr;
+    const float* w = weight.defined() ? weight.data() : nullptr;
+    const float* mean = stats.data();
+    const float* rstd = stats.data() + C;
+    const double inv_m = 1.0 / static_cast<double>(M);
+    parallel_for(C, 3 * M, [&](int64_t c_begin, int64_t c_end) {
+        for (int64_t cb = c_begin; cb < c_end; cb += kChannelBlock) {
+            const int64_t ce = std::min(cb + kChannelBlock, c_end);
+            // sum dy and sum dy (x - mu); times rstd the latter is sum dy xhat
+            TwoSums sums[kChannelBlock];
+            for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
+                const TwoSums r = sum_products(g + row, 0.0f, xv + row, mean[c], S);
+                sums[c - cb].first += r.first;
+                sums[c - cb].second += r.second;
+            });
+            float k[kChannelBlock], mean_dy[kChannelBlock], mean_dy_xhat[kChannelBlock];
+            for (int64_t c = cb; c < ce; ++c) {
+                const double sum_dy = sums[c - cb].first, sum_dy_xhat = sums[c - cb].second * rstd[c];
+                if (ggamma) ggamma[c] += static_cast<float>(sum_dy_xhat);
+                if (gbeta) gbeta[c] += static_cast<float>(sum_dy);
+                k[c - cb] = (w ? w[c] : 1.0f) * rstd[c];
+                mean_dy[c - cb] = use_batch_stats ? static_cast<float>(sum_dy * inv_m) : 0.0f;
+                mean_dy_xhat[c - cb] = use_batch_stats ? static_cast<float>(sum_dy_xhat * inv_m) : 0.0f;
+            }
+            if (!gx.data) continue;
+            for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
+                const float mu = mean[c], rs = rstd[c], kc = k[c - cb], m1 = mean_dy[c - cb], m2 = mean_dy_xhat[c - cb];
+                const float* xc = xv + row;
+                const float* gc = g + row;
+                store_grad(gx.data + row, gx.accumulate, S, [&](int64_t s) {
+                    const float xhat = (xc[s] - mu) * rs;
+                    return kc * (gc[s] - m1 - xhat * m2);
+                });
+            });
+        }
+    });
+}
+
+// ShapeError unless t is undefined or a (C) vector.
+void check_channel_vector(const char* what, const Tensor& t, int64_t C, const Tensor& x) {
+    if (t.defined() && (t.ndim() != 1 || t.dim(0) != C))
+        throw ShapeError(std::string("batch_norm: ") + what + " " + t.shape().str() + " does not match input " +
+                         x.shape().str() + " with " + std::to_string(C) + " channels");
+}
+
+}  // namespace
 
 }  // namespace bnlab

@@ -10,17 +10,17 @@ namespace {
 
 int64_t out_size(int64_t in, int64_t k, int stride, int padding) { return (in + 2 * padding - k) / stride + 1; }
 
-// BatchNorm, GroupNorm and LayerNorm are one computation with different index maps: element i
-// belongs to statistics set set_of(i) and uses affine parameter param_of(i).
+// GroupNorm and LayerNorm are one computation with different index maps: element i belongs to
+// statistics set set_of(i) and uses affine parameter param_of(i). (BatchNorm is the same with
+// set = channel; its plain version is spelled out in batch_norm_reference.cpp.)
 //   mu_s = mean of x over set s;  var_s = mean of (x - mu_s)^2;  rstd_s = 1/sqrt(var_s + eps)
 //   xhat = (x - mu) rstd;  y = gamma_a xhat + beta_a
-// Backward with batch statistics, g = dy gamma_a:  dx = rstd (g - mean_s(g) - xhat mean_s(g xhat));
-// with fixed (running) statistics: dx = rstd g.  dgamma_a = sum dy xhat;  dbeta_a = sum dy.
+// Backward, g = dy gamma_a:  dx = rstd (g - mean_s(g) - xhat mean_s(g xhat));
+// dgamma_a = sum dy xhat;  dbeta_a = sum dy.
 struct Norm {
     int64_t sets;
     Shape params;
     std::function<int64_t(int64_t)> set_of, param_of;
-    Tensor fixed_mean, fixed_var;  // running statistics, or undefined for batch statistics
 };
 
 struct Stats {
@@ -32,22 +32,15 @@ Stats statistics(const Tensor& x, const Norm& norm, double eps) {
     Stats st{std::vector<double>(S), std::vector<double>(S)};
     std::vector<double> count(S), var(S);
     const float* px = x.data();
-    if (norm.fixed_mean.defined()) {
-        for (size_t s = 0; s < S; ++s) {
-            st.mean[s] = norm.fixed_mean.data()[s];
-            var[s] = norm.fixed_var.data()[s];
-        }
-    } else {
-        for (int64_t i = 0; i < x.numel(); ++i) {
-            const auto s = static_cast<size_t>(norm.set_of(i));
-            st.mean[s] += px[i];
-            count[s] += 1;
-        }
-        for (size_t s = 0; s < S; ++s) st.mean[s] /= count[s];
-        for (int64_t i = 0; i < x.numel(); ++i) {
-            const auto s = static_cast<size_t>(norm.set_of(i));
-            var[s] += (px[i] - st.mean[s]) * (px[i] - st.mean[s]) / count[s];
-        }
+    for (int64_t i = 0; i < x.numel(); ++i) {
+        const auto s = static_cast<size_t>(norm.set_of(i));
+        st.mean[s] += px[i];
+        count[s] += 1;
+    }
+    for (size_t s = 0; s < S; ++s) st.mean[s] /= count[s];
+    for (int64_t i = 0; i < x.numel(); ++i) {
+        const auto s = static_cast<size_t>(norm.set_of(i));
+        var[s] += (px[i] - st.mean[s]) * (px[i] - st.mean[s]) / count[s];
     }
     for (size_t s = 0; s < S; ++s) st.rstd[s] = 1.0 / std::sqrt(var[s] + eps);
     return st;
@@ -90,9 +83,7 @@ Grads normalize_backward(const Tensor& x, const Norm& norm, const Tensor& weight
     for (int64_t i = 0; i < n; ++i) {
         const auto s = static_cast<size_t>(norm.set_of(i));
         const auto u = static_cast<size_t>(i);
-        const double dx = norm.fixed_mean.defined()
-                              ? st.rstd[s] * g[u]
-                              : st.rstd[s] * (g[u] - mean_g[s] / count[s] - xhat[u] * mean_g_xhat[s] / count[s]);
+        const double dx = st.rstd[s] * (g[u] - mean_g[s] / count[s] - xhat[u] * mean_g_xhat[s] / count[s]);
         out.x.data()[i] = static_cast<float>(dx);
     }
     for (size_t a = 0; a < dgamma.size(); ++a) {
@@ -102,26 +93,18 @@ Grads normalize_backward(const Tensor& x, const Norm& norm, const Tensor& weight
     return out;
 }
 
-// x (N,C,*): the channel of element i is (i / S) % C.
-Norm batch_norm_index(const Tensor& x, const Tensor& running_mean, const Tensor& running_var) {
-    const int64_t C = x.dim(1), S = x.numel() / (x.dim(0) * C);
-    return {C, Shape{C}, [=](int64_t i) { return (i / S) % C; }, [=](int64_t i) { return (i / S) % C; },
-            running_mean, running_var};
-}
-
 Norm group_norm_index(const Tensor& x, int groups) {
     const int64_t C = x.dim(1), S = x.numel() / (x.dim(0) * C), per_group = C / groups;
     return {x.dim(0) * groups, Shape{C},
             [=](int64_t i) { return (i / (C * S)) * groups + (i / S) % C / per_group; },
-            [=](int64_t i) { return (i / S) % C; }, Tensor(), Tensor()};
+            [=](int64_t i) { return (i / S) % C; }};
 }
 
 Norm layer_norm_index(const Tensor& x, int normalized_ndim) {
     Shape params;
     for (int d = x.ndim() - normalized_ndim; d < x.ndim(); ++d) params.push_back(x.dim(d));
     const int64_t D = params.numel();
-    return {x.numel() / D, params, [=](int64_t i) { return i / D; }, [=](int64_t i) { return i % D; }, Tensor(),
-            Tensor()};
+    return {x.numel() / D, params, [=](int64_t i) { return i / D; }, [=](int64_t i) { return i % D; }};
 }
 
 // Calls f(n, c, h, w) for every in-bounds input pixel of window (oh, ow) of plane (n, c).
@@ -214,16 +197,6 @@ Grads conv2d_backward(const Tensor& x, const Tensor& weight, bool has_bias, int 
         return t;
     };
     return {to_tensor(x.shape(), dx), to_tensor(weight.shape(), dw), has_bias ? to_tensor(Shape{F}, db) : Tensor()};
-}
-
-Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, double eps) {
-    return normalize(x, batch_norm_index(x, running_mean, running_var), weight, bias, eps);
-}
-
-Grads batch_norm_backward(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
-                          const Tensor& weight, double eps, const Tensor& gy) {
-    return normalize_backward(x, batch_norm_index(x, running_mean, running_var), weight, eps, gy);
 }
 
 Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, double eps) {

@@ -4,6 +4,7 @@
 // (odd sizes, batch 1, channel counts that are not multiples of 8), forward and backward.
 //
 // Each *_backward returns d loss / d input (and weight, bias) for an output gradient gy.
+// BatchNorm's plain version has a file of its own: core/ops/batch_norm_reference.h.
 #pragma once
 
 #include "core/tensor.h"
@@ -19,13 +20,6 @@ struct Grads {
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding);
 Grads conv2d_backward(const Tensor& x, const Tensor& weight, bool has_bias, int stride, int padding,
                       const Tensor& gy);
-
-// Batch norm of x (N,C,*) with batch statistics (biased variance), or with the given
-// running mean and variance when they are defined. weight, bias: (C) or undefined.
-Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, double eps);
-Grads batch_norm_backward(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
-                          const Tensor& weight, double eps, const Tensor& gy);
 
 // Group norm of x (N,C,*) with `groups` groups; weight, bias: (C) or undefined.
 Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, double eps);
