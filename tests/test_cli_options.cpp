@@ -36,15 +36,6 @@ const std::vector<NamedList>& train_lists() {
     return lists;
 }
 
-// A tiny MNIST (12 training, 5 test images of 4x3) in root/mnist.
-void write_tiny_mnist(const fs::path& root) {
-    for (const auto& [prefix, count] : {std::pair<std::string, uint32_t>{"train", 12}, {"t10k", 5}}) {
-        const TinyIdx tiny = tiny_idx(count);
-        write_gzip(root / "mnist" / (prefix + "-images-idx3-ubyte.gz"), tiny.images);
-        write_gzip(root / "mnist" / (prefix + "-labels-idx1-ubyte.gz"), tiny.labels);
-    }
-}
-
 }  // namespace
 
 TEST_CASE("bnlab train --help lists every name the library accepts", "[cli][options]") {

@@ -14,15 +14,6 @@ CommandResult bnlab_data(const std::string& args, const std::string& env = "") {
     return run_bnlab("data " + args, env);
 }
 
-// A tiny MNIST in root/mnist: 12 training and 5 test images of 4x3.
-void write_tiny_mnist(const fs::path& root) {
-    for (const auto& [prefix, count] : {std::pair<std::string, uint32_t>{"train", 12}, {"t10k", 5}}) {
-        const TinyIdx tiny = tiny_idx(count);
-        write_gzip(root / "mnist" / (prefix + "-images-idx3-ubyte.gz"), tiny.images);
-        write_gzip(root / "mnist" / (prefix + "-labels-idx1-ubyte.gz"), tiny.labels);
-    }
-}
-
 }  // namespace
 
 TEST_CASE("bnlab data list and info show what was found", "[data][cli]") {
