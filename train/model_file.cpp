@@ -10,6 +10,7 @@ void save_model(const std::string& path, const SavedModel& saved) {
     TensorFile file = saved.model->state_dict();
     file.metadata["format"] = "pt";
     file.metadata["bnlab.config"] = to_json(saved.config).dump();
+    file.metadata["bnlab.spec"] = resolved_spec(saved.config.model);
     file.metadata["bnlab.input"] = fmt::format("{},{},{}", saved.input.channels, saved.input.height, saved.input.width);
     file.metadata["bnlab.classes"] = nlohmann::json(saved.class_names).dump();
     file.metadata["bnlab.mean"] = nlohmann::json(saved.mean).dump();
@@ -40,7 +41,17 @@ SavedModel load_model(const std::string& path) {
     in.classes = static_cast<int64_t>(saved.class_names.size());
     if (static_cast<int64_t>(saved.mean.size()) != in.channels || saved.std.size() != saved.mean.size())
         throw Error(path + ": bnlab.mean/bnlab.std do not have one value per input channel");
-    saved.model = make_model(saved.config.model, in, saved.config.seed);
+    // The stored spec, when there is one, is the network as it was built; the config's model
+    // name may mean another network in a later bnlab.
+    ModelConfig architecture = saved.config.model;
+    if (auto spec = file.metadata.find("bnlab.spec"); spec != file.metadata.end())
+        architecture = ModelConfig{.arch = spec->second, .gn_groups = architecture.gn_groups, .init_scale = architecture.init_scale,
+                                   .init = architecture.init, .batch_norm = architecture.batch_norm};
+    try {
+        saved.model = make_model(architecture, in, saved.config.seed);
+    } catch (const Error& e) {
+        throw Error(path + ": cannot rebuild its model: " + e.what());
+    }
     saved.model->load_state_dict(file);
     saved.model->eval();
     return saved;
