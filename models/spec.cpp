@@ -194,7 +194,10 @@ std::string format_layer(const SpecLayer& l) {
 
 std::string format_spec(const std::vector<SpecLayer>& layers) {
     std::string s;
-    for (const SpecLayer& l : layers) s += (s.empty() ? "" : "-") + format_layer(l);
+    for (const SpecLayer& l : layers) {
+        if (!s.empty()) s += '-';
+        s += format_layer(l);
+    }
     return s;
 }
 

@@ -17,7 +17,10 @@ constexpr int kMaxDepth = 1000;
 // `block` n times, joined by '-'.
 std::string repeat(const std::string& block, int n) {
     std::string out;
-    for (int i = 0; i < n; ++i) out += (i ? "-" : "") + block;
+    for (int i = 0; i < n; ++i) {
+        if (i > 0) out += '-';
+        out += block;
+    }
     return out;
 }
 
