@@ -52,6 +52,14 @@ std::string model_error(const ModelConfig& config, const InputSpec& input = {}) 
     return "no error";
 }
 
+// Each (spec, message): building the spec fails with an error starting with the message.
+void check_spec_errors(const std::vector<std::pair<std::string, std::string>>& cases) {
+    for (const auto& [spec, message] : cases) {
+        INFO(spec);
+        CHECK_THAT(model_error({.arch = spec}), Catch::StartsWith(message));
+    }
+}
+
 }  // namespace
 
 TEST_CASE("spec grammar: every layer parses and formats back", "[models][spec]") {
@@ -94,10 +102,7 @@ TEST_CASE("spec mistakes are FieldErrors of model with their position", "[models
         {"", "model: spec position 1: empty spec"},
         {"resnet", "model: unknown model 'resnet' (known: mlp, small-cnn, mnist-cnn, cifar-cnn, plain-cnn, resnet20), or a spec of layers"},
     };
-    for (const auto& [spec, message] : cases) {
-        INFO(spec);
-        CHECK_THAT(model_error({.arch = spec}), Catch::StartsWith(message));
-    }
+    check_spec_errors(cases);
 }
 
 TEST_CASE("spec shape mistakes name the layer", "[models][spec]") {
@@ -113,10 +118,7 @@ TEST_CASE("spec shape mistakes name the layer", "[models][spec]") {
         {"conv8-relu", "model: the spec ends with 8x28x28, but the data set has 10 classes: end it with fc (one output per class), after gap or flatten"},
         {"maxpool2p2-fc", "model: spec position 1 (maxpool2p2): padding 2 is more than half the kernel 2"},
     };
-    for (const auto& [spec, message] : cases) {
-        INFO(spec);
-        CHECK_THAT(model_error({.arch = spec}), Catch::StartsWith(message));
-    }
+    check_spec_errors(cases);
     CHECK(model_error({.arch = "cifar-cnn"}, {3, 4, 4, 10}) ==
           "model: model cifar-cnn, layer maxpool2: input 128x1x1 is too small for a 2x2 pool");
     CHECK(model_error({.arch = "conv12-norm-relu-gap-fc", .norm = "gn", .gn_groups = 5}) ==
