@@ -37,6 +37,7 @@
 
 #include "bench/timing.h"
 #include "core/cpu.h"
+#include "core/error.h"
 #include "core/ops/blas.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -75,7 +76,7 @@ double gflops(int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, const
 // Independent multiply-add chains held in registers (more chains than FMA units x latency, so
 // the units never wait): the core's arithmetic limit. Each returns a value that depends on
 // every chain, so nothing is optimized away, and its FLOP count through `flop`.
-constexpr int64_t kFmaIterations = 4'000'000;
+constexpr int64_t kFmaIterations = 1'000'000;  // 1-2 ms a run: short enough to fit between other processes
 
 __attribute__((target("avx2,fma"))) float fma_loop_avx2(double& flop) {
     constexpr int chains = 12;  // of 16 YMM registers: 12 chains + 2 constants
@@ -105,10 +106,10 @@ __attribute__((target("avx512f"))) float fma_loop_avx512(double& flop) {
     return _mm512_reduce_add_ps(total);
 }
 
-// GFLOP/s of `threads` threads each running `loop` at once: the best of 5.
+// GFLOP/s of `threads` threads each running `loop` at once: the best of 40 runs.
 double fma_peak(int threads, float (*loop)(double&)) {
     double best = 1e9, flop = 0, sink = 0;
-    for (int r = 0; r < 5; ++r) {
+    for (int r = 0; r < 40; ++r) {
         const auto start = std::chrono::steady_clock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
         sink += loop(flop);
@@ -197,8 +198,13 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     std::optional<detail::ScopedGemmLibrary> blis;
-    if (kernels == "blis") blis.emplace(detail::GemmLibrary::blis);
-    else set_kernels(parse_kernels(kernels, "--kernels"));
+    try {
+        if (kernels == "blis") blis.emplace(detail::GemmLibrary::blis);
+        else set_kernels(parse_kernels(kernels, "--kernels"));
+    } catch (const Error& e) {
+        std::fprintf(stderr, "bench_sgemm: %s\n", e.what());
+        return 2;
+    }
     const bool on_blis = detail::Gemm{}.library == detail::GemmLibrary::blis;
     std::printf("# bench_sgemm; sgemm: %s; conv copies %d\n",
                 on_blis ? detail::blis_description().c_str() : kernels_description().c_str(), conv_copies);
