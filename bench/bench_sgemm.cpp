@@ -24,7 +24,6 @@
 // and `flops MODEL MFLOP` (one image's training step, all products together), which
 // bench/compare.py turns into the sgemm bound on images/s.
 #include <cblas.h>
-#include <immintrin.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -51,8 +50,10 @@ namespace {
 
 // C (M,N) = A (M,K) B (K,N), with A or B stored transposed as the op stores them, the way
 // bnlab calls sgemm (core/ops/blas.h: rows split over the threads); GFLOP/s. With copies > 1,
-// that many threads each run the product on their own matrices at once (each call then runs
-// on its own thread, as in conv2d's per-image loop), and the GFLOP/s are of all of them.
+// that many threads each run the product on their own matrices inside one parallel region,
+// `repeats` times each (a region of about 4 M multiply-adds per thread, as conv2d runs a block
+// of images per thread: forking per product would time OpenMP's fork and join instead), and
+// the GFLOP/s are of all of them together.
 double gflops(int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, const bench::TimingOptions& timing,
               int copies = 1) {
     Generator gen(5);
@@ -64,46 +65,45 @@ double gflops(int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, const
     }
     const detail::Gemm gemm;
     const auto one = [&](int i) { gemm(trans_a, trans_b, M, N, K, 1.0f, a[i].data(), b[i].data(), 0.0f, c[i].data()); };
+    const int64_t repeats = copies == 1 ? 1 : std::max<int64_t>(1, (int64_t{1} << 22) / (M * N * K));
     const auto call = [&] {
         if (copies == 1) return one(0);
 #pragma omp parallel num_threads(copies)
-        one(omp_get_thread_num());
+        for (int64_t r = 0; r < repeats; ++r) one(omp_get_thread_num());
     };
     const bench::Timing t = bench::time_windows(call, timing);
-    return 2.0 * static_cast<double>(M * N * K) * copies / t.best / 1e9;
+    return 2.0 * static_cast<double>(M * N * K * repeats) * copies / t.best / 1e9;
 }
 
 // Independent multiply-add chains held in registers (more chains than FMA units x latency, so
-// the units never wait): the core's arithmetic limit. Each returns a value that depends on
-// every chain, so nothing is optimized away, and its FLOP count through `flop`.
+// the units never wait): the core's arithmetic limit. GCC vector types keep one loop for both
+// widths; each wrapper compiles it for its ISA (no -m flags: the build stays portable) and
+// with contraction on, so acc * x + y is one FMA. The result depends on every chain, so
+// nothing is optimized away; `flop` gets the count.
+typedef float Float8 __attribute__((vector_size(32)));
+typedef float Float16 __attribute__((vector_size(64)));
 constexpr int64_t kFmaIterations = 1'000'000;  // 1-2 ms a run: short enough to fit between other processes
 
-__attribute__((target("avx2,fma"))) float fma_loop_avx2(double& flop) {
-    constexpr int chains = 12;  // of 16 YMM registers: 12 chains + 2 constants
-    __m256 acc[chains];
-    for (int i = 0; i < chains; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i));
-    const __m256 x = _mm256_set1_ps(0.9999999f), y = _mm256_set1_ps(1e-7f);
+template <class Vec, int chains>
+[[gnu::always_inline]] inline float fma_chains(double& flop) {
+    constexpr int lanes = sizeof(Vec) / sizeof(float);
+    Vec acc[chains];
+    for (int i = 0; i < chains; ++i) acc[i] = Vec{} + 0.001f * static_cast<float>(i);
+    const Vec x = Vec{} + 0.9999999f, y = Vec{} + 1e-7f;
     for (int64_t it = 0; it < kFmaIterations; ++it)
-        for (int i = 0; i < chains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
-    __m256 total = acc[0];
-    for (int i = 1; i < chains; ++i) total = _mm256_add_ps(total, acc[i]);
-    flop = 2.0 * 8 * chains * static_cast<double>(kFmaIterations);
-    float lanes[8];
-    _mm256_storeu_ps(lanes, total);
-    return lanes[0] + lanes[7];
+        for (int i = 0; i < chains; ++i) acc[i] = acc[i] * x + y;
+    Vec total = acc[0];
+    for (int i = 1; i < chains; ++i) total += acc[i];
+    flop = 2.0 * lanes * chains * static_cast<double>(kFmaIterations);
+    return total[0] + total[lanes - 1];
 }
 
-__attribute__((target("avx512f"))) float fma_loop_avx512(double& flop) {
-    constexpr int chains = 16;  // of 32 ZMM registers
-    __m512 acc[chains];
-    for (int i = 0; i < chains; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
-    const __m512 x = _mm512_set1_ps(0.9999999f), y = _mm512_set1_ps(1e-7f);
-    for (int64_t it = 0; it < kFmaIterations; ++it)
-        for (int i = 0; i < chains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
-    __m512 total = acc[0];
-    for (int i = 1; i < chains; ++i) total = _mm512_add_ps(total, acc[i]);
-    flop = 2.0 * 16 * chains * static_cast<double>(kFmaIterations);
-    return _mm512_reduce_add_ps(total);
+// 12 chains of 16 YMM registers; 16 of 32 ZMM registers.
+[[gnu::target("avx2,fma"), gnu::optimize("fp-contract=fast")]] float fma_loop_avx2(double& flop) {
+    return fma_chains<Float8, 12>(flop);
+}
+[[gnu::target("avx512f"), gnu::optimize("fp-contract=fast")]] float fma_loop_avx512(double& flop) {
+    return fma_chains<Float16, 16>(flop);
 }
 
 // GFLOP/s of `threads` threads each running `loop` at once: the best of 40 runs.

@@ -13,8 +13,9 @@
 // Why per image: one image's cols (K*P floats, 1.2 MB for cifar-cnn's widest layer) is still
 // in cache when sgemm reads it, where a whole-batch cols matrix (150 MB at batch 128) would
 // go out to memory and back; and y needs no transpose. Each thread takes a fixed block of
-// images with its own cols buffer and runs sgemm on one core (OpenBLAS does inside a
-// parallel region); these shapes reach 85-100% of the one-core sgemm peak (bench_sgemm).
+// images with its own cols buffer and runs sgemm on one core (core/ops/blas.h: OpenBLAS or
+// BLIS, single-threaded inside a parallel region); these shapes reach 85-100% of the
+// one-core sgemm peak (bench_sgemm).
 // A batch smaller than the thread count runs image by image with a multi-threaded sgemm.
 // dweight is summed per thread and the partial sums added in thread order: deterministic.
 // cols is rebuilt in backward rather than saved: it is kh*kw times the size of x.
