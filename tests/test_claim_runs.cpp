@@ -64,6 +64,7 @@ TEST_CASE("claim data: found through the data folder, a validation tail held out
     CHECK(std::filesystem::equivalent(data.folder, dir.path() / "data" / "mnist"));
     CHECK(data.full_train_size == 1200);
     CHECK(data.train.size() == 500);
+    CHECK_THAT(data.train.name, Catch::EndsWith("[:500]"));  // the run configs' data set
     CHECK(data.validation.size() == 200);  // the last 200 training images: 1000, 1001, ...
     CHECK(data.validation.labels.front() == 1000 % 10);
     CHECK(data.validation.labels.back() == 1199 % 10);
@@ -76,6 +77,7 @@ TEST_CASE("claim data: found through the data folder, a validation tail held out
     // Nothing held out, nothing trimmed: every image of both splits.
     const ClaimData all = load_claim_data(ctx, "mnist", {});
     CHECK(all.train.size() == 1200);
+    CHECK_THAT(all.train.name, !Catch::Contains("[:"));
     CHECK(all.validation.size() == 0);
     CHECK(all.test.size() == 50);
     // A hold-out that leaves fewer than 1000 training images is an error naming the data set.

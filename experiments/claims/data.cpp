@@ -32,7 +32,7 @@ ClaimData load_claim_data(const ClaimContext& ctx, const std::string& default_da
     const int64_t train = sizes.train_images > 0 ? std::min(sizes.train_images, cut) : cut;
     out.folder = full.files.empty() ? "" : std::filesystem::path(full.files.front()).parent_path().string();
     out.full_train_size = full.size();
-    out.train = subset(full, 0, train, fmt::format("{}[:{}]", full.name, train));
+    out.train = first_images(full, train);
     out.validation = subset(full, cut, full.size(), full.name + "[validation]");
     out.test = first_images(load_dataset(out.dataset, "test", load), sizes.test_images);
     return out;
