@@ -78,10 +78,11 @@ SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const Tr
         return out;
     }
     out.validation_accuracy = run.result.last.test_accuracy;  // the Trainer's "test" rows are on validation
-    // Batches of 25 (eval mode: the same numbers as any batch): evaluate() does im2col over the
-    // whole batch, and outside a training run's MemoryPool every buffer over 32 MB (glibc's mmap
-    // threshold) is fresh pages each batch; at 500 CIFAR images cifar-cnn's second conv alone
-    // needs 590 MB. Measured on one thread: 0.9 ms per image at 25, 6 at 50, 12 at 500.
+    // Batches of 25 (eval mode: the same numbers as any batch): evaluate() allocates every
+    // layer's output for the whole batch, and outside a training run's MemoryPool every buffer
+    // over 32 MB (glibc's mmap threshold) is fresh pages each batch (cifar-cnn's first
+    // activation at 500 CIFAR images is 65 MB). Measured on one thread (2026-11-25, when conv
+    // still ran im2col over the whole batch): 0.9 ms per image at 25, 6 at 50, 12 at 500.
     constexpr int64_t kTestBatch = 25;
     out.test_accuracy =
         evaluate(run.trainer->model(), data.test, 0, kTestBatch, data.train.mean, data.train.std).accuracy;
