@@ -144,16 +144,15 @@ void validate_model_config(const ModelConfig& config) {
     if (!config.activation.empty()) require_choice("activation", "activation", config.activation, activation_names());
     const std::string& arch = config.arch;
     if (!is_model_name(arch)) {
-        // A single word that is no layer either is a mistyped model name, not a spec.
-        if (!arch.empty() && arch.find_first_of("-(") == std::string::npos) {
-            try {
-                parse_spec(arch);
-            } catch (const FieldError&) {
-                throw FieldError("model", unknown_choice("model", arch, model_names()) +
-                                              ", or a spec of layers such as conv32-norm-relu-pool2-fc");
-            }
+        try {
+            parse_spec(arch);
+        } catch (const FieldError& e) {
+            // A single word that is no layer either is a mistyped model name, not a spec.
+            const bool one_word = !arch.empty() && arch.find_first_of("-(") == std::string::npos;
+            if (!one_word || e.problem().find("unknown layer") == std::string::npos) throw;
+            throw FieldError("model", unknown_choice("model", arch, model_names()) +
+                                          ", or a spec of layers such as conv32-norm-relu-pool2-fc");
         }
-        parse_spec(arch);
     }
     if (config.depth != 0 || config.width != 0) {
         const char* field = config.depth != 0 ? "depth" : "width";

@@ -17,8 +17,8 @@ namespace {
 
 std::vector<std::string> layer_list(Module& m) {
     std::vector<std::string> out;
-    for (const auto& [name, module] : m.named_modules())
-        if (!name.empty()) out.push_back(name + " " + module->describe());
+    for (const auto& [name, module] : m.named_modules())  // a child's own name ends in '.' ("3.")
+        if (!name.empty()) out.push_back(name.substr(0, name.size() - name.ends_with('.')) + " " + module->describe());
     return out;
 }
 
@@ -109,7 +109,7 @@ TEST_CASE("spec shape mistakes name the layer", "[models][spec]") {
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"conv8-relu-fc-conv8", "model: spec position 15 (conv8): needs an image (C,H,W) input, gets 10 features"},
         {"conv8-pool2-pool2-pool2-pool2-pool2-fc", "model: spec position 31 (maxpool2): input 8x1x1 is too small for a 2x2 pool"},
-        {"conv8k30-fc", "model: spec position 1 (conv8k30): input 1x28x28 is too small for a 30x30 kernel"},
+        {"conv8k30p0-fc", "model: spec position 1 (conv8k30p0): input 1x28x28 is too small for a 30x30 kernel"},
         {"fc-gap", "model: spec position 4 (gap): needs an image"},
         {"conv12-gn8-gap-fc", "model: spec position 8 (gn8): 8 groups do not divide the 12 channels"},
         {"conv16-res(conv8)-gap-fc", "model: spec position 8 (res(conv8)): turns 16x28x28 into 8x28x28: the shortcut can only"},
@@ -233,7 +233,7 @@ TEST_CASE("depth and width: MLPs and plain CNNs from 2 to 16+ layers build and t
 
 TEST_CASE("init he draws N(0, 2/fan_in) weights and zero biases", "[models][init]") {
     auto mlp = make_model({.arch = "mlp", .init = "he"}, {}, 8);
-    auto cnn = make_model({.arch = "small-cnn", .init = "he", .init_scale = 0.5f}, {}, 8);
+    auto cnn = make_model({.arch = "small-cnn", .init_scale = 0.5f, .init = "he"}, {}, 8);
     const auto check_std = [](const Tensor& w, double expected) {
         double sum = 0, squares = 0;
         for (float v : w.values()) {
