@@ -29,13 +29,10 @@ void* decoder_realloc(void* p, size_t size) { return size > kMaxDecoderAllocatio
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_PNM
-#define STBI_MAX_DIMENSIONS 16384
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb/stb_image.h>
 
 namespace bnlab {
-
-static_assert(STBI_MAX_DIMENSIONS == kMaxImageSide);
 
 namespace {
 

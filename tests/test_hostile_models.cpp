@@ -3,6 +3,7 @@
 // finished run while a run is writing it or after it was killed half-way.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -106,13 +107,17 @@ TEST_CASE("kill -9 at random points of bnlab train never leaves a run that passe
     TempDir dir;
     const fs::path run = dir / "run";
     const std::string train_command =
-        fmt::format("'{}' train --dataset fashion-mnist --model mlp --limit 2000 --test-limit 500 --epochs 2 "
+        fmt::format("'{}' train --dataset fashion-mnist --model mlp --limit 2000 --test-limit 500 --epochs 6 "
                     "--eval-every 10 --threads 1 --out '{}'", BNLAB_BINARY, run.string());
+    const auto start = std::chrono::steady_clock::now();
     REQUIRE(run_shell(train_command).exit_code == 0);
+    const double full_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const std::string finished_config = read_safetensors((run / "model.safetensors").string()).metadata.at("bnlab.config");
     int incomplete = 0, finished = 0;
-    for (const double delay : {0.05, 0.15, 0.3, 0.5, 0.8, 1.2}) {
-        const CommandResult killed = run_shell(fmt::format("timeout -s KILL {} {}", delay, train_command));
+    // Kills spread over the run (data loading comes first, so most land late in it).
+    for (const double fraction : {0.2, 0.5, 0.65, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1}) {
+        const double delay = fraction * full_seconds;
+        const CommandResult killed = run_shell(fmt::format("timeout -s KILL {:.3f} {}", delay, train_command));
         INFO("killed after " << delay << " s: exit " << killed.exit_code);
         if (fs::exists(run / kRunIncompleteMarker)) {
             ++incomplete;
