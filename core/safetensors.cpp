@@ -94,7 +94,9 @@ TensorFile parse_safetensors(std::span<const uint8_t> bytes, const std::string& 
     const uint8_t* data = bytes.data() + 8 + header_size;
     const uint64_t data_size = bytes.size() - 8 - header_size;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
-    for (const auto& [name, entry] : header.items()) {
+    for (const auto& item : header.items()) {
+        const std::string& name = item.key();  // not a structured binding: lambdas below capture it
+        const json& entry = item.value();
         if (name == "__metadata__") {
             if (!entry.is_object()) fail(path, "__metadata__ is not an object");
             for (const auto& [k, v] : entry.items()) {

@@ -66,16 +66,15 @@ size_t ByteReader::skip(size_t count) {
 std::vector<uint8_t> read_file_bytes(const fs::path& path, int64_t max_bytes) {
     ByteReader reader(path);
     std::vector<uint8_t> bytes;
-    constexpr size_t kChunk = 1 << 20;
-    for (;;) {
+    for (size_t chunk = size_t{1} << 16;; chunk = std::min(chunk * 2, size_t{1} << 26)) {
         const size_t old_size = bytes.size();
-        bytes.resize(old_size + kChunk);
-        const size_t got = reader.read(bytes.data() + old_size, kChunk);
+        bytes.resize(old_size + chunk);
+        const size_t got = reader.read(bytes.data() + old_size, chunk);
         bytes.resize(old_size + got);
         if (static_cast<int64_t>(bytes.size()) > max_bytes)
             throw Error(reader.name() + ": holds more than " + human_bytes(max_bytes) +
                         " (decompressed), the limit for one file (memory budget)");
-        if (got < kChunk) break;
+        if (got < chunk) break;
     }
     bytes.shrink_to_fit();
     return bytes;

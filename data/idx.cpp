@@ -1,5 +1,6 @@
 #include "data/idx.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/error.h"
@@ -59,13 +60,22 @@ IdxArray read_idx(const fs::path& path, int ndim, const std::vector<fs::path>& t
         if (size == 0 || size > (int64_t{1} << 31)) throw Error(name + ": dimension " + std::to_string(d) +
                                                                 " has size " + std::to_string(size));
         array.dims.push_back(size);
-        count *= size;  // each factor < 2^32 and the running product is capped below: no overflow
-        if (count > (int64_t{1} << 40)) throw Error(name + ": sizes multiply to more than 2^40 values");
+        if (__builtin_mul_overflow(count, size, &count) || count > (int64_t{1} << 40))
+            throw Error(name + ": sizes multiply to more than 2^40 values");
     }
     check_memory_budget(count, name + ": the header declares " + std::to_string(count) + " values");
     const size_t expected_size = header_size + static_cast<size_t>(count);
-    array.values.resize(static_cast<size_t>(count));
-    const size_t got = header_size + in.read(array.values.data(), array.values.size());
+    // Grown as the bytes arrive, so a short file with a header claiming gigabytes costs only
+    // what it holds.
+    for (size_t chunk = size_t{1} << 16; array.values.size() < static_cast<size_t>(count);
+         chunk = std::min(chunk * 2, size_t{1} << 26)) {
+        const size_t have = array.values.size(), want = std::min(chunk, static_cast<size_t>(count) - have);
+        array.values.resize(have + want);
+        const size_t got = in.read(array.values.data() + have, want);
+        array.values.resize(have + got);
+        if (got < want) break;
+    }
+    const size_t got = header_size + array.values.size();
     if (got < expected_size)
         throw Error(name + ": truncated: " + std::to_string(got) + " bytes, but the header's sizes need exactly " +
                     std::to_string(expected_size));

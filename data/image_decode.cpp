@@ -76,10 +76,12 @@ ImageInfo probe_pnm(std::span<const uint8_t> bytes, const std::string& name) {
     const int64_t maxval = number("maximum value");
     if (pos >= bytes.size() || !is_space(bytes[pos])) fail("no white space after the maximum value");
     ++pos;
-    if (maxval < 1 || maxval > 65535) fail("maximum value " + std::to_string(maxval) + " is not in [1, 65535]");
+    // 16-bit files (maximum value > 255) are refused: stb_image 2.27 converts their channels as
+    // if they were 8-bit and then reads past the buffer.
+    if (maxval < 1 || maxval > 255) fail("maximum value " + std::to_string(maxval) + " is not in [1, 255] (8-bit)");
     const int channels = bytes[1] == '6' ? 3 : 1;
     if (width > 0 && height > 0 && width <= kMaxImageSide && height <= kMaxImageSide) {
-        const auto data_bytes = static_cast<size_t>(width * height * channels * (maxval > 255 ? 2 : 1));
+        const auto data_bytes = static_cast<size_t>(width * height * channels);
         if (bytes.size() - pos < data_bytes)
             refuse(name, "truncated PGM/PPM: " + std::to_string(bytes.size() - pos) + " pixel bytes of " +
                         std::to_string(data_bytes));
@@ -112,6 +114,48 @@ std::vector<uint8_t> pad_png_palette(std::span<const uint8_t> png) {
     return padded;
 }
 
+// stb_image 2.27 writes past its Huffman size table when a DHT segment's 16 code counts
+// add up to more than 256 (the JPEG limit: one byte per symbol). Every DHT segment in the
+// file is checked first; entropy-coded data after SOS is skipped to the next real marker
+// (0xFF followed by neither 0x00, a stuffed byte, nor RST0-7).
+void check_jpeg_huffman_tables(std::span<const uint8_t> jpeg, const std::string& name) {
+    size_t pos = 2;  // after SOI
+    const auto be16 = [&](size_t at) { return static_cast<size_t>(jpeg[at] << 8 | jpeg[at + 1]); };
+    while (pos + 1 < jpeg.size()) {
+        if (jpeg[pos] != 0xff) {
+            ++pos;
+            continue;
+        }
+        const uint8_t marker = jpeg[pos + 1];
+        pos += 2;
+        if (marker == 0xff || marker == 0x00 || marker == 0x01 || marker == 0xd8 || (marker >= 0xd0 && marker <= 0xd7)) {
+            pos -= marker == 0xff ? 1 : 0;  // fill bytes: look again from the second 0xFF
+            continue;
+        }
+        if (marker == 0xd9 || pos + 2 > jpeg.size()) return;  // EOI, or cut short (stb reports it)
+        const size_t end = std::min(pos + be16(pos), jpeg.size());
+        if (marker == 0xc4) {
+            // As stb_image reads it: tables while the segment length says bytes are left, each
+            // 17 + symbols bytes, even past the segment's end (bytes past the file read as 0).
+            const auto byte_at = [&](size_t at) -> size_t { return at < jpeg.size() ? jpeg[at] : 0; };
+            for (size_t table = pos + 2, left = be16(pos) < 2 ? 0 : be16(pos) - 2; left > 0;) {
+                size_t symbols = 0;
+                for (size_t i = 1; i <= 16; ++i) symbols += byte_at(table + i);
+                if (symbols > 256)
+                    refuse(name, "corrupt JPEG: a Huffman table declares " + std::to_string(symbols) +
+                                     " symbols, more than 256");
+                table += 17 + symbols;
+                left -= std::min(left, 17 + symbols);
+            }
+        }
+        pos = end;
+        if (marker == 0xda)  // entropy-coded data up to the next marker
+            while (pos + 1 < jpeg.size() && !(jpeg[pos] == 0xff && jpeg[pos + 1] != 0x00 &&
+                                              !(jpeg[pos + 1] >= 0xd0 && jpeg[pos + 1] <= 0xd7)))
+                ++pos;
+    }
+}
+
 struct FreeDecoded {
     void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
@@ -127,7 +171,10 @@ int stb_length(std::span<const uint8_t> bytes, const std::string& name) {
 ImageInfo probe_image(std::span<const uint8_t> bytes, const std::string& name) {
     ImageInfo info;
     if (starts_with(bytes, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'})) info.format = "PNG";
-    else if (starts_with(bytes, {0xff, 0xd8, 0xff})) info.format = "JPEG";
+    else if (starts_with(bytes, {0xff, 0xd8, 0xff})) {
+        info.format = "JPEG";
+        check_jpeg_huffman_tables(bytes, name);
+    }
     else if (starts_with(bytes, {'B', 'M'})) info.format = "BMP";
     else if (starts_with(bytes, {'P', '5'}) || starts_with(bytes, {'P', '6'})) info = probe_pnm(bytes, name);
     else

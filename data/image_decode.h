@@ -4,8 +4,10 @@
 // GIF, PSD or TGA named x.png is refused before any decoder sees it. Before decoding:
 //   - the dimensions (stbi_info, or bnlab's own PGM/PPM header parse) must be positive and
 //     within kMaxImageSide per side and kMaxImagePixels in all;
-//   - PGM/PPM headers are parsed here (stb_image overflows on long numbers) and the pixel
-//     data must be all there.
+//   - PGM/PPM headers are parsed here (stb_image overflows on long numbers), only 8-bit ones
+//     are taken (stb_image mishandles 16-bit ones), and the pixel data must be all there;
+//   - every JPEG Huffman table must hold at most 256 symbols (stb_image writes past its
+//     table otherwise).
 // While decoding every buffer stb_image allocates is zero-filled and capped in size, and a
 // palette PNG's palette is padded to 256 black entries, so out-of-range palette indices decode
 // to black, the same every run, rather than to whatever memory held.

@@ -66,3 +66,29 @@ for name in ["palette_out_of_range.png", "pgm_zero_height.pgm", "pgm_huge_number
 put("json", "config.json", json.dumps({"model": "mlp", "norm": "bn", "mlp_width": 16, "lr": 0.1, "epochs": 1}).encode())
 put("json", "summary.json", json.dumps({"verdict": "holds", "key_result": "x", "wall_seconds": 12.5, "threads": 2,
                                          "profile": "quick"}).encode())
+
+# safetensors: a tiny bnlab model file (mlp 4-3-2, one hidden layer, no norm; a state_dict
+# named as bnlab's Sequential names it: 1 = hidden linear, 3 = output linear) and a plain file.
+def safetensors(tensors, metadata=None):
+    header, blobs, offset = {}, b"", 0
+    for name, (shape, values) in sorted(tensors.items()):
+        data = struct.pack("<%df" % len(values), *values)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        blobs += data
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    return struct.pack("<Q", len(text)) + text + blobs
+
+config = {"activation": "", "augment": False, "batch_size": 8, "bn_eps": 1e-05, "bn_momentum": 0.1,
+          "clip_grad_norm": 0.0, "data_dir": "", "dataset": "fashion-mnist", "dropout": 0.0, "epochs": 1,
+          "eval_every": 10, "gn_groups": 4, "init": "default", "init_scale": 1.0, "lr": 0.05,
+          "mlp_hidden_layers": 1, "mlp_width": 3, "model": "mlp", "norm": "none", "seed": 0}
+tiny = {"1.weight": ([3, 4], [0.1 * i for i in range(12)]), "1.bias": ([3], [0.0, 0.1, -0.1]),
+        "3.weight": ([2, 3], [0.5, -0.5, 0.25, 1.0, 0.0, -1.0]), "3.bias": ([2], [0.0, 0.0])}
+put("safetensors", "tiny_mlp.safetensors",
+    safetensors(tiny, {"format": "pt", "bnlab.config": json.dumps(config), "bnlab.input": "1,2,2",
+                       "bnlab.classes": '["a","b"]', "bnlab.mean": "[0.5]", "bnlab.std": "[0.25]"}))
+put("safetensors", "plain.safetensors", safetensors({"x": ([2, 2], [1.0, 2.0, 3.0, 4.0])}))

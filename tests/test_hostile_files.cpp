@@ -110,6 +110,9 @@ TEST_CASE("a 5 GiB gzip bomb behind an IDX header fails fast: only the declared 
     // A header that declares more values than the memory budget: refused before allocating.
     write_bytes(dir / "huge-images", idx_bytes({1u << 20, 1u << 10, 1u << 9}, {}));
     CHECK_THROWS_WITH(read_idx(dir / "huge-images", 3), Catch::Contains("memory budget"));
+    // Found by fuzz_idx: sizes whose product overflows int64_t before the 2^40 cap was checked.
+    write_bytes(dir / "overflow-images", idx_bytes({816, 808464432, 808464432}, {}));
+    CHECK_THROWS_WITH(read_idx(dir / "overflow-images", 3), Catch::Contains("sizes multiply to more than 2^40 values"));
     // Whole-file reads (CIFAR) stop at their limit too.
     write_gzip_bomb(dir / "bomb.bin", {}, size_t{8} << 20);
     CHECK_THROWS_WITH(read_file_bytes(dir / "bomb.bin", int64_t{2} << 20),
@@ -273,6 +276,16 @@ TEST_CASE("images: only PNG, JPEG, BMP and PGM/PPM by their magic, with sane siz
         CHECK_THROWS_WITH(decode_image_hwc(pgm, "t.pgm", 1), Catch::Contains("t.pgm: cannot read image: truncated PGM/PPM"));
         pgm.push_back(60);
         CHECK(decode_image_hwc(pgm, "t.pgm", 1) == std::vector<uint8_t>{10, 20, 30, 40, 50, 60});
+    }
+    SECTION("found by fuzz_image: a JPEG Huffman table of more than 256 symbols, a 16-bit PGM") {
+        std::vector<uint8_t> jpeg = {0xff, 0xd8, 0xff, 0xc4, 0x00, 0x13, 0x00, 255, 45};
+        jpeg.resize(jpeg.size() + 14, 0);
+        CHECK_THROWS_WITH(decode_image_hwc(jpeg, "h.jpg", 3), Catch::Contains("h.jpg: cannot read image: corrupt JPEG: a "
+                                                                              "Huffman table declares 300 symbols"));
+        const std::string header = "P6\n2 2\n256\n";
+        std::vector<uint8_t> ppm(header.begin(), header.end());
+        ppm.resize(ppm.size() + 24, 7);
+        CHECK_THROWS_WITH(decode_image_hwc(ppm, "d.ppm", 1), Catch::Contains("maximum value 256 is not in [1, 255]"));
     }
     SECTION("an image folder whose first image is 20000x20000") {
         TempDir dir;
