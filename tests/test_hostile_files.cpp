@@ -163,6 +163,15 @@ TEST_CASE("safetensors: the tensors must tile the data region exactly", "[hostil
         write_bytes(dir / "long.safetensors", bytes);
         CHECK_THROWS_WITH(read_safetensors((dir / "long.safetensors").string()), Catch::Contains("cover 40 of the 41"));
     }
+    SECTION("found by fuzz_safetensors: a number too large for a double in the header") {
+        const std::string header = R"({"x":8888e88888})";
+        std::vector<uint8_t> hostile_file(8);
+        const uint64_t size = header.size();
+        std::memcpy(hostile_file.data(), &size, 8);
+        hostile_file.insert(hostile_file.end(), header.begin(), header.end());
+        CHECK_THROWS_WITH(parse_safetensors(hostile_file, "n.safetensors"),
+                          Catch::Contains("n.safetensors: header is not valid JSON") && Catch::Contains("number overflow"));
+    }
     SECTION("a shape whose element count overflows") {
         const std::string header = R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})";
         std::vector<uint8_t> hostile_file(8);
