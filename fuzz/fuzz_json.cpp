@@ -13,14 +13,20 @@
 
 namespace {
 
-// One scratch folder per fuzzing process, holding <first claim>/summary.json.
+// One scratch folder per fuzzing process, holding <first claim>/summary.json; removed at exit.
+struct ScratchFolder {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("bnlab-fuzz-json-" + std::to_string(::getpid()));
+    ScratchFolder() { std::filesystem::create_directories(path / bnlab::claims::all_claims().front().name); }
+    ~ScratchFolder() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+};
+
 const std::filesystem::path& scratch() {
-    static const std::filesystem::path dir = [] {
-        const auto d = std::filesystem::temp_directory_path() / ("bnlab-fuzz-json-" + std::to_string(::getpid()));
-        std::filesystem::create_directories(d / bnlab::claims::all_claims().front().name);
-        return d;
-    }();
-    return dir;
+    static const ScratchFolder folder;
+    return folder.path;
 }
 
 }  // namespace
