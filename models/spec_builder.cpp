@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/memory_budget.h"
 #include "layers/affine.h"
 #include "layers/norm.h"
 #include "layers/residual.h"
@@ -32,8 +33,17 @@ std::string SampleShape::str() const {
     return image ? fmt::format("{}x{}x{}", channels, height, width) : fmt::format("{} features", channels);
 }
 
-SpecBuilder::SpecBuilder(const ModelConfig& config, uint64_t seed, int64_t classes, std::string model_name)
-    : config_(config), seed_(seed), classes_(classes), model_name_(std::move(model_name)) {}
+SpecBuilder::SpecBuilder(const ModelConfig& config, uint64_t seed, int64_t classes, std::string model_name,
+                         int64_t* float_count)
+    : config_(config), seed_(seed), classes_(classes), model_name_(std::move(model_name)), float_count_(float_count) {}
+
+bool SpecBuilder::counted(std::initializer_list<int64_t> factors, int64_t extra) {
+    if (!float_count_) return false;
+    const int64_t floats = checked_product(factors, "model size");
+    if (__builtin_add_overflow(*float_count_, floats, float_count_) || __builtin_add_overflow(*float_count_, extra, float_count_))
+        throw Error("model size: the parameter count overflows 64 bits");
+    return true;
+}
 
 void SpecBuilder::fail(const SpecLayer& layer, const std::string& problem) const {
     const std::string where = model_name_.empty()
@@ -60,20 +70,22 @@ void SpecBuilder::add_layer(const SpecLayer& l, bool feeds_norm, Sequential& int
         const int64_t h = windows(shape.height, l.kernel, l.stride, padding), w = windows(shape.width, l.kernel, l.stride, padding);
         if (h < 1 || w < 1) fail(l, fmt::format("input {} is too small for a {}x{} kernel", shape.str(), l.kernel, l.kernel));
         Generator gen = next_generator();
-        into.add(std::make_shared<Conv2d>(shape.channels, l.size, l.kernel, gen,
-                                          Conv2dOptions{.stride = l.stride, .padding = padding, .bias = !feeds_norm,
-                                                        .init_scale = config_.init_scale, .init = weight_init(config_.init)}));
+        if (!counted({l.size, shape.channels, l.kernel, l.kernel}, l.size))
+            into.add(std::make_shared<Conv2d>(shape.channels, l.size, l.kernel, gen,
+                                              Conv2dOptions{.stride = l.stride, .padding = padding, .bias = !feeds_norm,
+                                                            .init_scale = config_.init_scale, .init = weight_init(config_.init)}));
         shape = {l.size, h, w, true};
     } else if (kind == "fc") {
         // x: (F) -> (size); an image is flattened first: (C,H,W) -> (C*H*W)
         if (shape.image) {
             into.add(std::make_shared<Flatten>());
-            shape = {shape.channels * shape.height * shape.width, 0, 0, false};
+            shape = {checked_product({shape.channels, shape.height, shape.width}, "model size: features"), 0, 0, false};
         }
         const int64_t out = l.size > 0 ? l.size : classes_;
         Generator gen = next_generator();
-        into.add(std::make_shared<Linear>(shape.channels, out, gen,
-                                          LinearOptions{.bias = !feeds_norm, .init_scale = config_.init_scale, .init = weight_init(config_.init)}));
+        if (!counted({out, shape.channels}, out))
+            into.add(std::make_shared<Linear>(shape.channels, out, gen,
+                                              LinearOptions{.bias = !feeds_norm, .init_scale = config_.init_scale, .init = weight_init(config_.init)}));
         shape = {out, 0, 0, false};
     } else if (is_norm(kind)) {
         add_norm(l, into, shape);
@@ -91,7 +103,7 @@ void SpecBuilder::add_layer(const SpecLayer& l, bool feeds_norm, Sequential& int
         shape = {shape.channels, 0, 0, false};
     } else if (kind == "flatten") {
         into.add(std::make_shared<Flatten>());
-        if (shape.image) shape = {shape.channels * shape.height * shape.width, 0, 0, false};
+        if (shape.image) shape = {checked_product({shape.channels, shape.height, shape.width}, "model size: features"), 0, 0, false};
     } else if (kind == "dropout") {
         // The first dropout's seed is the one the zoo has always used (seed ^ 0xd50).
         into.add(std::make_shared<Dropout>(l.p, seed_ ^ (0xd50u + 0x1000u * dropouts_++)));
@@ -104,6 +116,8 @@ void SpecBuilder::add_layer(const SpecLayer& l, bool feeds_norm, Sequential& int
 
 void SpecBuilder::add_norm(const SpecLayer& l, Sequential& into, const SampleShape& shape) {
     const int64_t c = shape.channels;
+    if (l.kind == "gn") check_groups(l, c);
+    if (counted({4, c})) return;  // at most gamma, beta, running mean, running variance
     if (l.kind == "bn" || l.kind == "noisybn") {
         if (shape.image) into.add(std::make_shared<BatchNorm2d>(c, config_.batch_norm));
         else into.add(std::make_shared<BatchNorm1d>(c, config_.batch_norm));
@@ -112,14 +126,16 @@ void SpecBuilder::add_norm(const SpecLayer& l, Sequential& into, const SampleSha
         if (shape.image) into.add(std::make_shared<GroupNorm>(1, c));
         else into.add(std::make_shared<LayerNorm>(Shape{c}));
     } else {  // gn: its own group count, or the gn_groups setting
-        const int64_t groups = l.size > 0 ? l.size : config_.gn_groups;
-        if (groups < 1 || c % groups != 0) {
-            if (l.size > 0) fail(l, fmt::format("{} groups do not divide the {} channels", groups, c));
-            throw FieldError("gn_groups", fmt::format("{} does not divide the {} channels of layer {} of {}", groups, c,
-                                                      transforms_, model_name_.empty() ? "the spec" : model_name_));
-        }
-        into.add(std::make_shared<GroupNorm>(static_cast<int>(groups), c));
+        into.add(std::make_shared<GroupNorm>(static_cast<int>(l.size > 0 ? l.size : config_.gn_groups), c));
     }
+}
+
+void SpecBuilder::check_groups(const SpecLayer& l, int64_t channels) const {
+    const int64_t groups = l.size > 0 ? l.size : config_.gn_groups;
+    if (groups >= 1 && channels % groups == 0) return;
+    if (l.size > 0) fail(l, fmt::format("{} groups do not divide the {} channels", groups, channels));
+    throw FieldError("gn_groups", fmt::format("{} does not divide the {} channels of layer {} of {}", groups, channels,
+                                              transforms_, model_name_.empty() ? "the spec" : model_name_));
 }
 
 void SpecBuilder::add_pool(const SpecLayer& l, Sequential& into, SampleShape& shape) {

@@ -24,19 +24,25 @@ class SpecBuilder {
 public:
     // `model_name` says where an error is: a named model's name, or "" for a spec the user wrote
     // (errors then give the position in it).
-    // A plain `fc` gets `classes` outputs.
-    SpecBuilder(const ModelConfig& config, uint64_t seed, int64_t classes, std::string model_name);
+    // A plain `fc` gets `classes` outputs. With `float_count`, nothing with weights is built:
+    // the floats of every parameter and norm buffer are added to *float_count instead (to bound
+    // a model a file declares before allocating it).
+    SpecBuilder(const ModelConfig& config, uint64_t seed, int64_t classes, std::string model_name,
+                int64_t* float_count = nullptr);
     // Appends the modules of `layers` to `into`; `shape` goes from the input's to the output's.
     void add(const std::vector<SpecLayer>& layers, Sequential& into, SampleShape& shape);
 
 private:
     void add_layer(const SpecLayer& layer, bool feeds_norm, Sequential& into, SampleShape& shape);
     void add_norm(const SpecLayer& layer, Sequential& into, const SampleShape& shape);
+    void check_groups(const SpecLayer& layer, int64_t channels) const;
     void add_residual(const SpecLayer& layer, Sequential& into, SampleShape& shape);
     void add_pool(const SpecLayer& layer, Sequential& into, SampleShape& shape);
     [[noreturn]] void fail(const SpecLayer& layer, const std::string& problem) const;
     void require_image(const SpecLayer& layer, const SampleShape& shape) const;
     Generator next_generator() { return Generator(seed_).fork(transforms_++); }
+    // In counting mode: adds `floats` and returns true (the caller builds nothing).
+    bool counted(std::initializer_list<int64_t> factors, int64_t extra = 0);
 
     const ModelConfig& config_;
     uint64_t seed_;
@@ -44,6 +50,7 @@ private:
     std::string model_name_;
     uint64_t transforms_ = 0;  // convs and fcs built so far
     uint64_t dropouts_ = 0;
+    int64_t* float_count_;
 };
 
 }  // namespace bnlab

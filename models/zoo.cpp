@@ -169,19 +169,35 @@ void validate_model_config(const ModelConfig& config) {
         throw FieldError("mlp_width", fmt::format("must be >= 1, got {}", config.mlp_width));
 }
 
-std::shared_ptr<Sequential> make_model(const ModelConfig& config, const InputSpec& input, uint64_t seed) {
+namespace {
+
+// make_model, or with `float_count` only the count of the floats it would allocate.
+std::shared_ptr<Sequential> build_model(const ModelConfig& config, const InputSpec& input, uint64_t seed, int64_t* float_count) {
     validate_model_config(config);
     if (input.channels < 1 || input.height < 1 || input.width < 1 || input.classes < 2)
         throw Error(fmt::format("model {}: bad input {}x{}x{} with {} classes", config.arch, input.channels, input.height,
                                 input.width, input.classes));
     auto model = std::make_shared<Sequential>();
     SampleShape shape{input.channels, input.height, input.width, true};
-    SpecBuilder(config, seed, input.classes, is_model_name(config.arch) ? config.arch : "").add(resolved_layers(config), *model, shape);
+    const std::string name = is_model_name(config.arch) ? config.arch : "";
+    SpecBuilder(config, seed, input.classes, name, float_count).add(resolved_layers(config), *model, shape);
     if (shape.image || shape.channels != input.classes)
         throw FieldError("model", fmt::format("{} ends with {}, but the data set has {} classes: end it with fc (one output per class){}",
-                                              is_model_name(config.arch) ? "model " + config.arch : "the spec", shape.str(),
-                                              input.classes, shape.image ? ", after gap or flatten" : ""));
+                                              name.empty() ? "the spec" : "model " + name, shape.str(), input.classes,
+                                              shape.image ? ", after gap or flatten" : ""));
     return model;
+}
+
+}  // namespace
+
+std::shared_ptr<Sequential> make_model(const ModelConfig& config, const InputSpec& input, uint64_t seed) {
+    return build_model(config, input, seed, nullptr);
+}
+
+int64_t model_float_count(const ModelConfig& config, const InputSpec& input) {
+    int64_t floats = 0;
+    build_model(config, input, 0, &floats);
+    return floats;
 }
 
 }  // namespace bnlab

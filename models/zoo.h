@@ -67,6 +67,12 @@ struct InputSpec {
 // groups that do not divide, an input too small for the model's pools or strides.
 std::shared_ptr<Sequential> make_model(const ModelConfig& config, const InputSpec& input, uint64_t seed);
 
+// At least the floats make_model would allocate for parameters and norm buffers (4 per norm
+// channel), computed from the spec without building anything, so that a model a file declares
+// can be checked against the memory budget first. The same FieldErrors as make_model; an Error
+// when a size overflows 64 bits.
+int64_t model_float_count(const ModelConfig& config, const InputSpec& input);
+
 // The spec of a named model with depth and width applied (still holding the setting-dependent
 // layers norm, act, dropout), or arch itself when it is a spec.
 std::string model_spec(const ModelConfig& config);
