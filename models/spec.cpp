@@ -12,7 +12,6 @@ namespace bnlab {
 
 namespace {
 
-constexpr int64_t kMaxSize = 65536;  // channels, features, groups
 constexpr int64_t kMaxWindow = 1024;  // kernel, stride, padding
 
 [[noreturn]] void fail(size_t position, const std::string& problem) {
@@ -90,7 +89,7 @@ private:
         if (kind == "conv" || kind == "basic") {
             const TokenArguments a = parsed(kind == "conv" ? "ksp" : "s");
             if (a.number.empty()) fail(at, fmt::format("{} needs a channel count, e.g. {}32", kind, kind));
-            layer.size = count(a.number, 1, kMaxSize, "channels");
+            layer.size = count(a.number, 1, kMaxSpecSize, "channels");
             layer.kernel = static_cast<int>(a.options.contains('k') ? a.options.at('k') : 3);
             layer.stride = static_cast<int>(a.options.contains('s') ? a.options.at('s') : 1);
             layer.padding = static_cast<int>(a.options.contains('p') ? a.options.at('p') : -1);
@@ -102,7 +101,7 @@ private:
             layer.padding = static_cast<int>(a.options.contains('p') ? a.options.at('p') : 0);
         } else if (kind == "fc" || kind == "gn") {
             const TokenArguments a = parsed("");
-            if (!a.number.empty()) layer.size = count(a.number, 1, kMaxSize, kind == "fc" ? "features" : "groups");
+            if (!a.number.empty()) layer.size = count(a.number, 1, kMaxSpecSize, kind == "fc" ? "features" : "groups");
         } else if (kind == "dropout") {
             if (!rest.empty()) {
                 float p = -1.0f;

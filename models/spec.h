@@ -34,6 +34,9 @@
 
 namespace bnlab {
 
+// The largest channel, feature or group count a spec (and a model's width) may ask for.
+constexpr int64_t kMaxSpecSize = 65536;
+
 struct SpecLayer {
     std::string kind;   // conv fc norm bn ln gn noisybn act relu sigmoid tanh maxpool avgpool gap flatten dropout res basic
     int64_t size = 0;   // conv, basic: channels; fc: features (0: one per class); gn: groups (0: gn_groups)

@@ -161,12 +161,13 @@ void validate_model_config(const ModelConfig& config) {
                                                 is_model_name(arch) ? "model " + arch : "a spec", field));
         if (config.depth != 0 && (config.depth < 2 || config.depth > kMaxDepth))
             throw FieldError("depth", fmt::format("must be in [2, {}] (0: the model's default), got {}", kMaxDepth, config.depth));
-        if (config.width < 0) throw FieldError("width", fmt::format("must be >= 1 (0: the model's default), got {}", config.width));
+        if (config.width < 0 || config.width > kMaxSpecSize)
+            throw FieldError("width", fmt::format("must be in [1, {}] (0: the model's default), got {}", kMaxSpecSize, config.width));
     }
-    if (arch == "mlp" && config.depth == 0 && config.mlp_hidden_layers < 1)
-        throw FieldError("mlp_hidden_layers", fmt::format("must be >= 1, got {}", config.mlp_hidden_layers));
-    if (arch == "mlp" && config.width == 0 && config.mlp_width < 1)
-        throw FieldError("mlp_width", fmt::format("must be >= 1, got {}", config.mlp_width));
+    if (arch == "mlp" && config.depth == 0 && (config.mlp_hidden_layers < 1 || config.mlp_hidden_layers >= kMaxDepth))
+        throw FieldError("mlp_hidden_layers", fmt::format("must be in [1, {}], got {}", kMaxDepth - 1, config.mlp_hidden_layers));
+    if (arch == "mlp" && config.width == 0 && (config.mlp_width < 1 || config.mlp_width > kMaxSpecSize))
+        throw FieldError("mlp_width", fmt::format("must be in [1, {}], got {}", kMaxSpecSize, config.mlp_width));
 }
 
 namespace {

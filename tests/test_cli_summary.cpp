@@ -50,7 +50,7 @@ TEST_CASE("a bad model spec, depth or width is a usage error naming the flag and
         {"summary --model mlp --depth 1", "--depth: must be in [2, 1000]"},
         {"summary --model conv8-pool2-pool2-pool2-pool2-pool2-fc", "--model: spec position 31 (maxpool2): input 8x1x1 is too small"},
         {"train --model conv32-bn-relu-cnv64", "bnlab train: --model: spec position 16: unknown layer 'cnv64'"},
-        {"train --model mlp --width -1", "bnlab train: --width: must be >= 1"},
+        {"train --model mlp --width -1", "bnlab train: --width: must be in [1, 65536]"},
     };
     for (const auto& [args, message] : cases) {
         const CommandResult r = run_bnlab(args);

@@ -56,15 +56,16 @@ TEST_CASE("a model file declaring a huge or overflowing model is refused before 
                       Catch::Contains("the model its metadata declares") && Catch::Contains("overflows 64 bits"));
     CHECK_THROWS_WITH(load_model(with_metadata(model, "bnlab.input", "1,100000,100000").string()),
                       Catch::Contains("more than the memory budget"));
-    // A file without a stored spec (written before specs) is built from its config; one with a
-    // spec from the spec (models/zoo.h model_float_count bounds either).
+    // A file without a stored spec (written before specs) is built from its config, whose sizes
+    // are capped (mlp_width <= 65536); one with a spec from the spec, bounded by
+    // models/zoo.h's model_float_count against the memory budget.
     TensorFile without_spec = read_safetensors(model.string());
     without_spec.metadata.erase("bnlab.spec");
     const fs::path old_model = dir / "old.safetensors";
     write_safetensors(old_model.string(), without_spec);
     REQUIRE(load_model(old_model.string()).input.height == 8);
     CHECK_THROWS_WITH(load_model(with_metadata(old_model, "bnlab.config", config_with(model, "mlp_width", 1000000000)).string()),
-                      Catch::Contains("more than the memory budget"));
+                      Catch::Contains("mlp_width: must be in [1, 65536], got 1000000000"));
     std::string huge_spec = "flatten";
     for (int i = 0; i < 300; ++i) huge_spec += "-fc65536";
     CHECK_THROWS_WITH(load_model(with_metadata(model, "bnlab.spec", huge_spec + "-fc").string()),

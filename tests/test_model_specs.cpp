@@ -228,7 +228,7 @@ TEST_CASE("depth and width: MLPs and plain CNNs from 2 to 16+ layers build and t
     CHECK(model_error({.arch = "mnist-cnn", .depth = 8}) == "depth: model mnist-cnn has a fixed depth (depth and width apply to mlp and plain-cnn)");
     CHECK(model_error({.arch = "conv8-gap-fc", .width = 8}) == "width: a spec has a fixed width (depth and width apply to mlp and plain-cnn)");
     CHECK(model_error({.arch = "mlp", .depth = 1}) == "depth: must be in [2, 1000] (0: the model's default), got 1");
-    CHECK(model_error({.arch = "plain-cnn", .width = -3}) == "width: must be >= 1 (0: the model's default), got -3");
+    CHECK(model_error({.arch = "plain-cnn", .width = -3}) == "width: must be in [1, 65536] (0: the model's default), got -3");
 }
 
 TEST_CASE("init he draws N(0, 2/fan_in) weights and zero biases", "[models][init]") {

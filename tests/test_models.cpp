@@ -148,8 +148,8 @@ TEST_CASE("model errors name the config field, never a command-line flag", "[mod
         {{.arch = "mlp", .init = "xavier"}, "init", "init: unknown init 'xavier' (known: default, gaussian, he)"},
         {{.arch = "mlp", .activation = "gelu"}, "activation", "activation: unknown activation 'gelu' (known: relu, sigmoid, tanh)"},
         {{.arch = "mlp", .norm = "gn", .gn_groups = 8}, "gn_groups", "gn_groups: 8 does not divide the 100 channels of layer 1 of mlp"},
-        {{.arch = "mlp", .mlp_hidden_layers = 0}, "mlp_hidden_layers", "mlp_hidden_layers: must be >= 1, got 0"},
-        {{.arch = "mlp", .mlp_width = 0}, "mlp_width", "mlp_width: must be >= 1, got 0"},
+        {{.arch = "mlp", .mlp_hidden_layers = 0}, "mlp_hidden_layers", "mlp_hidden_layers: must be in [1, 999], got 0"},
+        {{.arch = "mlp", .mlp_width = 0}, "mlp_width", "mlp_width: must be in [1, 65536], got 0"},
     };
     for (const Case& c : cases) {
         INFO(c.message);
