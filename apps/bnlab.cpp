@@ -12,6 +12,7 @@
 #include "apps/data_command.h"
 #include "apps/eval_command.h"
 #include "apps/predict_command.h"
+#include "apps/summary_command.h"
 #include "apps/train_command.h"
 
 int main(int argc, char** argv) {
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
     add_eval_command(app);
     add_predict_command(app);
     add_data_command(app);
+    add_summary_command(app);
     if (argc > 1 && argv[1][0] != '-') {
         bool known = false;
         std::string names;

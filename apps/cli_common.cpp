@@ -30,6 +30,7 @@ const std::map<std::string, std::string>& flags_by_field() {
         {"dataset", "--dataset"},         {"data_dir", "--data-dir"},
         {"train_limit", "--limit"},       {"test_limit", "--test-limit"},
         {"augment", "--augment"},         {"model", "--model"},
+        {"depth", "--depth"},             {"width", "--width"},
         {"norm", "--norm"},               {"norm_after_activation", "--norm-position"},
         {"gn_groups", "--gn-groups"},     {"bn_momentum", "--bn-momentum"},
         {"init_scale", "--init-scale"},   {"init", "--init"},
@@ -146,6 +147,17 @@ std::string describe(const SavedModel& saved) {
                        saved.input.width, saved.class_names.size());
 }
 
+void add_model_flags(CLI::App* c, ModelConfig& m) {
+    // Any text passes here: a spec's mistakes are reported with their position by the
+    // library's validation (check_train_flags), an unknown name with the list of names.
+    c->add_option(flag("model"), m.arch, "a named network, or a spec of layers such as conv32-norm-relu-pool2-fc (bnlab summary shows it)")
+        ->check(one_of("model", model_names(), [](const std::string&) { return true; }))
+        ->capture_default_str();
+    c->add_option(flag("depth"), m.depth, "weight layers of mlp or plain-cnn, e.g. 2..20 (0: the model's default)")->capture_default_str();
+    c->add_option(flag("width"), m.width, "hidden features of mlp, first-stage channels of plain-cnn (0: the model's default)")
+        ->capture_default_str();
+}
+
 void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std::string& norm_position) {
     c->add_option(flag("dataset"), t.dataset, "data set (folder:PATH: an image folder)")
         ->check(one_of("data set", dataset_choices(), is_valid_dataset_name))
@@ -154,9 +166,7 @@ void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std:
     c->add_option(flag("train_limit"), t.train_limit, "train on the first N training images (0: all)")->capture_default_str();
     c->add_option(flag("test_limit"), t.test_limit, "evaluate on the first N test images (0: all)")->capture_default_str();
     c->add_flag(flag("augment"), t.augment, "random crop (padding 4) and horizontal flip");
-    c->add_option(flag("model"), t.model.arch, "network architecture")
-        ->check(one_of("model", model_names()))
-        ->capture_default_str();
+    add_model_flags(c, t.model);
     c->add_option(flag("norm"), t.model.norm, "normalization after each hidden layer")
         ->check(one_of("norm", norm_names()))
         ->capture_default_str();
@@ -166,7 +176,7 @@ void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std:
         ->capture_default_str();
     c->add_option(flag("init_scale"), t.model.init_scale, "multiply every initial weight (--init gaussian: their std)")
         ->capture_default_str();
-    c->add_option(flag("init"), t.model.init, "initial weights: default is PyTorch's, gaussian N(0, init-scale^2), zero biases")
+    c->add_option(flag("init"), t.model.init, "initial weights: default is PyTorch's; gaussian N(0, init-scale^2) and he N(0, init-scale^2 * 2/fan-in), both with zero biases")
         ->check(one_of("init", init_names()))
         ->capture_default_str();
     c->add_option(flag("dropout"), t.model.dropout, "dropout before the last layer (0: none)")->capture_default_str();
@@ -191,11 +201,15 @@ void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std:
     c->add_option(flag("threads"), t.threads, "threads for OpenBLAS and OpenMP (0: all cores)")->capture_default_str();
 }
 
-void check_train_flags(const CLI::App* command, TrainConfig& t, const std::string& bn_momentum,
-                       const std::string& norm_position) {
+bool is_after_activation(const CLI::App* command, const std::string& norm_position) {
     if (norm_position != "before" && norm_position != "after")
         fail(command, kUsageError, flag("norm_after_activation") + ": '" + norm_position + "' is not before or after");
-    t.model.norm_after_activation = norm_position == "after";
+    return norm_position == "after";
+}
+
+void check_train_flags(const CLI::App* command, TrainConfig& t, const std::string& bn_momentum,
+                       const std::string& norm_position) {
+    t.model.norm_after_activation = is_after_activation(command, norm_position);
     if (bn_momentum == "none") {
         t.model.batch_norm.momentum = std::nullopt;
     } else {

@@ -59,6 +59,10 @@ void require_file(const CLI::App* command, const std::string& path, const std::s
 // One line about a saved model: "mlp (norm bn) trained on fashion-mnist, input 1x28x28, 10 classes".
 std::string describe(const SavedModel& saved);
 
+// --model (a name or a spec), --depth and --width, bound to `model` (also used by summary).
+void add_model_flags(CLI::App* command, ModelConfig& model);
+// The --norm-position value as norm_after_activation; exit code 2 unless it is before or after.
+bool is_after_activation(const CLI::App* command, const std::string& norm_position);
 // The flags of a training run (train, compare), bound to `config`. Validated by check_train_flags.
 void add_train_flags(CLI::App* command, TrainConfig& config, std::string& bn_momentum, std::string& norm_position);
 // Applies the string flags and validates the config (TrainConfig::validate); exit code 2

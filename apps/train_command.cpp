@@ -11,6 +11,7 @@
 #include "core/parallel.h"
 #include "core/profiler.h"
 #include "data/catalog.h"
+#include "models/summary.h"
 #include "train/run_recorder.h"
 
 namespace bnlab::cli {
@@ -22,25 +23,33 @@ struct TrainArgs {
     bool partial = false, profile = false;
 };
 
+// Each line of `text` into train.log (and onto the console).
+void log_lines(RunRecorder& recorder, const std::string& text) {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) recorder.log(line);
+}
+
 int run_train(const CLI::App* cmd, const TrainArgs& args) {
     const Dataset train = load_split(cmd, args.config.dataset, "train", {.data_dir = args.config.data_dir, .allow_partial = args.partial});
     const Dataset test = load_split(cmd, args.config.dataset, "test", {.data_dir = args.config.data_dir, .allow_partial = args.partial});
     Trainer trainer(args.config, train, test);
-    const std::string out = args.out.empty() ? fmt::format("runs/{}-{}-seed{}", args.config.model.arch,
-                                                           args.config.model.norm, args.config.seed)
+    // A spec is too long (and full of '-') for a folder name.
+    const std::string name = is_model_name(args.config.model.arch) ? args.config.model.arch : "spec";
+    const std::string out = args.out.empty() ? fmt::format("runs/{}-{}-seed{}", name, args.config.model.norm, args.config.seed)
                                              : args.out;
     std::unique_ptr<ConsoleProgress> progress;
     RunRecorder recorder(out, trainer, [&](const std::string& line) { progress->print(line); });
-    progress = std::make_unique<ConsoleProgress>(recorder, args.config.model.arch + "/" + args.config.model.norm);
+    progress = std::make_unique<ConsoleProgress>(recorder, name + "/" + args.config.model.norm);
     recorder.log(fmt::format("training {} (norm {}) on {}: {} train / {} test images, {} steps of batch {}, {} threads",
                              args.config.model.arch, args.config.model.norm, args.config.dataset, train.size(),
                              test.size(), trainer.total_steps(), args.config.batch_size, num_threads()));
+    log_lines(recorder, "model " + resolved_spec(args.config.model) + "\n" +
+                            format_summary(summarize(trainer.model(), {train.channels, train.height, train.width})));
     std::optional<Profiler> profiler;
     if (args.profile) profiler.emplace();
     const RunResult result = trainer.run(*progress);
     if (profiler) {
-        std::istringstream report("time per training step by op (--profile)\n" + profiler->report());
-        for (std::string line; std::getline(report, line);) recorder.log(line);
+        log_lines(recorder, "time per training step by op (--profile)\n" + profiler->report());
     }
     recorder.finish(result, trainer);
     progress->print("wrote " + out + "/{config.json, metrics.csv, train.log, model.safetensors}");

@@ -95,6 +95,11 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride = 0, int padding = 0);
 // x: (N,C,H,W) -> (N,C): the mean over H,W of each channel.
 Tensor global_avg_pool2d(const Tensor& x);
 
+// --- pad.cpp ----------------------------------------------------------------------------
+// x: (N,C,*) -> (N, before + C + after, *): zero channels before and after x's channels (the
+// parameter-free "option A" shortcut of CIFAR ResNets, after a stride-2 subsample).
+Tensor pad_channels(const Tensor& x, int64_t before, int64_t after);
+
 // --- dropout.cpp ------------------------------------------------------------------------
 // Training: zero each element with probability p and scale the rest by 1/(1-p), drawing
 // the mask from `gen`. Not training (or p == 0): the identity.

@@ -22,7 +22,7 @@ void TrainConfig::validate() const {
     const auto require = [](bool ok, const char* field, const std::string& problem) {
         if (!ok) throw FieldError(field, problem);
     };
-    validate_names(model);
+    validate_model_config(model);
     require_choice("optimizer", "optimizer", optimizer, optimizer_names());
     require_choice("schedule", "schedule", schedule, schedule_names());
     require(std::isfinite(lr) && lr > 0, "lr", fmt::format("must be > 0, got {}", lr));
@@ -55,6 +55,8 @@ nlohmann::json to_json(const TrainConfig& c) {
         {"activation", c.model.activation},
         {"mlp_hidden_layers", c.model.mlp_hidden_layers},
         {"mlp_width", c.model.mlp_width},
+        {"depth", c.model.depth},
+        {"width", c.model.width},
         {"gn_groups", c.model.gn_groups},
         {"init_scale", c.model.init_scale},
         {"init", c.model.init},
@@ -103,6 +105,8 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     get("activation", c.model.activation);
     get("mlp_hidden_layers", c.model.mlp_hidden_layers);
     get("mlp_width", c.model.mlp_width);
+    get("depth", c.model.depth);
+    get("width", c.model.width);
     get("gn_groups", c.model.gn_groups);
     get("init_scale", c.model.init_scale);
     get("init", c.model.init);
