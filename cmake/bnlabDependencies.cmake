@@ -10,3 +10,13 @@ find_package(OpenMP REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(fmt REQUIRED)
+# MPI (optional): data-parallel training (train/mpi_collective.h). A build without it trains on
+# one process and, asked for a distributed run, says how to get it. find_package(bnlab) needs it
+# exactly when the installed bnlab was built with it (BNLAB_BUILT_WITH_MPI, from bnlabConfig).
+if(DEFINED BNLAB_BUILT_WITH_MPI)
+  if(BNLAB_BUILT_WITH_MPI)
+    find_package(MPI REQUIRED COMPONENTS CXX)
+  endif()
+elseif(BNLAB_MPI)
+  find_package(MPI COMPONENTS CXX)
+endif()
