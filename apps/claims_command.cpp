@@ -34,8 +34,6 @@ void run_claims(const CLI::App* command, ClaimsArgs& args) {
         for (const claims::Claim& c : claims::all_claims()) names += c.name + ", ";
         fail(command, kUsageError, "unknown claim '" + args.name + "': use one of " + names + "or all");
     }
-    if (!args.options.dataset.empty() && !is_valid_dataset_name(args.options.dataset))
-        fail(command, kUsageError, "--dataset: unknown data set '" + args.options.dataset + "'");
     args.options.log = [](const std::string& line) {
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);
@@ -69,7 +67,8 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
     run->add_option("claim", args->name, "a claim name (see bnlab claims list) or all");
     run->add_flag("--quick", args->options.quick, "the small profile (each claim in about 2 minutes): a smoke test");
     run->add_option("--seeds", args->options.seeds, "paired seeds per arm (0: the claim's default)")->capture_default_str();
-    run->add_option("--dataset", args->options.dataset, "data set instead of the claim's default");
+    run->add_option(flag("dataset"), args->options.dataset, "data set instead of the claim's default")
+        ->check(one_of("data set", bnlab::dataset_choices(), bnlab::is_valid_dataset_name));
     run->add_option("--data-dir", args->options.data_dir, "folder searched first for data sets");
     run->add_option("--threads", args->options.threads, "threads (0: all cores)")->capture_default_str();
     run->add_option("--out", args->options.out_dir, "output directory")->capture_default_str();

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <stdexcept>
 
 #include "core/error.h"
 #include "data/catalog.h"
@@ -12,13 +15,93 @@
 namespace bnlab::cli {
 
 namespace {
+
 std::string command_path(const CLI::App* command) {
     std::string path;
     for (const CLI::App* c = command; c && c->get_parent(); c = c->get_parent())
         path = c->get_name() + (path.empty() ? "" : " " + path);
     return "bnlab" + (path.empty() ? "" : " " + path);
 }
+
+// config field -> flag. The fields are TrainConfig's config.json keys (train/config.h) and
+// CompareConfig's; activation, mlp_hidden_layers, mlp_width and bn_eps have no flag.
+const std::map<std::string, std::string>& flags_by_field() {
+    static const std::map<std::string, std::string> table{
+        {"dataset", "--dataset"},         {"data_dir", "--data-dir"},
+        {"train_limit", "--limit"},       {"test_limit", "--test-limit"},
+        {"augment", "--augment"},         {"model", "--model"},
+        {"norm", "--norm"},               {"norm_after_activation", "--norm-position"},
+        {"gn_groups", "--gn-groups"},     {"bn_momentum", "--bn-momentum"},
+        {"init_scale", "--init-scale"},   {"init", "--init"},
+        {"dropout", "--dropout"},         {"optimizer", "--optimizer"},
+        {"lr", "--lr"},                   {"momentum", "--momentum"},
+        {"nesterov", "--nesterov"},       {"weight_decay", "--weight-decay"},
+        {"schedule", "--schedule"},       {"warmup_steps", "--warmup"},
+        {"clip_grad_norm", "--clip-grad-norm"},
+        {"batch_size", "--batch"},        {"epochs", "--epochs"},
+        {"steps", "--steps"},             {"eval_every", "--eval-every"},
+        {"seed", "--seed"},               {"threads", "--threads"},
+        {"arms", "--arms"},               {"seeds", "--seeds"},
+        {"first_seed", "--first-seed"},   {"target", "--target"},
+    };
+    return table;
+}
+
+// What to do about data that is not there: the data set's install hint and `bnlab data
+// download`, or --partial for a folder whose files present can be loaded.
+std::string how_to_get(const MissingDataError& missing) {
+    if (missing.partial_would_load()) return " (--partial loads the files present)";
+    if (!missing.where().folder.empty()) return "";
+    const DatasetSpec& spec = missing.spec();
+    std::string hint = "\nTo get it:";
+    if (!spec.install_hint.empty()) hint += "\n  " + spec.install_hint + ", or";
+    return hint + "\n  bnlab data download " + spec.name +
+           " --to DIR   (needs internet), then pass --data-dir DIR or set BNLAB_DATA=DIR";
+}
+
+// Runs `body`; a bnlab::Error or filesystem error ends the command with exit code `code`.
+void guarded(const CLI::App* command, int code, const std::function<void()>& body) {
+    try {
+        body();
+    } catch (const Error& e) {
+        fail(command, code, cli_message(e));
+    } catch (const std::filesystem::filesystem_error& e) {
+        fail(command, code, e.what());
+    }
+}
+
 }  // namespace
+
+const std::string& flag(const std::string& field) {
+    const auto found = flags_by_field().find(field);
+    if (found == flags_by_field().end()) throw std::logic_error("no command-line flag for the config field " + field);
+    return found->second;
+}
+
+std::string cli_message(const Error& error) {
+    if (const auto* bad = dynamic_cast<const FieldError*>(&error)) {
+        const auto found = flags_by_field().find(bad->field());
+        return (found == flags_by_field().end() ? bad->field() : found->second) + ": " + bad->problem();
+    }
+    if (const auto* missing = dynamic_cast<const MissingDataError*>(&error)) return missing->what() + how_to_get(*missing);
+    return error.what();
+}
+
+CLI::Validator one_of(const std::string& noun, const std::vector<std::string>& choices,
+                      std::function<bool(const std::string&)> accepts) {
+    if (!accepts)
+        accepts = [choices](const std::string& v) { return std::ranges::find(choices, v) != choices.end(); };
+    const auto problem = [noun, choices, accepts](std::string& value) {
+        return accepts(value) ? std::string() : unknown_choice(noun, value, choices);
+    };
+    return CLI::Validator(problem, fmt::format("{{{}}}", fmt::join(choices, ",")));
+}
+
+std::string or_list(const std::vector<std::string>& names) {
+    std::string text;
+    for (size_t i = 0; i < names.size(); ++i) text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+    return text;
+}
 
 void report(const CLI::App* command, const std::string& message) {
     std::fprintf(stderr, "%s: %s\n", command_path(command).c_str(), message.c_str());
@@ -29,15 +112,9 @@ void fail(const CLI::App* command, int code, const std::string& message) {
     throw CLI::RuntimeError(code);
 }
 
-void run_guarded(const CLI::App* command, const std::function<void()>& body) {
-    try {
-        body();
-    } catch (const Error& e) {
-        fail(command, kRuntimeFailure, e.what());
-    } catch (const std::filesystem::filesystem_error& e) {
-        fail(command, kRuntimeFailure, e.what());
-    }
-}
+void run_guarded(const CLI::App* command, const std::function<void()>& body) { guarded(command, kRuntimeFailure, body); }
+
+void check_usage(const CLI::App* command, const std::function<void()>& check) { guarded(command, kUsageError, check); }
 
 void reject_extras(const CLI::App* command) {
     const std::vector<std::string> extras = command->remaining();
@@ -46,11 +123,9 @@ void reject_extras(const CLI::App* command) {
 
 Dataset load_split(const CLI::App* command, const std::string& name, const std::string& split,
                    const LoadOptions& options) {
-    try {
-        return load_dataset(name, split, options);
-    } catch (const Error& e) {
-        fail(command, kUsageError, e.what());
-    }
+    Dataset data;
+    check_usage(command, [&] { data = load_dataset(name, split, options); });
+    return data;
 }
 
 void add_model_argument(CLI::App* command, std::string& path) {
@@ -72,44 +147,54 @@ std::string describe(const SavedModel& saved) {
 }
 
 void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std::string& norm_position) {
-    c->add_option("--dataset", t.dataset, "fashion-mnist, mnist, kmnist, cifar10, cifar100 or folder:PATH")
+    c->add_option(flag("dataset"), t.dataset, "data set (folder:PATH: an image folder)")
+        ->check(one_of("data set", dataset_choices(), is_valid_dataset_name))
         ->capture_default_str();
-    c->add_option("--data-dir", t.data_dir, "folder searched first for the data set");
-    c->add_option("--limit", t.train_limit, "train on the first N training images (0: all)")->capture_default_str();
-    c->add_option("--test-limit", t.test_limit, "evaluate on the first N test images (0: all)")->capture_default_str();
-    c->add_flag("--augment", t.augment, "random crop (padding 4) and horizontal flip");
-    c->add_option("--model", t.model.arch, "mlp, mnist-cnn or cifar-cnn")->capture_default_str();
-    c->add_option("--norm", t.model.norm, "none, bn, ln or gn")->capture_default_str();
-    c->add_option("--norm-position", norm_position, "before or after the activation")->capture_default_str();
-    c->add_option("--gn-groups", t.model.gn_groups, "GroupNorm groups")->capture_default_str();
-    c->add_option("--bn-momentum", bn_momentum, "BatchNorm momentum, or 'none' for a cumulative average")
+    c->add_option(flag("data_dir"), t.data_dir, "folder searched first for the data set");
+    c->add_option(flag("train_limit"), t.train_limit, "train on the first N training images (0: all)")->capture_default_str();
+    c->add_option(flag("test_limit"), t.test_limit, "evaluate on the first N test images (0: all)")->capture_default_str();
+    c->add_flag(flag("augment"), t.augment, "random crop (padding 4) and horizontal flip");
+    c->add_option(flag("model"), t.model.arch, "network architecture")
+        ->check(one_of("model", model_names()))
         ->capture_default_str();
-    c->add_option("--init-scale", t.model.init_scale, "multiply every initial weight (--init gaussian: their std)")
+    c->add_option(flag("norm"), t.model.norm, "normalization after each hidden layer")
+        ->check(one_of("norm", norm_names()))
         ->capture_default_str();
-    c->add_option("--init", t.model.init, "default (PyTorch's) or gaussian (N(0, init-scale^2), zero biases)")
+    c->add_option(flag("norm_after_activation"), norm_position, "before or after the activation")->capture_default_str();
+    c->add_option(flag("gn_groups"), t.model.gn_groups, "GroupNorm groups")->capture_default_str();
+    c->add_option(flag("bn_momentum"), bn_momentum, "BatchNorm momentum, or 'none' for a cumulative average")
         ->capture_default_str();
-    c->add_option("--dropout", t.model.dropout, "dropout before the last layer (0: none)")->capture_default_str();
-    c->add_option("--optimizer", t.optimizer, "sgd, adam or adamw")->capture_default_str();
-    c->add_option("--lr", t.lr, "learning rate")->capture_default_str();
-    c->add_option("--momentum", t.momentum, "SGD momentum")->capture_default_str();
-    c->add_flag("--nesterov", t.nesterov, "Nesterov momentum (SGD)");
-    c->add_option("--weight-decay", t.weight_decay, "weight decay")->capture_default_str();
-    c->add_option("--schedule", t.schedule, "constant, step (x0.1 at 1/3 and 2/3) or cosine")->capture_default_str();
-    c->add_option("--warmup", t.warmup_steps, "linear warm-up steps")->capture_default_str();
-    c->add_option("--clip-grad-norm", t.clip_grad_norm, "clip gradients to this global norm (0: off)")
+    c->add_option(flag("init_scale"), t.model.init_scale, "multiply every initial weight (--init gaussian: their std)")
         ->capture_default_str();
-    c->add_option("--batch", t.batch_size, "batch size")->capture_default_str();
-    c->add_option("--epochs", t.epochs, "epochs")->capture_default_str();
-    c->add_option("--steps", t.steps, "train exactly this many steps instead (0: use --epochs)")->capture_default_str();
-    c->add_option("--eval-every", t.eval_every, "steps between test evaluations (0: every epoch)")->capture_default_str();
-    c->add_option("--seed", t.seed, "seed of the initial weights and the batch order")->capture_default_str();
-    c->add_option("--threads", t.threads, "threads for OpenBLAS and OpenMP (0: all cores)")->capture_default_str();
+    c->add_option(flag("init"), t.model.init, "initial weights: default is PyTorch's, gaussian N(0, init-scale^2), zero biases")
+        ->check(one_of("init", init_names()))
+        ->capture_default_str();
+    c->add_option(flag("dropout"), t.model.dropout, "dropout before the last layer (0: none)")->capture_default_str();
+    c->add_option(flag("optimizer"), t.optimizer, "optimizer")
+        ->check(one_of("optimizer", optimizer_names()))
+        ->capture_default_str();
+    c->add_option(flag("lr"), t.lr, "learning rate")->capture_default_str();
+    c->add_option(flag("momentum"), t.momentum, "SGD momentum")->capture_default_str();
+    c->add_flag(flag("nesterov"), t.nesterov, "Nesterov momentum (SGD)");
+    c->add_option(flag("weight_decay"), t.weight_decay, "weight decay")->capture_default_str();
+    c->add_option(flag("schedule"), t.schedule, "learning-rate schedule (step: x0.1 at 1/3 and 2/3)")
+        ->check(one_of("schedule", schedule_names()))
+        ->capture_default_str();
+    c->add_option(flag("warmup_steps"), t.warmup_steps, "linear warm-up steps")->capture_default_str();
+    c->add_option(flag("clip_grad_norm"), t.clip_grad_norm, "clip gradients to this global norm (0: off)")
+        ->capture_default_str();
+    c->add_option(flag("batch_size"), t.batch_size, "batch size")->capture_default_str();
+    c->add_option(flag("epochs"), t.epochs, "epochs")->capture_default_str();
+    c->add_option(flag("steps"), t.steps, "train exactly this many steps instead (0: use --epochs)")->capture_default_str();
+    c->add_option(flag("eval_every"), t.eval_every, "steps between test evaluations (0: every epoch)")->capture_default_str();
+    c->add_option(flag("seed"), t.seed, "seed of the initial weights and the batch order")->capture_default_str();
+    c->add_option(flag("threads"), t.threads, "threads for OpenBLAS and OpenMP (0: all cores)")->capture_default_str();
 }
 
 void check_train_flags(const CLI::App* command, TrainConfig& t, const std::string& bn_momentum,
                        const std::string& norm_position) {
     if (norm_position != "before" && norm_position != "after")
-        fail(command, kUsageError, "--norm-position: '" + norm_position + "' is not before or after");
+        fail(command, kUsageError, flag("norm_after_activation") + ": '" + norm_position + "' is not before or after");
     t.model.norm_after_activation = norm_position == "after";
     if (bn_momentum == "none") {
         t.model.batch_norm.momentum = std::nullopt;
@@ -119,21 +204,10 @@ void check_train_flags(const CLI::App* command, TrainConfig& t, const std::strin
             t.model.batch_norm.momentum = std::stod(bn_momentum, &used);
             if (used != bn_momentum.size()) throw std::invalid_argument(bn_momentum);
         } catch (const std::exception&) {
-            fail(command, kUsageError, "--bn-momentum: '" + bn_momentum + "' is not a number or 'none'");
+            fail(command, kUsageError, flag("bn_momentum") + ": '" + bn_momentum + "' is not a number or 'none'");
         }
     }
-    const auto known = [](const std::vector<std::string>& names, const std::string& v) {
-        return std::find(names.begin(), names.end(), v) != names.end();
-    };
-    if (!is_valid_dataset_name(t.dataset))
-        fail(command, kUsageError, "--dataset: unknown data set '" + t.dataset + "' (see bnlab data list)");
-    if (!known(model_names(), t.model.arch)) fail(command, kUsageError, "--model: unknown model '" + t.model.arch + "'");
-    if (!known(norm_names(), t.model.norm)) fail(command, kUsageError, "--norm: unknown norm '" + t.model.norm + "'");
-    try {
-        t.validate();
-    } catch (const Error& e) {
-        fail(command, kUsageError, e.what());
-    }
+    check_usage(command, [&] { t.validate(); });
 }
 
 }  // namespace bnlab::cli

@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "core/error.h"
 #include "data/catalog.h"
 #include "data/dataset.h"
 #include "train/config.h"
@@ -16,17 +18,37 @@ constexpr int kRuntimeFailure = 1;  // a file could not be read, a run failed, .
 constexpr int kUsageError = 2;      // bad flags or arguments
 constexpr int kDiverged = 3;        // training stopped on a NaN or infinite loss
 
+// The library names a bad setting by its config field (FieldError: "batch_size"); the command
+// line says the flag. This is the one table of flag spellings: add_train_flags and the compare
+// command name their options through flag(), and cli_message() reads it back.
+// The flag of a config field: "batch_size" -> "--batch". A std::logic_error for a field with no flag.
+const std::string& flag(const std::string& field);
+// A library error as the command line says it: a FieldError names the flag ("--batch: must be
+// >= 1, got 0"; a field with no flag keeps its own name), a MissingDataError adds how to get the
+// data (bnlab data download, --data-dir, --partial); any other error is its message.
+std::string cli_message(const Error& error);
+
+// A CLI11 check that a value is one of `choices` (shown in --help as {a,b,c}); it fails with the
+// library's message, "unknown <noun> 'x' (known: ...)". `accepts` replaces plain membership
+// where a list holds a pattern (data sets: folder:PATH).
+CLI::Validator one_of(const std::string& noun, const std::vector<std::string>& choices,
+                      std::function<bool(const std::string&)> accepts = {});
+// "a, b or c", for help texts.
+std::string or_list(const std::vector<std::string>& names);
+
 // Prints "bnlab <command>: message" to stderr (and goes on).
 void report(const CLI::App* command, const std::string& message);
 // report(), then ends the command with exit code `code`.
 [[noreturn]] void fail(const CLI::App* command, int code, const std::string& message);
-// Runs `body`; a bnlab::Error or filesystem error becomes exit code 1 with its message.
+// Runs `body`; a bnlab::Error or filesystem error becomes exit code 1 with its cli_message.
 void run_guarded(const CLI::App* command, const std::function<void()>& body);
+// Runs `check` (a library validation); a bnlab::Error becomes exit code 2 with its cli_message.
+void check_usage(const CLI::App* command, const std::function<void()>& check);
 // Exit code 2 for arguments CLI11 left over (commands use allow_extras to report them here).
 void reject_extras(const CLI::App* command);
 
 // Loads a data set split for a command; a data set that is missing or unreadable is a usage
-// error (exit code 2) whose message says where bnlab looked and how to get it.
+// error (exit code 2) whose message says where bnlab looked and how to get it (cli_message).
 Dataset load_split(const CLI::App* command, const std::string& name, const std::string& split,
                    const LoadOptions& options);
 // The MODEL.safetensors positional argument of eval and predict; check it with require_file.
@@ -39,7 +61,8 @@ std::string describe(const SavedModel& saved);
 
 // The flags of a training run (train, compare), bound to `config`. Validated by check_train_flags.
 void add_train_flags(CLI::App* command, TrainConfig& config, std::string& bn_momentum, std::string& norm_position);
-// Applies the string flags and validates the config; exit code 2 naming the flag on a bad value.
+// Applies the string flags and validates the config (TrainConfig::validate); exit code 2
+// naming the flag on a bad value.
 void check_train_flags(const CLI::App* command, TrainConfig& config, const std::string& bn_momentum,
                        const std::string& norm_position);
 

@@ -80,10 +80,11 @@ void add_compare_command(CLI::App& app, const std::string& command_line) {
     auto args = std::make_shared<CompareArgs>();
     args->command_line = command_line;
     add_train_flags(cmd, args->config.base, args->bn_momentum, args->norm_position);
-    cmd->add_option("--arms", args->arms, "norms to compare, comma-separated (none, bn, ln, gn)")->capture_default_str();
-    cmd->add_option("--seeds", args->config.seeds, "seeds per arm")->capture_default_str();
-    cmd->add_option("--first-seed", args->config.first_seed, "first seed")->capture_default_str();
-    cmd->add_option("--target", args->config.target,
+    cmd->add_option(flag("arms"), args->arms, "norms to compare, comma-separated: " + or_list(bnlab::norm_names()))
+        ->capture_default_str();
+    cmd->add_option(flag("seeds"), args->config.seeds, "seeds per arm")->capture_default_str();
+    cmd->add_option(flag("first_seed"), args->config.first_seed, "first seed")->capture_default_str();
+    cmd->add_option(flag("target"), args->config.target,
                     "test accuracy to reach, e.g. 0.85 (0: 95% of the weaker arm's final accuracy)")
         ->capture_default_str();
     cmd->add_option("--out", args->out, "output directory")->capture_default_str();
@@ -92,12 +93,8 @@ void add_compare_command(CLI::App& app, const std::string& command_line) {
     cmd->callback([cmd, args] {
         reject_extras(cmd);
         args->config.arms = split_commas(args->arms);
-        for (const std::string& arm : args->config.arms)
-            if (std::find(bnlab::norm_names().begin(), bnlab::norm_names().end(), arm) == bnlab::norm_names().end())
-                fail(cmd, kUsageError, "--arms: unknown norm '" + arm + "' (use none, bn, ln, gn)");
-        if (args->config.seeds < 1) fail(cmd, kUsageError, "--seeds: need at least 1");
-        if (args->config.target < 0 || args->config.target > 1) fail(cmd, kUsageError, "--target: must be in [0, 1]");
         check_train_flags(cmd, args->config.base, args->bn_momentum, args->norm_position);
+        check_usage(cmd, [&] { bnlab::validate(args->config); });
         run_guarded(cmd, [&] { run(cmd, *args); });
     });
 }

@@ -29,7 +29,7 @@ struct DataArgs {
 };
 
 void add_name_and_search(CLI::App* command, DataArgs& args) {
-    command->add_option("name", args.name, "data set: fashion-mnist, mnist, kmnist, cifar10, cifar100 or folder:PATH");
+    command->add_option("name", args.name, "data set: " + bnlab::cli::or_list(bnlab::dataset_choices()));
     command->add_option("--data-dir", args.data_dir, "folder searched first (then $BNLAB_DATA, ./data, /usr/share/datasets)");
 }
 
@@ -43,11 +43,8 @@ void check_usage(const CLI::App* command, const DataArgs& args, bool needs_name)
     bnlab::cli::reject_extras(command);
     if (!needs_name) return;
     if (args.name.empty()) fail(command, kUsageError, "missing the data set NAME (see bnlab data list)");
-    if (!bnlab::is_valid_dataset_name(args.name)) {
-        std::string names;
-        for (const bnlab::DatasetSpec& spec : bnlab::known_datasets()) names += spec.name + ", ";
-        fail(command, kUsageError, "unknown data set '" + args.name + "': use one of " + names + "or folder:PATH");
-    }
+    if (!bnlab::is_valid_dataset_name(args.name))
+        fail(command, kUsageError, bnlab::unknown_choice("data set", args.name, bnlab::dataset_choices()));
     if (!bnlab::is_valid_split(args.split)) fail(command, kUsageError, "unknown split '" + args.split + "': use train or test");
 }
 
@@ -166,7 +163,7 @@ void add_data_command(CLI::App& app) {
             try {
                 print_info(load(*args, split));
             } catch (const bnlab::Error& e) {
-                bnlab::cli::report(info, e.what());
+                bnlab::cli::report(info, bnlab::cli::cli_message(e));
                 failed = true;
             }
         }
@@ -211,7 +208,7 @@ void add_data_command(CLI::App& app) {
     });
 
     CLI::App* download = data->add_subcommand("download", "fetch a data set from its official source (needs curl)");
-    download->add_option("name", args->name, "data set: fashion-mnist, mnist, kmnist, cifar10 or cifar100");
+    download->add_option("name", args->name, "data set: " + bnlab::cli::or_list(bnlab::dataset_names()));
     auto to = std::make_shared<std::string>();
     download->add_option("--to", *to, "folder to put it in (then use --data-dir or BNLAB_DATA)");
     download->allow_extras();

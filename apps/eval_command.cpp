@@ -160,7 +160,8 @@ void add_eval_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("eval", "loss, accuracy, per-class accuracy and confusion matrix of a saved model");
     auto args = std::make_shared<EvalArgs>();
     add_model_argument(cmd, args->model_path);
-    cmd->add_option("--dataset", args->dataset, "data set (default: the one the model was trained on)");
+    cmd->add_option(flag("dataset"), args->dataset, "data set (default: the one the model was trained on)")
+        ->check(one_of("data set", bnlab::dataset_choices(), bnlab::is_valid_dataset_name));
     cmd->add_option("--split", args->split, "train or test")->capture_default_str();
     cmd->add_option("--data-dir", args->data_dir, "folder searched first (default: the model's training --data-dir)");
     cmd->add_option("--limit", args->limit, "evaluate the first N images (0: all)")->capture_default_str();
@@ -171,8 +172,6 @@ void add_eval_command(CLI::App& app) {
     cmd->callback([cmd, args] {
         reject_extras(cmd);
         require_file(cmd, args->model_path, "MODEL");
-        if (!args->dataset.empty() && !bnlab::is_valid_dataset_name(args->dataset))
-            fail(cmd, kUsageError, "--dataset: unknown data set '" + args->dataset + "' (see bnlab data list)");
         if (!bnlab::is_valid_split(args->split))
             fail(cmd, kUsageError, "--split: '" + args->split + "' is not train or test");
         if (args->limit < 0) fail(cmd, kUsageError, "--limit: must be 0 (all) or positive");

@@ -120,12 +120,7 @@ std::string join(const std::vector<fs::path>& paths, const std::string& separato
 }
 
 std::string not_found_message(const DatasetSpec& spec, const std::string& split, const Location& where) {
-    std::string message = "data set '" + spec.name + "' (" + split + " split) not found. Looked in:\n  " +
-                          join(where.tried, "\n  ") + "\nTo get it:";
-    if (!spec.install_hint.empty()) message += "\n  " + spec.install_hint + ", or";
-    message += "\n  bnlab data download " + spec.name + " --to DIR   (needs internet), then pass --data-dir DIR" +
-               " or set BNLAB_DATA=DIR";
-    return message;
+    return "data set '" + spec.name + "' (" + split + " split) not found. Looked in:\n  " + join(where.tried, "\n  ");
 }
 
 Dataset load_folder_dataset(const std::string& name, const std::string& split, const ImageFormat& format) {
@@ -141,6 +136,24 @@ Dataset load_folder_dataset(const std::string& name, const std::string& split, c
 const std::vector<DatasetSpec>& known_datasets() {
     static const std::vector<DatasetSpec> specs = make_specs();
     return specs;
+}
+
+const std::vector<std::string>& dataset_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (const DatasetSpec& spec : known_datasets()) out.push_back(spec.name);
+        return out;
+    }();
+    return names;
+}
+
+const std::vector<std::string>& dataset_choices() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out = dataset_names();
+        out.push_back("folder:PATH");
+        return out;
+    }();
+    return names;
 }
 
 const DatasetSpec* find_spec(const std::string& name) {
@@ -188,8 +201,8 @@ Dataset load_from_folder(const DatasetSpec& spec, const std::string& split, cons
     if (!where.missing.empty() && !usable_partial) {
         std::string missing;
         for (const std::string& m : where.missing) missing += " " + m;
-        throw Error(folder.string() + ": the " + spec.name + " " + split + " split is incomplete, missing:" + missing +
-                    (spec.format == DataFormat::idx || where.files.empty() ? "" : " (--partial loads the files present)"));
+        throw MissingDataError(folder.string() + ": the " + spec.name + " " + split + " split is incomplete, missing:" + missing,
+                               spec, split, where, spec.format != DataFormat::idx && !where.files.empty());
     }
     Dataset data;
     data.class_names = spec.class_names;
@@ -213,13 +226,9 @@ Dataset load_dataset(const std::string& name, const std::string& split, const Lo
     if (!is_valid_split(split)) throw Error("unknown split '" + split + "': use train or test");
     if (is_folder_name(name)) return load_folder_dataset(name, split, options.folder_format);
     const DatasetSpec* spec = find_spec(name);
-    if (spec == nullptr) {
-        std::string names;
-        for (const DatasetSpec& s : known_datasets()) names += s.name + ", ";
-        throw Error("unknown data set '" + name + "': use one of " + names + "or folder:PATH");
-    }
+    if (spec == nullptr) throw Error(unknown_choice("data set", name, dataset_choices()));
     const Location where = locate(*spec, split, search_roots(options.data_dir));
-    if (where.folder.empty()) throw Error(not_found_message(*spec, split, where));
+    if (where.folder.empty()) throw MissingDataError(not_found_message(*spec, split, where), *spec, split, where, false);
     return load_from_folder(*spec, split, where.folder, options.allow_partial);
 }
 

@@ -3,7 +3,7 @@
 // Names: fashion-mnist, mnist, kmnist (IDX), cifar10, cifar100 (CIFAR binary), and
 // folder:PATH (an image folder, see image_folder.h). Splits: "train" and "test".
 //
-// Search order, first match wins: --data-dir (if given), $BNLAB_DATA (if set), ./data,
+// Search order, first match wins: LoadOptions::data_dir (if given), $BNLAB_DATA (if set), ./data,
 // /usr/share/datasets (where Debian's dataset-fashion-mnist installs). Under each root a
 // data set is looked for in its own sub-folders (DatasetSpec::folders, e.g. "mnist" or
 // "MNIST/raw" for MNIST, "cifar10/cifar-10-batches-bin" for CIFAR-10), never in the root
@@ -14,8 +14,10 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "data/dataset.h"
 #include "data/image_folder.h"
 
@@ -48,6 +50,10 @@ struct DatasetSpec {
 };
 
 const std::vector<DatasetSpec>& known_datasets();
+// The known names (known_datasets()'s), and what a data set name may be: those, then "folder:PATH"
+// (the lists that messages and the command line's help read).
+const std::vector<std::string>& dataset_names();
+const std::vector<std::string>& dataset_choices();
 // nullptr when `name` is not a known data set (folder:PATH is not in the table).
 const DatasetSpec* find_spec(const std::string& name);
 bool is_folder_name(const std::string& name);  // "folder:PATH"
@@ -70,14 +76,36 @@ struct Location {
 // The first folder holding all of the split's files; failing that, the first holding some.
 Location locate(const DatasetSpec& spec, const std::string& split, const std::vector<std::filesystem::path>& roots);
 
+// A split that is not there: found nowhere (where.folder empty), or in a folder that lacks some
+// of its files. The message says where bnlab looked and what is missing; how to get the data is
+// for the caller to say (apps/ names its download command and flags).
+class MissingDataError : public Error {
+public:
+    MissingDataError(const std::string& message, const DatasetSpec& spec, std::string split, Location where,
+                     bool partial_would_load)
+        : Error(message), spec_(&spec), split_(std::move(split)), where_(std::move(where)),
+          partial_would_load_(partial_would_load) {}
+    const DatasetSpec& spec() const { return *spec_; }
+    const std::string& split() const { return split_; }
+    const Location& where() const { return where_; }
+    // LoadOptions::allow_partial would load the files that are there.
+    bool partial_would_load() const { return partial_would_load_; }
+
+private:
+    const DatasetSpec* spec_;  // an entry of known_datasets(), which lives as long as the program
+    std::string split_;
+    Location where_;
+    bool partial_would_load_;
+};
+
 struct LoadOptions {
-    std::string data_dir;        // searched first (--data-dir)
+    std::string data_dir;        // searched first
     bool allow_partial = false;  // load a split whose folder lacks some files (e.g. 2 of 5 CIFAR batches)
     ImageFormat folder_format{};  // folder:PATH only: channels and size to convert to
 };
 
-// Loads a split by name. Throws Error naming the data set, where it looked and how to get it
-// when it is not found; Error naming the file for any bad file.
+// Loads a split by name. Throws MissingDataError when it is not found or incomplete (saying
+// where it looked), Error naming the file for any bad file, and Error for an unknown name.
 // folder:PATH loads PATH/<split> when PATH has train/ and test/ sub-folders, else PATH itself.
 Dataset load_dataset(const std::string& name, const std::string& split, const LoadOptions& options = {});
 

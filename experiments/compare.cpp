@@ -31,10 +31,18 @@ std::string pct(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.2f}%"
 
 }  // namespace
 
+void validate(const CompareConfig& config) {
+    if (config.arms.empty()) throw FieldError("arms", "need at least one arm");
+    for (const std::string& arm : config.arms) require_choice("arms", "norm", arm, norm_names());
+    if (config.seeds < 1) throw FieldError("seeds", fmt::format("need at least 1, got {}", config.seeds));
+    if (!(config.target >= 0 && config.target <= 1))
+        throw FieldError("target", fmt::format("must be in [0, 1], got {}", config.target));
+    config.base.validate();
+}
+
 CompareResult run_compare(const CompareConfig& config, const Dataset& train, const Dataset& test,
                           const std::string& out_dir, const CompareCallbacks& callbacks) {
-    if (config.arms.empty()) throw Error("--arms: need at least one arm");
-    if (config.seeds < 1) throw Error(fmt::format("--seeds: need at least 1, got {}", config.seeds));
+    validate(config);
     const auto start = std::chrono::steady_clock::now();
     CompareResult result;
     for (const std::string& arm : config.arms) {

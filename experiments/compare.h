@@ -60,7 +60,12 @@ struct CompareCallbacks {
     std::function<void(const CompareRun&)> run_finished;
 };
 
-// Each run writes its directory out_dir/<arm>-seed<k> (train/run_recorder.h).
+// Throws FieldError naming the first bad field: "arms" (empty, or an arm not in norm_names()),
+// "seeds" (< 1), "target" (outside [0, 1]), or one of base's (TrainConfig::validate).
+void validate(const CompareConfig& config);
+
+// Validates the config, then trains every arm x seed. Each run writes its directory
+// out_dir/<arm>-seed<k> (train/run_recorder.h).
 CompareResult run_compare(const CompareConfig& config, const Dataset& train, const Dataset& test,
                           const std::string& out_dir, const CompareCallbacks& callbacks = {});
 

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 #include "core/error.h"
 #include "layers/affine.h"
 #include "layers/simple.h"
@@ -62,7 +60,7 @@ private:
         if (a == "relu") return std::make_shared<ReLU>();
         if (a == "sigmoid") return std::make_shared<Sigmoid>();
         if (a == "tanh") return std::make_shared<Tanh>();
-        throw Error(fmt::format("model {}: unknown activation '{}' (relu, sigmoid, tanh)", config_.arch, a));
+        throw FieldError("activation", unknown_choice("activation", a, activation_names()));
     }
 
     void add_norm(int64_t channels, bool spatial) {
@@ -77,8 +75,8 @@ private:
             else model_->add(std::make_shared<LayerNorm>(Shape{channels}));
         } else {  // gn
             if (config_.gn_groups < 1 || channels % config_.gn_groups != 0)
-                throw Error(fmt::format("model {}: --gn-groups {} does not divide the {} channels of layer {}",
-                                        config_.arch, config_.gn_groups, channels, transform_index_));
+                throw FieldError("gn_groups", fmt::format("{} does not divide the {} channels of layer {} of {}",
+                                                          config_.gn_groups, channels, transform_index_, config_.arch));
             model_->add(std::make_shared<GroupNorm>(config_.gn_groups, channels));
         }
     }
@@ -101,25 +99,34 @@ const std::vector<std::string>& norm_names() {
     return names;
 }
 
+const std::vector<std::string>& init_names() {
+    static const std::vector<std::string> names{"default", "gaussian"};
+    return names;
+}
+
+const std::vector<std::string>& activation_names() {
+    static const std::vector<std::string> names{"relu", "sigmoid", "tanh"};
+    return names;
+}
+
+void validate_names(const ModelConfig& config) {
+    require_choice("model", "model", config.arch, model_names());
+    require_choice("norm", "norm", config.norm, norm_names());
+    require_choice("init", "init", config.init, init_names());
+    if (!config.activation.empty()) require_choice("activation", "activation", config.activation, activation_names());
+}
+
 std::shared_ptr<Sequential> make_model(const ModelConfig& config, const InputSpec& input, uint64_t seed) {
-    const auto known = [](const std::vector<std::string>& names, const std::string& v) {
-        return std::find(names.begin(), names.end(), v) != names.end();
-    };
-    if (!known(model_names(), config.arch))
-        throw Error(fmt::format("unknown model '{}' (known: {})", config.arch, fmt::join(model_names(), ", ")));
-    if (!known(norm_names(), config.norm))
-        throw Error(fmt::format("unknown norm '{}' (known: {})", config.norm, fmt::join(norm_names(), ", ")));
-    if (config.init != "default" && config.init != "gaussian")
-        throw Error(fmt::format("unknown init '{}' (known: default, gaussian)", config.init));
+    validate_names(config);
     if (input.channels < 1 || input.height < 1 || input.width < 1 || input.classes < 2)
         throw Error(fmt::format("model {}: bad input {}x{}x{} with {} classes", config.arch, input.channels, input.height,
                                 input.width, input.classes));
 
     ModelBuilder b(config, seed);
     if (config.arch == "mlp") {
-        if (config.mlp_hidden_layers < 1 || config.mlp_width < 1)
-            throw Error(fmt::format("model mlp: need at least 1 hidden layer of width >= 1, got {} of {}",
-                                    config.mlp_hidden_layers, config.mlp_width));
+        if (config.mlp_hidden_layers < 1)
+            throw FieldError("mlp_hidden_layers", fmt::format("must be >= 1, got {}", config.mlp_hidden_layers));
+        if (config.mlp_width < 1) throw FieldError("mlp_width", fmt::format("must be >= 1, got {}", config.mlp_width));
         b.add(std::make_shared<Flatten>());
         int64_t width = input.channels * input.height * input.width;
         for (int i = 0; i < config.mlp_hidden_layers; ++i) {

@@ -51,10 +51,18 @@ struct InputSpec {
     int64_t classes = 10;
 };
 
-// Throws Error naming the bad field (unknown arch or norm, groups that do not divide).
+// Throws FieldError naming the bad field by its config.json key ("model" for arch, "norm",
+// "gn_groups", ...): an unknown name (listing the known ones), groups that do not divide.
 std::shared_ptr<Sequential> make_model(const ModelConfig& config, const InputSpec& input, uint64_t seed);
 
-const std::vector<std::string>& model_names();
-const std::vector<std::string>& norm_names();
+// The names ModelConfig's string fields accept: the one list that make_model, TrainConfig::validate,
+// error messages and the command line's --help read.
+const std::vector<std::string>& model_names();       // arch: mlp, small-cnn, mnist-cnn, cifar-cnn
+const std::vector<std::string>& norm_names();        // norm: none, bn, ln, gn, noisy-bn
+const std::vector<std::string>& init_names();        // init: default, gaussian
+const std::vector<std::string>& activation_names();  // activation ("" too: the model's default)
+
+// Throws FieldError for the first ModelConfig field outside its list (make_model calls it).
+void validate_names(const ModelConfig& config);
 
 }  // namespace bnlab

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "test_util.h"
@@ -41,6 +42,15 @@ inline TinyIdx tiny_idx(uint32_t count, uint32_t classes = 10) {
         labels.push_back(static_cast<uint8_t>(i % classes));
     }
     return {idx_bytes({count, 4, 3}, pixels), idx_bytes({count}, labels)};
+}
+
+// A tiny MNIST in root/mnist: 12 training and 5 test images of 4x3 (tiny_idx).
+inline void write_tiny_mnist(const fs::path& root) {
+    for (const auto& [prefix, count] : {std::pair<std::string, uint32_t>{"train", 12}, {"t10k", 5}}) {
+        const TinyIdx tiny = tiny_idx(count);
+        write_gzip(root / "mnist" / (prefix + "-images-idx3-ubyte.gz"), tiny.images);
+        write_gzip(root / "mnist" / (prefix + "-labels-idx1-ubyte.gz"), tiny.labels);
+    }
 }
 
 // `count` CIFAR records: label bytes, then 3072 pixels with pixel k of record i = (i + k) % 256.

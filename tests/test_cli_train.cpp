@@ -100,7 +100,7 @@ TEST_CASE("bnlab train: bad flags and missing data are usage errors (exit code 2
         {"train --norm batch", "--norm: unknown norm 'batch'"},
         {"train --norm-position middle", "--norm-position: 'middle' is not before or after"},
         {"train --bn-momentum fast", "--bn-momentum: 'fast' is not a number or 'none'"},
-        {"train --optimizer rmsprop", "--optimizer: 'rmsprop' is not one of sgd, adam, adamw"},
+        {"train --optimizer rmsprop", "--optimizer: unknown optimizer 'rmsprop' (known: sgd, adam, adamw)"},
         {"train --dataset imagenet", "--dataset: unknown data set 'imagenet'"},
         {"train --frobnicate", "unexpected argument '--frobnicate'"},
         {"train --dataset mnist --data-dir /nonexistent", "data set 'mnist' (train split) not found"},

@@ -14,15 +14,6 @@ CommandResult bnlab_data(const std::string& args, const std::string& env = "") {
     return run_bnlab("data " + args, env);
 }
 
-// A tiny MNIST in root/mnist: 12 training and 5 test images of 4x3.
-void write_tiny_mnist(const fs::path& root) {
-    for (const auto& [prefix, count] : {std::pair<std::string, uint32_t>{"train", 12}, {"t10k", 5}}) {
-        const TinyIdx tiny = tiny_idx(count);
-        write_gzip(root / "mnist" / (prefix + "-images-idx3-ubyte.gz"), tiny.images);
-        write_gzip(root / "mnist" / (prefix + "-labels-idx1-ubyte.gz"), tiny.labels);
-    }
-}
-
 }  // namespace
 
 TEST_CASE("bnlab data list and info show what was found", "[data][cli]") {
@@ -50,7 +41,7 @@ TEST_CASE("bnlab data usage errors exit with code 2", "[data][cli]") {
         CHECK(result.exit_code == 2);
         CHECK_THAT(result.output, Catch::Contains(message));
     };
-    check_usage("info imagenet", "bnlab data info: unknown data set 'imagenet': use one of fashion-mnist, mnist");
+    check_usage("info imagenet", "bnlab data info: unknown data set 'imagenet' (known: fashion-mnist, mnist");
     check_usage("info mnist --split validation", "unknown split 'validation': use train or test");
     check_usage("info", "missing the data set NAME");
     check_usage("info mnist --bogus", "unexpected argument '--bogus'");
@@ -68,7 +59,17 @@ TEST_CASE("bnlab data reports missing and corrupt data with exit code 1", "[data
     CHECK(missing.exit_code == 1);
     CHECK_THAT(missing.output, Catch::Contains("data set 'kmnist' (train split) not found. Looked in:") &&
                                    Catch::Contains((root / "kmnist").string()) &&
-                                   Catch::Contains("bnlab data download kmnist --to DIR"));
+                                   Catch::Contains("bnlab data download kmnist --to DIR") &&
+                                   Catch::Contains("then pass --data-dir DIR"));
+    if (!fs::exists("/usr/share/datasets/fashion-mnist"))
+        CHECK_THAT(bnlab_data("info fashion-mnist" + dir).output, Catch::Contains("apt install dataset-fashion-mnist"));
+    // An incomplete CIFAR folder: the command line says which flag loads what is there.
+    write_bytes(root / "cifar10/cifar-10-batches-bin/data_batch_1.bin", cifar_records({{1}}));
+    const CommandResult incomplete = bnlab_data("info cifar10 --split train" + dir);
+    CHECK(incomplete.exit_code == 1);
+    CHECK_THAT(incomplete.output, Catch::Contains("split is incomplete, missing: data_batch_2.bin") &&
+                                      Catch::Contains("(--partial loads the files present)"));
+    CHECK(bnlab_data("info cifar10 --split train --partial" + dir).exit_code == 0);
     write_tiny_mnist(root.path());
     write_bytes(root / "mnist/t10k-labels-idx1-ubyte.gz", {0, 0, 8, 1, 0, 0, 0, 2, 1});  // says 2 labels, holds 1
     const CommandResult corrupt = bnlab_data("info mnist --split test" + dir);

@@ -131,6 +131,48 @@ TEST_CASE("bad model settings are clear errors", "[models]") {
     CHECK_THROWS_WITH(make_model({.arch = "resnet"}, {}, 0), Catch::Contains("unknown model 'resnet' (known: mlp, small-cnn, mnist-cnn, cifar-cnn)"));
     CHECK_THROWS_WITH(make_model({.arch = "mlp", .norm = "bm"}, {}, 0), Catch::Contains("unknown norm 'bm'"));
     CHECK_THROWS_WITH(make_model({.arch = "mlp", .norm = "gn", .gn_groups = 8}, {}, 0),
-                      Catch::Contains("--gn-groups 8 does not divide the 100 channels"));
+                      Catch::Contains("gn_groups: 8 does not divide the 100 channels"));
     CHECK_THROWS_WITH(make_model({.arch = "cifar-cnn"}, {3, 4, 4, 10}, 0), Catch::Contains("too small"));
+}
+
+TEST_CASE("model errors name the config field, never a command-line flag", "[models]") {
+    struct Case {
+        ModelConfig config;
+        std::string field, message;
+    };
+    const std::vector<Case> cases = {
+        {{.arch = "resnet"}, "model", "model: unknown model 'resnet' (known: mlp, small-cnn, mnist-cnn, cifar-cnn)"},
+        {{.arch = "mlp", .norm = "bm"}, "norm", "norm: unknown norm 'bm' (known: none, bn, ln, gn, noisy-bn)"},
+        {{.arch = "mlp", .init = "xavier"}, "init", "init: unknown init 'xavier' (known: default, gaussian)"},
+        {{.arch = "mlp", .activation = "gelu"}, "activation", "activation: unknown activation 'gelu' (known: relu, sigmoid, tanh)"},
+        {{.arch = "mlp", .norm = "gn", .gn_groups = 8}, "gn_groups", "gn_groups: 8 does not divide the 100 channels of layer 1 of mlp"},
+        {{.arch = "mlp", .mlp_hidden_layers = 0}, "mlp_hidden_layers", "mlp_hidden_layers: must be >= 1, got 0"},
+        {{.arch = "mlp", .mlp_width = 0}, "mlp_width", "mlp_width: must be >= 1, got 0"},
+    };
+    for (const Case& c : cases) {
+        INFO(c.message);
+        try {
+            make_model(c.config, {}, 0);
+            FAIL("no error");
+        } catch (const FieldError& e) {
+            CHECK(e.field() == c.field);
+            CHECK(std::string(e.what()) == c.message);
+            CHECK(std::string(e.what()).find("--") == std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("every listed model builds and runs with every listed norm, init and activation", "[models]") {
+    Generator gen(5);
+    const Tensor x = Tensor::randn({2, 3, 32, 32}, gen);
+    for (const std::string& arch : model_names())
+        for (const std::string& norm : norm_names()) {
+            INFO(arch << " / " << norm);
+            auto model = make_model({.arch = arch, .norm = norm}, {3, 32, 32, 10}, 1);
+            CHECK(model->forward(x).shape() == Shape{2, 10});
+        }
+    for (const std::string& init : init_names())
+        CHECK(make_model({.arch = "small-cnn", .init = init}, {}, 1)->parameter_count() > 0);
+    for (const std::string& activation : activation_names())
+        CHECK(make_model({.arch = "mlp", .activation = activation}, {}, 1)->size() == 1 + 3 * 2 + 1);
 }

@@ -2,6 +2,7 @@
 // divergence, and the memory pool's steady state.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 
 #include "core/error.h"
 #include "core/memory_pool.h"
@@ -140,16 +141,76 @@ TEST_CASE("a huge learning rate is detected as divergence, not a crash", "[train
     CHECK(std::isnan(s.rows.back().test_loss));
 }
 
-TEST_CASE("bad training configs are errors naming the flag", "[trainer]") {
+TEST_CASE("bad training configs are errors naming the field", "[trainer]") {
     TrainConfig c = small_config("mlp", "none");
     c.batch_size = 1000;
-    CHECK_THROWS_WITH(Trainer(c, train_set(), test_set()), Catch::Contains("--batch: 1000 is larger than the 512"));
+    CHECK_THROWS_WITH(Trainer(c, train_set(), test_set()), Catch::Contains("batch_size: 1000 is larger than the 512"));
     c = small_config("mlp", "none");
     c.lr = -1;
-    CHECK_THROWS_WITH(Trainer(c, train_set(), test_set()), Catch::Contains("--lr: must be > 0"));
+    CHECK_THROWS_WITH(Trainer(c, train_set(), test_set()), Catch::Contains("lr: must be > 0"));
     c = small_config("mlp", "none");
     c.optimizer = "rmsprop";
-    CHECK_THROWS_WITH(Trainer(c, train_set(), test_set()), Catch::Contains("--optimizer: 'rmsprop' is not one of sgd, adam, adamw"));
+    CHECK_THROWS_WITH(Trainer(c, train_set(), test_set()),
+                      Catch::Contains("optimizer: unknown optimizer 'rmsprop' (known: sgd, adam, adamw)"));
+}
+
+TEST_CASE("every validation error is a FieldError naming a config.json key, not a flag", "[trainer]") {
+    const nlohmann::json keys = to_json(TrainConfig{});
+    const std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> cases = {
+        {"model", [](TrainConfig& c) { c.model.arch = "resnet"; }},
+        {"norm", [](TrainConfig& c) { c.model.norm = "batch"; }},
+        {"init", [](TrainConfig& c) { c.model.init = "xavier"; }},
+        {"activation", [](TrainConfig& c) { c.model.activation = "gelu"; }},
+        {"optimizer", [](TrainConfig& c) { c.optimizer = "rmsprop"; }},
+        {"schedule", [](TrainConfig& c) { c.schedule = "linear"; }},
+        {"lr", [](TrainConfig& c) { c.lr = 0; }},
+        {"momentum", [](TrainConfig& c) { c.momentum = 1; }},
+        {"weight_decay", [](TrainConfig& c) { c.weight_decay = -1; }},
+        {"batch_size", [](TrainConfig& c) { c.batch_size = 0; }},
+        {"epochs", [](TrainConfig& c) { c.epochs = 0; }},
+        {"steps", [](TrainConfig& c) { c.steps = -1; }},
+        {"eval_every", [](TrainConfig& c) { c.eval_every = -1; }},
+        {"train_limit", [](TrainConfig& c) { c.train_limit = -1; }},
+        {"test_limit", [](TrainConfig& c) { c.test_limit = -1; }},
+        {"warmup_steps", [](TrainConfig& c) { c.warmup_steps = -1; }},
+        {"clip_grad_norm", [](TrainConfig& c) { c.clip_grad_norm = -1; }},
+        {"threads", [](TrainConfig& c) { c.threads = -1; }},
+        {"init_scale", [](TrainConfig& c) { c.model.init_scale = 0; }},
+        {"dropout", [](TrainConfig& c) { c.model.dropout = 1; }},
+    };
+    for (const auto& [field, spoil] : cases) {
+        INFO(field);
+        TrainConfig c;
+        spoil(c);
+        try {
+            c.validate();
+            FAIL("no error");
+        } catch (const FieldError& e) {
+            CHECK(e.field() == field);
+            CHECK(keys.contains(e.field()));
+            CHECK(std::string(e.what()) == field + ": " + e.problem());
+            CHECK(std::string(e.what()).find("--") == std::string::npos);
+        }
+    }
+    TrainConfig both_zero;
+    both_zero.epochs = 0;
+    CHECK_THROWS_WITH(both_zero.validate(), "epochs: must be >= 1 when steps is 0, got 0");
+    both_zero.steps = 5;
+    CHECK_NOTHROW(both_zero.validate());
+}
+
+TEST_CASE("every listed optimizer and schedule trains", "[trainer]") {
+    for (const std::string& optimizer : optimizer_names())
+        for (const std::string& schedule : schedule_names()) {
+            INFO(optimizer << " / " << schedule);
+            TrainConfig c = small_config("mlp", "none");
+            c.optimizer = optimizer;
+            c.schedule = schedule;
+            c.steps = 2;
+            Trainer t(c, train_set(), test_set());
+            Silent s;
+            CHECK(t.run(s).steps == 2);
+        }
 }
 
 TEST_CASE("config JSON round trip keeps every field and rejects unknown ones", "[trainer]") {

@@ -2,37 +2,43 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
 
 namespace bnlab {
 
+const std::vector<std::string>& optimizer_names() {
+    static const std::vector<std::string> names{"sgd", "adam", "adamw"};
+    return names;
+}
+
+const std::vector<std::string>& schedule_names() {
+    static const std::vector<std::string> names{"constant", "step", "cosine"};
+    return names;
+}
+
 void TrainConfig::validate() const {
-    const auto require = [](bool ok, const char* flag, const std::string& what) {
-        if (!ok) throw Error(fmt::format("{}: {}", flag, what));
+    const auto require = [](bool ok, const char* field, const std::string& problem) {
+        if (!ok) throw FieldError(field, problem);
     };
-    const auto one_of = [&](const std::string& v, std::initializer_list<const char*> options, const char* flag) {
-        const bool ok = std::any_of(options.begin(), options.end(), [&](const char* o) { return v == o; });
-        require(ok, flag, fmt::format("'{}' is not one of {}", v, fmt::join(options, ", ")));
-    };
-    one_of(optimizer, {"sgd", "adam", "adamw"}, "--optimizer");
-    one_of(schedule, {"constant", "step", "cosine"}, "--schedule");
-    one_of(model.init, {"default", "gaussian"}, "--init");
-    require(std::isfinite(lr) && lr > 0, "--lr", fmt::format("must be > 0, got {}", lr));
-    require(momentum >= 0 && momentum < 1, "--momentum", fmt::format("must be in [0, 1), got {}", momentum));
-    require(weight_decay >= 0, "--weight-decay", fmt::format("must be >= 0, got {}", weight_decay));
-    require(batch_size >= 1, "--batch", fmt::format("must be >= 1, got {}", batch_size));
-    require(epochs >= 1 || steps >= 1, "--epochs", "need at least one epoch or --steps >= 1");
-    require(steps >= 0, "--steps", fmt::format("must be >= 0, got {}", steps));
-    require(eval_every >= 0, "--eval-every", fmt::format("must be >= 0, got {}", eval_every));
-    require(train_limit >= 0 && test_limit >= 0, "--limit", "must be >= 0");
-    require(warmup_steps >= 0, "--warmup", fmt::format("must be >= 0, got {}", warmup_steps));
-    require(clip_grad_norm >= 0, "--clip-grad-norm", fmt::format("must be >= 0, got {}", clip_grad_norm));
-    require(threads >= 0, "--threads", fmt::format("must be >= 0, got {}", threads));
-    require(model.init_scale > 0, "--init-scale", fmt::format("must be > 0, got {}", model.init_scale));
-    require(model.dropout >= 0 && model.dropout < 1, "--dropout", fmt::format("must be in [0, 1), got {}", model.dropout));
+    validate_names(model);
+    require_choice("optimizer", "optimizer", optimizer, optimizer_names());
+    require_choice("schedule", "schedule", schedule, schedule_names());
+    require(std::isfinite(lr) && lr > 0, "lr", fmt::format("must be > 0, got {}", lr));
+    require(momentum >= 0 && momentum < 1, "momentum", fmt::format("must be in [0, 1), got {}", momentum));
+    require(weight_decay >= 0, "weight_decay", fmt::format("must be >= 0, got {}", weight_decay));
+    require(batch_size >= 1, "batch_size", fmt::format("must be >= 1, got {}", batch_size));
+    require(epochs >= 1 || steps >= 1, "epochs", fmt::format("must be >= 1 when steps is 0, got {}", epochs));
+    require(steps >= 0, "steps", fmt::format("must be >= 0, got {}", steps));
+    require(eval_every >= 0, "eval_every", fmt::format("must be >= 0, got {}", eval_every));
+    require(train_limit >= 0, "train_limit", fmt::format("must be >= 0, got {}", train_limit));
+    require(test_limit >= 0, "test_limit", fmt::format("must be >= 0, got {}", test_limit));
+    require(warmup_steps >= 0, "warmup_steps", fmt::format("must be >= 0, got {}", warmup_steps));
+    require(clip_grad_norm >= 0, "clip_grad_norm", fmt::format("must be >= 0, got {}", clip_grad_norm));
+    require(threads >= 0, "threads", fmt::format("must be >= 0, got {}", threads));
+    require(model.init_scale > 0, "init_scale", fmt::format("must be > 0, got {}", model.init_scale));
+    require(model.dropout >= 0 && model.dropout < 1, "dropout", fmt::format("must be in [0, 1), got {}", model.dropout));
 }
 
 nlohmann::json to_json(const TrainConfig& c) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "models/zoo.h"
 
@@ -12,7 +13,7 @@ namespace bnlab {
 
 struct TrainConfig {
     // Data
-    std::string dataset = "fashion-mnist";
+    std::string dataset = "fashion-mnist";  // a label here: the caller loads the data (data/catalog.h names)
     std::string data_dir;     // searched first; "" = the standard search order (data/catalog.h)
     int64_t train_limit = 0;  // use the first N training samples (0: all)
     int64_t test_limit = 0;   // evaluate on the first N test samples (0: all)
@@ -20,12 +21,12 @@ struct TrainConfig {
     // Model
     ModelConfig model;
     // Optimization
-    std::string optimizer = "sgd";  // sgd | adam | adamw
+    std::string optimizer = "sgd";  // one of optimizer_names()
     double lr = 0.05;
     double momentum = 0.9;          // SGD
     bool nesterov = false;          // SGD
     double weight_decay = 0.0;
-    std::string schedule = "constant";  // constant | step | cosine
+    std::string schedule = "constant";  // one of schedule_names()
     int64_t warmup_steps = 0;
     double clip_grad_norm = 0.0;        // 0: no clipping
     int64_t batch_size = 128;
@@ -35,9 +36,16 @@ struct TrainConfig {
     uint64_t seed = 0;
     int threads = 0;                    // 0: all cores
 
-    // Throws Error naming the first bad field (as its command-line flag).
+    // Throws FieldError naming the first bad field by its config.json key (to_json below), e.g.
+    // "batch_size: must be >= 1, got 0" or "model: unknown model 'resnet' (known: ...)".
     void validate() const;
 };
+
+// The values the string fields accept: the one list that validate(), the trainer, error
+// messages and the command line's --help read (models/zoo.h has the model's, data/catalog.h
+// the data sets).
+const std::vector<std::string>& optimizer_names();  // sgd, adam, adamw
+const std::vector<std::string>& schedule_names();   // constant, step (x0.1 at 1/3 and 2/3), cosine
 
 nlohmann::json to_json(const TrainConfig& config);
 // Missing fields keep their defaults; unknown fields are an Error (a typo must not be ignored).

@@ -25,14 +25,17 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tens
                                      SGDOptions{.momentum = c.momentum, .nesterov = c.nesterov, .weight_decay = c.weight_decay});
     AdamOptions options{.weight_decay = c.weight_decay};
     if (c.optimizer == "adam") return std::make_unique<Adam>(std::move(params), c.lr, options);
-    return std::make_unique<AdamW>(std::move(params), c.lr, options);
+    if (c.optimizer == "adamw") return std::make_unique<AdamW>(std::move(params), c.lr, options);
+    throw FieldError("optimizer", unknown_choice("optimizer", c.optimizer, optimizer_names()));
 }
 
 std::unique_ptr<Schedule> make_schedule(const TrainConfig& c, int64_t total_steps) {
     std::unique_ptr<Schedule> s;
     if (c.schedule == "constant") s = std::make_unique<ConstantSchedule>(c.lr);
     else if (c.schedule == "cosine") s = std::make_unique<CosineAnnealing>(c.lr, std::max<int64_t>(total_steps, 1));
-    else s = std::make_unique<StepDecay>(c.lr, std::max<int64_t>(total_steps / 3, 1), 0.1);  // x0.1 at 1/3 and 2/3
+    else if (c.schedule == "step")  // x0.1 at 1/3 and 2/3
+        s = std::make_unique<StepDecay>(c.lr, std::max<int64_t>(total_steps / 3, 1), 0.1);
+    else throw FieldError("schedule", unknown_choice("schedule", c.schedule, schedule_names()));
     if (c.warmup_steps > 0) s = std::make_unique<LinearWarmup>(1.0 / static_cast<double>(c.warmup_steps + 1),
                                                               c.warmup_steps, std::move(s));
     return s;
@@ -86,7 +89,7 @@ Trainer::Trainer(TrainConfig config, const Dataset& train, const Dataset& test)
                                                                 .seed = config_.seed});
     steps_per_epoch_ = loader_->batches_per_epoch();
     if (steps_per_epoch_ == 0)
-        throw Error(fmt::format("--batch: {} is larger than the {} training samples", config_.batch_size, loader_->size()));
+        throw FieldError("batch_size", fmt::format("{} is larger than the {} training samples", config_.batch_size, loader_->size()));
     total_steps_ = config_.steps > 0 ? config_.steps : config_.epochs * steps_per_epoch_;
     eval_every_ = config_.eval_every > 0 ? config_.eval_every : steps_per_epoch_;
     schedule_ = make_schedule(config_, total_steps_);
