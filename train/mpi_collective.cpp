@@ -113,6 +113,11 @@ std::vector<std::vector<std::byte>> MpiCollective::gather(std::span<const std::b
 
 void MpiCollective::barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
+void MpiCollective::abort(int code) {
+    MPI_Abort(MPI_COMM_WORLD, code);
+    std::abort();  // MPI_Abort does not return; this says so to the compiler
+}
+
 std::unique_ptr<MpiCollective> start_mpi() { return std::unique_ptr<MpiCollective>(new MpiCollective()); }
 
 #else  // built without MPI
@@ -126,6 +131,7 @@ void MpiCollective::broadcast(std::span<float>, int) {}
 void MpiCollective::broadcast(std::span<std::byte>, int) {}
 std::vector<std::vector<std::byte>> MpiCollective::gather(std::span<const std::byte>, int) { return {}; }
 void MpiCollective::barrier() {}
+void MpiCollective::abort(int) { std::abort(); }
 std::unique_ptr<MpiCollective> start_mpi() { throw Error(mpi_missing_message()); }
 
 #endif

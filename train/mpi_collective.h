@@ -44,6 +44,9 @@ public:
     void broadcast(std::span<std::byte> bytes, int root = 0) override;
     std::vector<std::vector<std::byte>> gather(std::span<const std::byte> bytes, int root = 0) override;
     void barrier() override;
+    // Ends every rank's process with `code` (MPI_Abort): what a rank that failed alone must do,
+    // or the others would wait in their next collective forever.
+    [[noreturn]] void abort(int code);
 
 private:
     friend std::unique_ptr<MpiCollective> start_mpi();
