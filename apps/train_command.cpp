@@ -88,7 +88,7 @@ void add_train_command(CLI::App& app) {
         reject_extras(cmd);
         check_train_flags(cmd, args->config, args->bn_momentum, args->norm_position);
         // Under mpirun -np N: every rank runs this; MPI ends when `world` goes.
-        std::unique_ptr<MpiCollective> world = join_launched_group(cmd, args->config.bn_sync);
+        std::unique_ptr<bnlab::MpiCollective> world = join_launched_group(cmd, args->config.bn_sync);
         int code = 0;
         run_on_ranks(cmd, world.get(), [&] { code = run_train(cmd, *args, world.get()); });
         if (code != 0) throw CLI::RuntimeError(code);
