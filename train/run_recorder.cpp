@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "core/atomic_file.h"
@@ -40,6 +44,11 @@ RunRecorder::RunRecorder(std::string dir, const Trainer& trainer, std::function<
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec) throw Error(dir_ + ": cannot create the run directory: " + ec.message());
+    write_text_atomically(dir_ + "/" + kRunIncompleteMarker,
+                          "This run has not finished (it is still going, or it was stopped): its files may mix two\n"
+                          "runs. bnlab removes this file when the run finishes.\n");
+    std::filesystem::remove(dir_ + "/model.safetensors", ec);
+    if (ec) throw Error(dir_ + "/model.safetensors: cannot remove the previous run's model: " + ec.message());
     write_text_atomically(dir_ + "/config.json", to_json(trainer.config()).dump(2) + "\n");
     write_metrics();
 }
@@ -74,6 +83,10 @@ void RunRecorder::finish(const RunResult& result, Trainer& trainer) {
     }
     // Written after a divergence too: the weights show where it went wrong.
     save_model(dir_ + "/model.safetensors", trainer.saved_model());
+    const std::string marker = dir_ + "/" + kRunIncompleteMarker;
+    if (::unlink(marker.c_str()) != 0 && errno != ENOENT)
+        throw Error(marker + ": cannot remove the marker of an unfinished run: " + std::strerror(errno));
+    sync_directory(dir_);
 }
 
 }  // namespace bnlab

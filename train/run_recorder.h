@@ -8,6 +8,15 @@
 //   DIR/model.safetensors  the final model (a PyTorch state_dict + bnlab metadata)
 // Every file is rewritten atomically (temp + rename) whenever it changes, so an
 // interrupted run leaves complete files describing everything up to the last row.
+//
+// A killed run never passes for a finished one (the rule readers rely on):
+//   1. before anything else the recorder writes DIR/run.incomplete (kRunIncompleteMarker)
+//      and removes a previous run's model.safetensors;
+//   2. it writes config.json, metrics.csv, train.log as the run goes;
+//   3. finish() writes model.safetensors, then removes the marker.
+// So DIR is either the previous finished run (a kill before step 1 completed), a run marked
+// incomplete (a kill in between: load_model refuses it, naming the marker), or the new
+// finished run. Each step is atomic and fsynced (core/atomic_file.h).
 #pragma once
 
 #include <functional>
@@ -25,7 +34,8 @@ public:
 
     void on_row(const MetricsRow& row) override;
     void log(const std::string& line);
-    // Writes model.safetensors and the closing log line ("finished ..." or "diverged at step k").
+    // Writes model.safetensors and the closing log line ("finished ..." or "diverged at step k"),
+    // then marks the run finished (removes run.incomplete).
     void finish(const RunResult& result, Trainer& trainer);
 
     const std::string& dir() const { return dir_; }
