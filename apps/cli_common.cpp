@@ -42,6 +42,7 @@ const std::map<std::string, std::string>& flags_by_field() {
         {"batch_size", "--batch"},        {"epochs", "--epochs"},
         {"steps", "--steps"},             {"eval_every", "--eval-every"},
         {"seed", "--seed"},               {"threads", "--threads"},
+        {"bn_sync", "--bn-sync"},         {"bn_ghost_batch_size", "--bn-ghost-batch"},
         {"arms", "--arms"},               {"seeds", "--seeds"},
         {"first_seed", "--first-seed"},   {"target", "--target"},
     };
@@ -199,6 +200,14 @@ void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std:
     c->add_option(flag("eval_every"), t.eval_every, "steps between test evaluations (0: every epoch)")->capture_default_str();
     c->add_option(flag("seed"), t.seed, "seed of the initial weights and the batch order")->capture_default_str();
     c->add_option(flag("threads"), t.threads, "threads for OpenBLAS and OpenMP (0: all cores)")->capture_default_str();
+    c->add_option(flag("bn_ghost_batch_size"), t.model.batch_norm.ghost_batch_size,
+                  "BatchNorm statistics per ghost batch of this many samples in training (0: the whole batch)")
+        ->capture_default_str();
+    c->add_option(flag("bn_sync"), t.bn_sync,
+                  "under mpirun -np N: BatchNorm statistics per rank (none, PyTorch DDP's default) or over the "
+                  "global batch (all, SyncBatchNorm); --batch is the global batch")
+        ->check(one_of("bn_sync mode", {"none", "all"}))
+        ->capture_default_str();
 }
 
 bool is_after_activation(const CLI::App* command, const std::string& norm_position) {

@@ -20,6 +20,7 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "train/config.h"
+#include "train/data_parallel.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/model_file.h"
@@ -32,7 +33,12 @@ namespace bnlab {
 class Trainer {
 public:
     // `train` and `test` must outlive the trainer. Validates the config (Error on bad fields).
-    Trainer(TrainConfig config, const Dataset& train, const Dataset& test);
+    // With `group` (which must outlive the trainer and have config.ranks ranks): data-parallel
+    // training (train/data_parallel.h). Each rank takes its shard of every global batch of
+    // config.batch_size; the weights start from rank 0's; the metrics every rank reports are
+    // the global batch's, and every rank evaluates the (identical) model on the whole test split.
+    // Writing files is the caller's business: only rank 0 should.
+    Trainer(TrainConfig config, const Dataset& train, const Dataset& test, Collective* group = nullptr);
     ~Trainer();
 
     // Trains until total_steps() (or `stop_at` steps, if smaller and > 0), reporting to observer.
@@ -45,6 +51,8 @@ public:
     const InputSpec& input() const { return input_; }
     Sequential& model() { return *model_; }
     Optimizer& optimizer() { return *optimizer_; }
+    // The data-parallel machinery, or nullptr for a single-process run.
+    const DataParallel* data_parallel() const { return parallel_.get(); }
     std::vector<std::string> grad_norm_names() const;
     // The model with what `bnlab eval` and `predict` need to use it (classes, normalization).
     SavedModel saved_model() const;
@@ -57,6 +65,7 @@ public:
 
 private:
     MetricsRow make_row(double wall_seconds);
+    bool stop_requested(TrainObserver& observer);
 
     TrainConfig config_;
     const Dataset& train_;
@@ -66,6 +75,7 @@ private:
     std::unique_ptr<Optimizer> optimizer_;
     std::unique_ptr<Schedule> schedule_;
     std::unique_ptr<DataLoader> loader_;
+    std::unique_ptr<DataParallel> parallel_;
     int64_t steps_per_epoch_ = 0, total_steps_ = 0, eval_every_ = 0;
     int64_t step_ = 0;
     int64_t loader_epoch_ = -1;
@@ -77,9 +87,18 @@ private:
 
 // One training step on `batch`, the Trainer's (and the benchmarks'): zero_grad, forward under
 // a Tape, cross-entropy, backward, gradient clipping when clip_norm > 0, optimizer step.
-// Returns the loss; a loss that is not finite returns at once, leaving the parameters
-// untouched. `predicted`, if given, receives each row's argmax. With a Profiler active, the
-// zero_grad, clipping and update count as "optimizer".
+// A loss that is not finite returns at once, leaving the parameters untouched. `predicted`,
+// if given, receives each row's argmax. With a Profiler active, the zero_grad, clipping and
+// update count as "optimizer".
+// With `parallel`, `batch` is this rank's shard: the loss, samples and correct returned are the
+// global batch's, and the gradients are summed over the ranks before clipping and the step.
+struct StepResult {
+    float loss = 0;                  // mean over the (global) batch
+    int64_t samples = 0, correct = 0;
+};
+StepResult train_step(Module& model, Optimizer& optimizer, const Batch& batch, double clip_norm,
+                      DataParallel* parallel, std::vector<int32_t>* predicted = nullptr);
+// The same on one process, returning the loss.
 float train_step(Module& model, Optimizer& optimizer, const Batch& batch, double clip_norm = 0,
                  std::vector<int32_t>* predicted = nullptr);
 
