@@ -128,6 +128,12 @@ MetricsRow Trainer::make_row(double wall_seconds) {
     return row;
 }
 
+bool Trainer::checkpoint_due() const {
+    if (checkpoint_.path.empty()) return false;
+    return (checkpoint_.every_steps > 0 && step_ % checkpoint_.every_steps == 0) ||
+           (checkpoint_.every_epoch && step_ % steps_per_epoch_ == 0);
+}
+
 RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
     const int64_t end = stop_at > 0 ? std::min(stop_at, total_steps_) : total_steps_;
     const auto start = std::chrono::steady_clock::now();
@@ -174,11 +180,15 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
         const double wall = elapsed();
         observer.on_step({step_, total_steps_, epoch, loss_value, static_cast<double>(correct) / static_cast<double>(n),
                           optimizer_->lr(), static_cast<double>(step_ * n) / std::max(wall - wall_offset_, 1e-9), wall});
+        bool stop = false;
         if (step_ % eval_every_ == 0 || step_ == total_steps_) {
             result.last = make_row(elapsed());
             observer.on_row(result.last);
-            if (observer.stop_requested()) break;
+            stop = observer.stop_requested();
         }
+        wall_seconds_ = elapsed();
+        if (checkpoint_due()) save_checkpoint(checkpoint_.path);
+        if (stop) break;
     }
     result.steps = step_;
     result.wall_seconds = elapsed();
@@ -193,7 +203,7 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
         result.last = row;
         observer.on_row(row);
     }
-    wall_offset_ = result.wall_seconds;
+    wall_offset_ = wall_seconds_ = result.wall_seconds;
     return result;
 }
 

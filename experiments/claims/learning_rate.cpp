@@ -191,8 +191,13 @@ private:
                       false,
                       "bottom left"};
         spec.log_x = true;
+        for (const ArmSweep* arm : {&none, &bn})
+            for (size_t i = 0; i < arm->sweep.runs.size(); ++i)
+                if (diverged_count(arm->sweep.runs[i]) > 0) spec.markers.emplace_back(grid_[i], 0.1);  // 10 classes: chance
+        spec.markers_label = "a seed diverged at this rate (drawn at chance, 0.1)";
         body += figure(ctx_.dir(), "validation_by_lr", spec,
-                              "Mean over seeds, band: min to max; a rate where every seed diverged has no point.");
+                              "Mean over seeds, band: min to max; a rate where every seed diverged has no point; a red "
+                              "cross at chance accuracy marks each rate where a seed of either arm diverged.");
 
         // The training loss of both arms at the smallest rate at which a no-BN run failed.
         const auto first_unstable = static_cast<size_t>(none.summary.largest_stable + 1);
