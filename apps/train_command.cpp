@@ -77,11 +77,15 @@ int run_train(const CLI::App* cmd, const TrainArgs& args) {
         recorder->log(fmt::format("resuming from {} at step {} of {}", checkpoint_path(out), trainer.step(),
                                   trainer.total_steps()));
     // The data set sizes as trained on: --limit N uses N images of the full split.
-    const int64_t used = config.train_limit > 0 ? std::min<int64_t>(config.train_limit, train.size()) : train.size();
-    recorder->log(fmt::format("training {} (norm {}) on {}: {} train images{} / {} test, {} steps of batch {}, {} threads",
-                              config.model.arch, config.model.norm, config.dataset, used,
-                              used < train.size() ? fmt::format(" (--limit, of {})", train.size()) : "", test.size(),
-                              trainer.total_steps(), config.batch_size, num_threads()));
+    const auto used = [](int64_t limit, const Dataset& data, const std::string& limit_flag) {
+        const int64_t n = limit > 0 ? std::min(limit, data.size()) : data.size();
+        return n < data.size() ? fmt::format("{} ({}, of {})", n, limit_flag, data.size()) : std::to_string(n);
+    };
+    recorder->log(fmt::format("training {} (norm {}) on {}: {} train images / {} test, {} steps of batch {}, {} threads",
+                              config.model.arch, config.model.norm, config.dataset,
+                              used(config.train_limit, train, flag("train_limit")),
+                              used(config.test_limit, test, flag("test_limit")), trainer.total_steps(), config.batch_size,
+                              num_threads()));
     trainer.set_checkpointing({.path = checkpoint_path(out), .every_steps = args.save_every, .every_epoch = true});
     std::optional<Profiler> profiler;
     if (args.profile) profiler.emplace();

@@ -201,9 +201,11 @@ std::string write_compare_report(const CompareResult& result, const CompareConfi
     const TrainConfig& b = config.base;
     const std::string what = fmt::format("{} on {}", b.model.arch, b.dataset);
     std::string plot_problems;
+    PlotSpec accuracy_plot{"test accuracy, " + what, "step", "test accuracy (%)", accuracy, false, "bottom right"};
+    accuracy_plot.reference_y = 100 * result.target;
+    accuracy_plot.reference_label = "target " + pct(result.target);
     for (const auto& [name, spec] : std::vector<std::pair<std::string, PlotSpec>>{
-             {"test_accuracy", {"test accuracy, " + what, "step", "test accuracy (%)", accuracy, false, "bottom right",
-                                false, 100 * result.target, "target " + pct(result.target)}},
+             {"test_accuracy", accuracy_plot},
              {"train_loss", {"training loss, " + what, "step", "training loss (mean over the steps since the last point)", loss,
                              true, "top right"}}}) {
         const std::string problem = plot_bands(out_dir + "/plots", name, spec);

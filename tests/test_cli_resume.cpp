@@ -43,6 +43,7 @@ TEST_CASE("train --resume after an interruption writes the same metrics and weig
     INFO(whole.output);
     REQUIRE(whole.exit_code == 0);
     CHECK(fs::exists(dir / "whole" / "checkpoint.safetensors"));
+    CHECK_THAT(whole.output, Catch::Contains("1280 (--limit, of 60000) train images / 500 (--test-limit, of 10000) test"));
 
     // Checkpoints after steps 7 and 14; stopped at 17, after metrics rows 5, 10 and 15 were
     // written: the resumed run starts at 14 and must write row 15 again, not keep the old one.

@@ -136,6 +136,7 @@ bool Trainer::checkpoint_due() const {
 
 RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
     const int64_t end = stop_at > 0 ? std::min(stop_at, total_steps_) : total_steps_;
+    const int64_t first_step = step_;  // > 0 when resumed: the speed counts this run's steps only
     const auto start = std::chrono::steady_clock::now();
     const auto elapsed = [&] {
         return wall_offset_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -179,7 +180,7 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
         ++window_steps_;
         const double wall = elapsed();
         observer.on_step({step_, total_steps_, epoch, loss_value, static_cast<double>(correct) / static_cast<double>(n),
-                          optimizer_->lr(), static_cast<double>(step_ * n) / std::max(wall - wall_offset_, 1e-9), wall});
+                          optimizer_->lr(), static_cast<double>((step_ - first_step) * n) / std::max(wall - wall_offset_, 1e-9), wall});
         bool stop = false;
         if (step_ % eval_every_ == 0 || step_ == total_steps_) {
             result.last = make_row(elapsed());
