@@ -10,7 +10,7 @@ CMAKE_FLAGS ?=
 
 # Debian packages bnlab needs to build, test and plot (python3-torch is only for
 # `make fixtures` and `make bench-compare`, installed on demand there).
-PACKAGES := g++ cmake make pkg-config libopenblas-dev libopenblas-openmp-dev catch2 libcli11-dev libstb-dev zlib1g-dev \
+PACKAGES := g++ cmake make pkg-config libopenblas-dev libopenblas-openmp-dev libblis-dev libblis-openmp-dev libblis4-openmp catch2 libcli11-dev libstb-dev zlib1g-dev \
             nlohmann-json3-dev libfmt-dev gnuplot-nox dataset-fashion-mnist \
             openmpi-bin libopenmpi-dev graphviz clang
 

@@ -73,7 +73,8 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
     run->add_option("--seeds", args->options.seeds, "paired seeds per arm (0: the claim's default)")->capture_default_str();
     run->add_option(flag("dataset"), args->options.dataset, "data set instead of the claim's default")
         ->check(one_of("data set", bnlab::dataset_choices(), bnlab::is_valid_dataset_name));
-    run->add_option("--data-dir", args->options.data_dir, "folder searched first for data sets");
+    run->add_option("--data-dir", args->options.data_dir,
+                    "folder searched first for data sets (then $BNLAB_DATA, ./data, /usr/share/datasets)");
     run->add_option("--threads", args->options.threads, "threads (0: all cores)")->capture_default_str();
     run->add_option("--out", args->options.out_dir, "output directory (each claim writes OUT/<claim>/)")->capture_default_str();
     run->add_flag("--force", args->force, "replace a claim's previous report in OUT/<claim>/");

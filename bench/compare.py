@@ -110,12 +110,16 @@ def main():
 
 def parse_sgemm(text):
     """peak GFLOP/s per thread count, shape rows, training MFLOP per image per model."""
-    result = {"peak": {}, "shapes": [], "mflop": {}, "cores": None}
+    result = {"peak": {}, "shapes": [], "mflop": {}, "cores": None, "fma": {}, "sgemm": None}
     for line in text.splitlines():
         f = line.split()
         if not f:
             continue
-        if f[0] == "cores":
+        if line.startswith("# bench_sgemm; sgemm: "):
+            result["sgemm"] = line.split("sgemm: ", 1)[1].split(";")[0]
+        elif f[0] == "fma" and f[3] != "n/a":
+            result["fma"][(f[1], int(f[2]))] = float(f[3])
+        elif f[0] == "cores":
             result["cores"] = (int(f[1]), float(f[2]))
         elif f[0] == "peak":
             result["peak"][int(f[1])] = float(f[2])
@@ -262,7 +266,11 @@ def report(bn, th, sgemm, machine_lines, thread_counts, minutes, load_at_start):
               "split their rows over the threads when the product is large enough. The fraction is of the "
               "large-square peak on the threads the product runs on.", ""]
         peaks = ", ".join(f"{t} thread{'s' if t > 1 else ''}: {g:.1f} GFLOP/s" for t, g in sorted(sgemm["peak"].items()))
-        L.append(f"Large-square sgemm peak (2048^3): {peaks}.")
+        L.append(f"sgemm kernels: {sgemm['sgemm']}. Large-square sgemm peak (2048^3): {peaks}.")
+        if sgemm["fma"]:
+            L.append("Register-only FMA peak (the cores' arithmetic limit): " + ", ".join(
+                f"{isa} {t} thread{'s' if t > 1 else ''}: {g:.1f} GFLOP/s" for (isa, t), g in sorted(sgemm["fma"].items()))
+                + ".")
         L.append("")
         L.append("| model | layer | product | M | N | K | GFLOP/s | of peak |")
         L.append("|---|---|---|---:|---:|---:|---:|---:|")

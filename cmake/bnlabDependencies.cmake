@@ -10,3 +10,14 @@ find_package(OpenMP REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(fmt REQUIRED)
+# BLIS, OpenMP build (Debian's libblis-openmp-dev, 0.9): the avx512 kernels' sgemm (core/cpu.h).
+# Its library also defines the BLAS and CBLAS names (cblas_sgemm, sgemm_): it is linked after
+# OpenBLAS, so those names bind to OpenBLAS (tests/test_cpu.cpp checks where each one lands),
+# and bnlab calls BLIS only through its bli_* names. Its blis.h declares CBLAS as well, so its
+# include directory is not published: only core/ops/blis_gemm.cpp gets it (CMakeLists.txt).
+find_library(BLIS_LIBRARY NAMES blis PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/blis-openmp NO_DEFAULT_PATH
+             REQUIRED)
+if(NOT TARGET BLIS::BLIS)
+  add_library(BLIS::BLIS SHARED IMPORTED GLOBAL)
+  set_target_properties(BLIS::BLIS PROPERTIES IMPORTED_LOCATION ${BLIS_LIBRARY})
+endif()

@@ -9,7 +9,8 @@
 
 namespace bnlab {
 
-// n >= 1. Sets OpenBLAS's and OpenMP's thread counts together.
+// n >= 1. Sets OpenBLAS's and OpenMP's thread counts together. (BLIS, the avx512 kernels'
+// sgemm, is always called on one thread: core/ops/blas.h splits the products itself.)
 void set_num_threads(int n);
 int num_threads();
 

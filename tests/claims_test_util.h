@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <string>
 
@@ -50,12 +51,28 @@ inline QuickRun check_quick_run(const std::string& name, const TempDir& dir, cla
     return run;
 }
 
-// As above in a folder of its own, data sets searched first in `data_dir` (if given); the report's text.
-inline std::string check_quick_run(const std::string& name, const std::string& data_dir = "") {
+// As above in a folder of its own, data sets found through the standard search path; the report's text.
+inline std::string check_quick_run(const std::string& name) {
     TempDir dir;
+    return check_quick_run(name, dir).report;
+}
+
+// As above, on the project's shared real data (shared_data(): ../shared/data or
+// $BNLAB_SHARED_DATA) passed as the data folder, or std::nullopt where `data_set_folder` is not
+// there (a failure under CI, a warning elsewhere).
+inline std::optional<QuickRun> check_quick_run_on_shared_data(const std::string& name, const std::string& data_set_folder,
+                                                              const TempDir& dir) {
+    if (!have(shared_data() / data_set_folder, "set BNLAB_SHARED_DATA")) return std::nullopt;
     claims::ClaimOptions options;
-    options.data_dir = data_dir;
-    return check_quick_run(name, dir, options).report;
+    options.data_dir = shared_data().string();
+    return check_quick_run(name, dir, options);
+}
+
+// The same in a folder of its own: the report's text, or "" where the data set is not there.
+inline std::string check_quick_run_on_shared_data(const std::string& name, const std::string& data_set_folder) {
+    TempDir dir;
+    const std::optional<QuickRun> run = check_quick_run_on_shared_data(name, data_set_folder, dir);
+    return run ? run->report : "";
 }
 
 }  // namespace bnlab::test

@@ -1,16 +1,22 @@
 // The optimized kernels of core/ops against their plain reference versions
 // (core/ops/reference.h, core/ops/batch_norm_reference.h) on random shapes: odd sizes, batch 1,
 // channels that are not a multiple of 8, strides and paddings; forward and backward, with 1
-// and 2 threads, into fresh and into already existing gradients. And the determinism guarantees: 1 and 2 threads agree
-// to float rounding; the same thread count gives the same bits.
+// and 2 threads, into fresh and into already existing gradients. And the determinism
+// guarantees: 1 and 2 threads agree to float rounding; the same thread count gives the same
+// bits. Products run on both sgemm libraries: OpenBLAS (the portable kernels) and BLIS (the
+// avx512 kernels; with BLIS's own configuration for this CPU where it has no AVX-512, so the
+// BLIS path is checked everywhere).
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 
+#include "core/cpu.h"
 #include "core/ops.h"
 #include "core/ops/batch_norm_reference.h"
+#include "core/ops/blas.h"
 #include "core/ops/reference.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -103,14 +109,17 @@ void check_op(const std::string& name, const std::function<Tensor(const std::vec
 
 }  // namespace
 
-TEST_CASE("conv2d matches the direct convolution on random shapes", "[kernels][conv]") {
+namespace {
+
+// conv2d against the direct convolution, forward and backward, on the sgemm library in use.
+void check_conv2d_shapes() {
     struct Case {
         int64_t N, C, H, W, F, kh, kw;
         int stride, padding;
         bool bias;
     };
     const Case cases[] = {
-        {1, 1, 7, 9, 5, 3, 3, 1, 1, true},    // batch 1 (fewer images than threads)
+        {1, 1, 7, 9, 5, 3, 3, 1, 1, true},    // batch 1 (fewer images than threads), K = 9
         {3, 3, 11, 10, 13, 3, 3, 1, 1, false},
         {5, 13, 9, 7, 7, 3, 3, 2, 1, true},    // stride 2, odd sizes
         {2, 5, 8, 8, 17, 5, 5, 1, 2, false},   // padding 2
@@ -119,6 +128,8 @@ TEST_CASE("conv2d matches the direct convolution on random shapes", "[kernels][c
         {2, 4, 5, 5, 4, 5, 5, 1, 0, false},    // kernel as large as the image
         {2, 3, 2, 2, 5, 5, 5, 1, 2, true},     // "same" padding on a 2x2 image: kernel entries off the image
         {3, 2, 1, 6, 4, 3, 3, 1, 1, false},    // a single image row
+        {1, 35, 20, 20, 45, 3, 3, 1, 1, true}, // batch 1, channels not multiples of 16, sgemm split over threads
+        {2, 1, 28, 28, 37, 5, 5, 1, 0, true},  // 5x5 first layer, K = 25
     };
     Generator gen(11);
     for (const Case& c : cases) {
@@ -132,6 +143,18 @@ TEST_CASE("conv2d matches the direct convolution on random shapes", "[kernels][c
                  [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.stride, c.padding); },
                  {x, w, b}, y, {g.x, g.weight, g.bias}, gy, gen);
     }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d matches the direct convolution on random shapes", "[kernels][conv]") {
+    const detail::ScopedGemmLibrary library(detail::GemmLibrary::openblas);
+    check_conv2d_shapes();
+}
+
+TEST_CASE("conv2d on BLIS (the avx512 kernels' library) matches the direct convolution", "[kernels][conv][blis]") {
+    const detail::ScopedGemmLibrary library(detail::GemmLibrary::blis);
+    check_conv2d_shapes();
 }
 
 TEST_CASE("conv2d without an input gradient (the first layer) still gives weight and bias gradients",
@@ -313,4 +336,92 @@ TEST_CASE("training steps: the same thread count gives the same bits; 1 and 2 th
                 check_close(b, a, "parameter " + std::to_string(p), 1e-4);
             }
         }
+}
+
+namespace {
+
+// C = alpha op(A) op(B) + beta C0 in double, row-major, A stored (K,M) when trans_a and B
+// stored (N,K) when trans_b.
+Tensor gemm_in_double(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const Tensor& A,
+                      const Tensor& B, float beta, const Tensor& C0) {
+    Tensor C = C0.clone();
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+            double total = 0;
+            for (int64_t k = 0; k < K; ++k)
+                total += static_cast<double>(A.data()[trans_a ? k * M + m : m * K + k]) *
+                         B.data()[trans_b ? n * K + k : k * N + n];
+            C.data()[m * N + n] = static_cast<float>(alpha * total + beta * C0.data()[m * N + n]);
+        }
+    return C;
+}
+
+Tensor run_gemm(detail::GemmLibrary library, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                float alpha, const Tensor& A, const Tensor& B, float beta, const Tensor& C0) {
+    const detail::ScopedGemmLibrary scoped(library);
+    Tensor C = C0.clone();
+    detail::gemm(trans_a, trans_b, M, N, K, alpha, A.data(), B.data(), beta, C.data());
+    return C;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+    return a.numel() == b.numel() && std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("sgemm: BLIS and OpenBLAS agree with a double product on odd shapes, transposes and beta",
+          "[kernels][gemm][blis]") {
+    struct Shape {
+        int64_t M, N, K;
+    };
+    // Sizes off every register block (not multiples of 16 or 6), K = 1, 9, 25, and products
+    // above detail::kGemmParallelMin, split by rows (M >= N) or by columns.
+    const Shape shapes[] = {{1, 1, 1},     {7, 5, 9},       {17, 33, 9},   {13, 1, 25},
+                            {1, 130, 27},  {31, 47, 1},     {100, 3, 250}, {257, 129, 131},
+                            {29, 701, 211}, {6, 1024, 1000}};
+    Generator gen(21);
+    for (const Shape& s : shapes)
+        for (const bool trans_a : {false, true})
+            for (const bool trans_b : {false, true})
+                for (const float beta : {0.0f, 1.0f}) {
+                    const Tensor A = Tensor::randn({s.M * s.K}, gen), B = Tensor::randn({s.K * s.N}, gen);
+                    const Tensor C0 = Tensor::randn({s.M * s.N}, gen);
+                    const Tensor expected = gemm_in_double(trans_a, trans_b, s.M, s.N, s.K, 0.5f, A, B, beta, C0);
+                    for (const int threads : {1, 2}) {
+                        const Threads t(threads);
+                        INFO(s.M << "x" << s.N << "x" << s.K << " trans " << trans_a << trans_b << " beta " << beta
+                                 << " threads " << threads);
+                        for (const auto library : {detail::GemmLibrary::openblas, detail::GemmLibrary::blis}) {
+                            const Tensor C = run_gemm(library, trans_a, trans_b, s.M, s.N, s.K, 0.5f, A, B, beta, C0);
+                            // float rounding over K terms of size ~1: |error| <~ K * 2^-24 * sqrt-ish growth
+                            check_close(C, expected, library == detail::GemmLibrary::blis ? "BLIS" : "OpenBLAS",
+                                        1e-6 * static_cast<double>(s.K + 8));
+                            CHECK(same_bits(run_gemm(library, trans_a, trans_b, s.M, s.N, s.K, 0.5f, A, B, beta, C0), C));
+                        }
+                    }
+                }
+}
+
+TEST_CASE("training steps on BLIS: the same thread count gives the same bits and OpenBLAS's result to rounding",
+          "[kernels][determinism][blis]") {
+    for (const std::string arch : {"mnist-cnn", "cifar-cnn"}) {
+        INFO(arch);
+        const auto portable = [&] {
+            const detail::ScopedGemmLibrary library(detail::GemmLibrary::openblas);
+            return train_steps(arch, "bn", 2);
+        }();
+        const detail::ScopedGemmLibrary library(detail::GemmLibrary::blis);
+        for (const int threads : {2, 1}) {
+            const auto blis = train_steps(arch, "bn", threads);
+            CHECK(train_steps(arch, "bn", threads) == blis);
+            REQUIRE(blis.size() == portable.size());
+            for (size_t p = 0; p < blis.size(); ++p) {
+                const auto as_tensor = [](const std::vector<float>& v) {
+                    return Tensor::from_vector({static_cast<int64_t>(v.size())}, v);
+                };
+                check_close(as_tensor(blis[p]), as_tensor(portable[p]), "parameter " + std::to_string(p), 1e-4);
+            }
+        }
+    }
 }

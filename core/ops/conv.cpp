@@ -13,8 +13,9 @@
 // Why per image: one image's cols (K*P floats, 1.2 MB for cifar-cnn's widest layer) is still
 // in cache when sgemm reads it, where a whole-batch cols matrix (150 MB at batch 128) would
 // go out to memory and back; and y needs no transpose. Each thread takes a fixed block of
-// images with its own cols buffer and runs sgemm on one core (OpenBLAS does inside a
-// parallel region); these shapes reach 85-100% of the one-core sgemm peak (bench_sgemm).
+// images with its own cols buffer and runs sgemm on one core (core/ops/blas.h: OpenBLAS or
+// BLIS, single-threaded inside a parallel region); these shapes reach 85-100% of the
+// one-core sgemm peak (bench_sgemm).
 // A batch smaller than the thread count runs image by image with a multi-threaded sgemm.
 // dweight is summed per thread and the partial sums added in thread order: deterministic.
 // cols is rebuilt in backward rather than saved: it is kh*kw times the size of x.
@@ -193,16 +194,17 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& weigh
     const GradTarget gx = want_x ? grad_target(x) : GradTarget{nullptr, false};
     const float* px = x.data();
     const float* pw = weight.data();
+    const detail::Gemm gemm;  // the kernels, chosen here: not inside the parallel loop
     for_each_image(g.N, workers, [&](int64_t n, int worker) {
         float* cols = scratch.data() + worker * (K * P + partial);
         const float* dy = pg + n * image_out;  // (F, P)
         if (want_w) {
             im2col(g, px + n * image_in, cols);
             float* dw = partial ? cols + K * P : gw;
-            detail::gemm(false, true, g.F, K, P, 1.0f, dy, cols, 1.0f, dw);
+            gemm(false, true, g.F, K, P, 1.0f, dy, cols, 1.0f, dw);
         }
         if (want_x) {
-            detail::gemm(true, false, K, P, g.F, 1.0f, pw, dy, 0.0f, cols);  // dcols, reusing the buffer
+            gemm(true, false, K, P, g.F, 1.0f, pw, dy, 0.0f, cols);  // dcols, reusing the buffer
             float* dx = gx.data + n * image_in;
             if (!gx.accumulate) std::fill_n(dx, image_in, 0.0f);
             col2im_add(g, cols, dx);
@@ -229,13 +231,14 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
     const float* px = x.data();
     const float* pw = weight.data();
     float* py = y.data();
+    const detail::Gemm gemm;  // the kernels, chosen here: not inside the parallel loop
     for_each_image(g.N, workers, [&](int64_t n, int worker) {
         float* c = cols.data() + worker * K * P;
         float* yn = py + n * image_out;  // (F, P)
         im2col(g, px + n * image_in, c);
         if (bias.defined())  // start every row from its bias and let sgemm add on top (beta = 1)
             for (int64_t f = 0; f < g.F; ++f) std::fill_n(yn + f * P, P, bias.data()[f]);
-        detail::gemm(false, false, g.F, P, K, 1.0f, pw, c, bias.defined() ? 1.0f : 0.0f, yn);
+        gemm(false, false, g.F, P, K, 1.0f, pw, c, bias.defined() ? 1.0f : 0.0f, yn);
     });
 
     if (Tape* tape = recording_tape({&x, &weight, &bias})) {

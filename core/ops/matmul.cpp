@@ -1,4 +1,4 @@
-// Matrix products through OpenBLAS cblas_sgemm: matmul and linear.
+// Matrix products through sgemm (core/ops/blas.h: OpenBLAS or BLIS): matmul and linear.
 //
 // sgemm computes C = alpha * op(A) op(B) + beta * C. Backward passes use beta = 1 to add
 // straight into the gradient buffers, so no temporary is allocated.

@@ -1,6 +1,6 @@
 // Claim 6: BatchNorm fails at small batches, where GroupNorm and LayerNorm do not (Wu & He 2018).
 //
-// small-cnn on a Fashion-MNIST training subset (CIFAR-10 with --dataset cifar10); arms BN, GN
+// small-cnn on a Fashion-MNIST training subset (CIFAR-10 with dataset cifar10); arms BN, GN
 // (4 groups), LN and none; batch B in {2, 4, ..., 128}, a fixed number of epochs, learning
 // rate lr = lr0 * B / 32 (linear scaling, as Wu & He) with each arm's lr0 its best at B = 32 on
 // a held-out validation split. BN is evaluated in eval mode (running statistics). The measure
@@ -18,8 +18,11 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "experiments/claims/claim_support.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/claims.h"
+#include "experiments/claims/data.h"
+#include "experiments/claims/report.h"
+#include "experiments/claims/run_config.h"
+#include "experiments/claims/sweep.h"
 
 namespace bnlab::claims {
 
@@ -67,13 +70,13 @@ struct Profile {
 const Profile kQuick{{1000, 500, 500}, 1, {2, 4, 32}, {0.01, 0.03}, 1};
 const Profile kFull{{20000, 5000, 0}, 2, {2, 4, 8, 16, 32, 64, 128}, {0.003, 0.01, 0.03}, 3};
 
-class BatchSizeExperiment {
+class BatchSizeExperiment : public Experiment {
 public:
-    explicit BatchSizeExperiment(ClaimContext& ctx) : ctx_(ctx), p_(ctx.quick() ? kQuick : kFull) {}
+    explicit BatchSizeExperiment(ClaimContext& ctx)
+        : Experiment(ctx, "fashion-mnist", ctx.quick() ? kQuick.data : kFull.data, kQuick.seeds, kFull.seeds),
+          p_(quick() ? kQuick : kFull) {}
 
     ClaimResult run() {
-        data_ = load_claim_data(ctx_, "fashion-mnist", p_.data);
-        seeds_ = ctx_.seeds(kQuick.seeds, kFull.seeds);
         ClaimResult result;
         result.data = data_.description();
 
@@ -119,11 +122,11 @@ public:
 private:
     // lr = lr0 * B / 32 (linear scaling); evaluated once, at the end.
     TrainConfig config(const std::string& arm, double lr0, int64_t batch, uint64_t seed) const {
-        TrainConfig c = sgd_config(data_.train, "small-cnn", arm, lr0 * static_cast<double>(batch) / kReferenceBatch,
-                                   batch, p_.epochs, seed);
-        c.model.gn_groups = 4;
-        c.eval_every = p_.epochs * (data_.train.size() / batch);  // steps in all (drop_last batches)
-        return c;
+        return run_config(data_.train, {.arch = "small-cnn", .norm = arm, .gn_groups = 4},
+                          {.lr = lr0 * static_cast<double>(batch) / kReferenceBatch, .batch = batch,
+                           .epochs = p_.epochs,
+                           .eval_every = p_.epochs * (data_.train.size() / batch),  // steps in all (drop_last)
+                           .seed = seed});
     }
 
     // Test error in percent after training at `batch`; chance error when the run diverged.
@@ -211,7 +214,7 @@ private:
             "small-cnn rather than mnist-cnn (see the top of experiments/claims/batch_size.cpp): its norms follow "
             "convolutions only, as in ResNet-50, so BN's statistics at B=2 still cover 2 x 28 x 28 and 2 x 14 x 14 "
             "values per channel; mnist-cnn's BatchNorm1d at B=2 would normalize 2 values per unit.",
-            "Fashion-MNIST only in the default profile; CIFAR-10 with --dataset cifar10 (the reference names both)."};
+            "Fashion-MNIST only in the default profile; CIFAR-10 with dataset cifar10 (the reference names both)."};
         if (ctx_.quick())
             d.push_back(fmt::format("Quick profile: {} training images, {} epoch, B in {}, lr0 in {}, {} test images, "
                                     "{} seed: a smoke test, not evidence.",
@@ -220,10 +223,7 @@ private:
         return d;
     }
 
-    ClaimContext& ctx_;
     const Profile p_;
-    ClaimData data_;
-    int seeds_ = 0;
     std::map<std::string, double> lr0_;
     Errors error_;
     std::map<std::string, std::map<int64_t, int>> diverged_;
@@ -239,7 +239,7 @@ Claim batch_size_claim() {
         "Wu & He 2018 (ECCV, Group Normalization), ResNet-50 ImageNet top-1 error at 32/16/8/4/2 images per GPU: BN "
         "23.6/23.7/24.8/27.3/34.7, GN 24.1/24.2/24.0/24.2/24.1 (GN 10.6 points better at 2); LN 25.3 at 32. "
         "Learning rate scaled linearly with the batch.",
-        "small-cnn on Fashion-MNIST (20,000 training images; CIFAR-10 with --dataset cifar10), B in {2, 4, 8, 16, 32, "
+        "small-cnn on Fashion-MNIST (20,000 training images; CIFAR-10 with dataset cifar10), B in {2, 4, 8, 16, 32, "
         "64, 128}, 2 epochs at every B, lr = lr0 * B / 32 with each arm's lr0 its best at B=32 on validation, 3 "
         "paired seeds. Arms: BN (evaluated in eval mode), GN (4 groups), LN, none. Metric: test error against B.",
         "Per arm and small batch B in {2, 4}, the change in test error from B=32, paired over seeds, in points: "
@@ -247,8 +247,7 @@ Claim batch_size_claim() {
         "LN holds at B if the mean change is at most 1 point (it does not get more than 1 point worse). Confirmed if "
         "BN fails at both B=2 and B=4 while GN and LN hold at both; refuted if BN fails at neither; \"depends\" "
         "otherwise (the reason names what failed).",
-        [](ClaimContext& ctx) { return BatchSizeExperiment(ctx).run(); },
-        "../shared/data",
+        run_experiment<BatchSizeExperiment>,
     };
 }
 

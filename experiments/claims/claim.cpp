@@ -13,8 +13,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/parallel.h"
-#include "data/catalog.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/report.h"
 #include "train/run_recorder.h"
 
 namespace bnlab::claims {
@@ -60,28 +59,6 @@ std::string ClaimContext::dataset(const std::string& default_name) const {
     return options_.dataset.empty() ? default_name : options_.dataset;
 }
 
-const Dataset& ClaimContext::split(const std::string& name, const std::string& split) {
-    auto& slot = splits_[name + "/" + split];
-    if (!slot)
-        slot = std::make_unique<Dataset>(
-            load_dataset(name, split, {.data_dir = options_.data_dir, .allow_partial = true}));
-    return *slot;
-}
-
-const ClaimContext::TrainValidation& ClaimContext::train_validation(const std::string& name, int64_t validation) {
-    auto& slot = validation_splits_[fmt::format("{}/{}", name, validation)];
-    if (!slot) {
-        const Dataset& full = split(name, "train");
-        if (validation <= 0 || validation >= full.size())
-            throw Error(fmt::format("{}: cannot hold out {} of {} training images for validation", name, validation,
-                                    full.size()));
-        const int64_t cut = full.size() - validation;
-        slot = std::make_unique<TrainValidation>(TrainValidation{subset(full, 0, cut, full.name + "[:" + std::to_string(cut) + "]"),
-                                                                 subset(full, cut, full.size(), full.name + "[validation]")});
-    }
-    return *slot;
-}
-
 TrainedRun ClaimContext::train(const std::string& run_name, const TrainConfig& config, const Dataset& train,
                                const Dataset& eval, TrainObserver* extra) {
     TrainConfig c = config;
@@ -115,9 +92,7 @@ const Claim* find_claim(const std::string& name) {
 
 ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
     const auto start = std::chrono::steady_clock::now();
-    ClaimOptions effective = options;
-    if (effective.data_dir.empty()) effective.data_dir = claim.default_data_dir;
-    ClaimContext context(effective, claim.name);
+    ClaimContext context(options, claim.name);
     context.log(fmt::format("claim {}: {}{}", claim.name, claim.title, options.quick ? " (quick profile)" : ""));
     const ClaimResult result = claim.run(context);
     if (result.verdict != "confirmed" && result.verdict != "refuted" && result.verdict != "depends")

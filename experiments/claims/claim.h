@@ -2,7 +2,7 @@
 //
 // A Claim states what people say, who said it with what number, the protocol bnlab runs,
 // and the rule that decides the verdict, written down before any number is seen. Its run()
-// trains and measures through a ClaimContext (shared data, paired seeds, run directories)
+// trains and measures through a ClaimContext (options, paired seeds, run directories)
 // and returns a ClaimResult: tables, plots, the verdict and why. run_claim() writes
 // DIR/<claim>/report.md and DIR/<claim>/summary.json; write_index() writes DIR/index.md.
 //
@@ -12,10 +12,15 @@
 //   training set; the test set is used only for the final numbers;
 // - runs that never reach a target are censored (counted as "not reached"), never dropped;
 // - evaluation is in eval mode; the verdict follows the stated rule, whatever it says.
+//
+// The helpers, one job a file: data.h (a claim's data, loaded once, and the Experiment base
+// class), run_config.h (the TrainConfig of a run), sweep.h (grids of runs, divergence, the
+// learning-rate choice on validation), probes.h (measurements during training), paired_seeds.h
+// (statistics over paired seeds), report.h (tables, cells, figures). claims.h declares the nine
+// claims and their verdict rules; each claim is one file.
 #pragma once
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +34,7 @@ struct ClaimOptions {
     bool quick = false;         // the small profile (<= 2 minutes a claim): tests use it
     int seeds = 0;              // 0: the claim's default for the profile
     std::string dataset;        // "": the claim's default
-    std::string data_dir;       // searched first for data sets
+    std::string data_dir;       // searched first for data sets, then $BNLAB_DATA and the standard folders
     std::string out_dir = "results/claims";
     int threads = 0;            // 0: all cores
     std::string command_line;   // quoted in the reports
@@ -50,19 +55,10 @@ public:
 
     const ClaimOptions& options() const { return options_; }
     bool quick() const { return options_.quick; }
-    // --seeds if given, else the claim's default for the profile.
+    // options().seeds if given, else the claim's default for the profile.
     int seeds(int quick_default, int full_default) const;
     std::string dataset(const std::string& default_name) const;
     const std::string& dir() const { return dir_; }  // DIR/<claim>
-
-    // A data set split, loaded once per context.
-    const Dataset& split(const std::string& name, const std::string& split);
-    // The training split without its last `validation` images, and those images as a
-    // validation set (both cached).
-    struct TrainValidation {
-        Dataset train, validation;
-    };
-    const TrainValidation& train_validation(const std::string& name, int64_t validation);
 
     // Trains `config` on `train`, evaluating on `eval` every config.eval_every steps; the run
     // directory is DIR/<claim>/runs/<run_name>. `extra` sees every step and row too.
@@ -74,8 +70,6 @@ public:
 private:
     ClaimOptions options_;
     std::string name_, dir_;
-    std::map<std::string, std::unique_ptr<Dataset>> splits_;
-    std::map<std::string, std::unique_ptr<TrainValidation>> validation_splits_;
 };
 
 struct ClaimResult {
@@ -95,10 +89,13 @@ struct Claim {
     std::string protocol;   // what bnlab runs (the full profile), in a few sentences
     std::string rule;       // "confirmed if ...; refuted if ...", fixed before the numbers
     std::function<ClaimResult(ClaimContext&)> run;
-    // Searched first for data when no --data-dir is given (e.g. "../shared/data", where
-    // CIFAR-10 and MNIST are); "" for the standard search order only.
-    std::string default_data_dir;
 };
+
+// Claim::run for an experiment class built from the context: run_experiment<PlacementExperiment>.
+template <class Experiment>
+ClaimResult run_experiment(ClaimContext& ctx) {
+    return Experiment(ctx).run();
+}
 
 const std::vector<Claim>& all_claims();
 const Claim* find_claim(const std::string& name);

@@ -1,5 +1,6 @@
 // The claims bnlab tests, one per file in experiments/claims/, and the verdict rules as plain
 // functions of their numbers (so tests can feed them results and check what they decide).
+// Per-seed effects and speed-ups (PairedEffect, SpeedUp) are in paired_seeds.h.
 #pragma once
 
 #include <optional>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "experiments/claims/claim.h"
+#include "experiments/claims/paired_seeds.h"
 #include "experiments/stats.h"
 
 namespace bnlab::claims {
@@ -19,13 +21,8 @@ Claim batch_size_claim();
 
 // --- verdict rules ---------------------------------------------------------------------
 
-// Steps-to-target speed-up of BN over no BN: the median over paired seeds of
-// steps(none)/steps(bn), and its 95% bootstrap interval.
-struct SpeedUp {
-    double median = NAN;
-    Interval ci;
-};
-// One model: confirmed if the tuned-LR speed-up is >= 2 with the CI above 1; "depends" if
+// Steps-to-target speed-up of BN over no BN (paired_seeds.h: the median over paired seeds of
+// steps(none)/steps(bn), and its 95% bootstrap interval). One model: confirmed if the tuned-LR speed-up is >= 2 with the CI above 1; "depends" if
 // only the same-LR speed-up qualifies (BN helps at an untuned LR); refuted otherwise.
 std::string convergence_verdict(const SpeedUp& same_lr, const SpeedUp& tuned_lr);
 // The target a model's comparison measures steps to. The protocol's, unless no sweep run of
@@ -50,12 +47,7 @@ struct InferenceFindings {
 // "depends" otherwise (the reason names the parts that failed).
 std::pair<std::string, std::string> inference_verdict(const InferenceFindings& f);
 
-// Per-seed ratio steps(baseline)/steps(treatment) with censoring: a run that never reached
-// the target counts as +inf steps (so never/never is 1, never/x is +inf, x/never is 0).
-double censored_ratio(std::optional<int64_t> baseline, std::optional<int64_t> treatment);
-SpeedUp speed_up(std::span<const double> per_seed_ratios);
-
-// --- claims learning-rate, init-scale, placement (sweeps over a grid; see sweep.h) ----------
+// --- learning-rate, init-scale, placement (sweeps over a grid; see sweep.h) -----------------
 
 Claim learning_rate_claim();
 Claim init_scale_claim();
@@ -136,19 +128,6 @@ struct CovariateShiftFindings {
 // Santurkar is supported (BN keeps the distributions steady, but steadiness is not why it
 // trains well), or when BN is steadier without the thresholds being met.
 std::pair<std::string, std::string> covariate_shift_verdict(const CovariateShiftFindings& f);
-
-// --- effects over paired seeds (regularization, batch-size) ----------------------------
-
-// The mean over paired seeds of a per-seed effect (e.g. gap(none) - gap(bn), in points) and
-// its 95% percentile-bootstrap interval; seeds where it could not be measured (NaN) are left
-// out. With 3 seeds the interval is the range of the per-seed values, so an interval above 0
-// means every seed agrees.
-struct PairedEffect {
-    double mean = NAN;
-    Interval ci;
-    bool clearly_positive() const { return ci.low > 0; }
-};
-PairedEffect paired_effect(std::span<const double> per_seed);
 
 // --- regularization (claim 5) ----------------------------------------------------------
 

@@ -10,25 +10,16 @@
 #include <cmath>
 
 #include "experiments/claims/claims.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/data.h"
+#include "experiments/claims/report.h"
+#include "experiments/claims/run_config.h"
 #include "experiments/plot.h"
 
 namespace bnlab::claims {
 
-double censored_ratio(std::optional<int64_t> baseline, std::optional<int64_t> treatment) {
-    const double b = baseline ? static_cast<double>(*baseline) : INFINITY;
-    const double t = treatment ? static_cast<double>(*treatment) : INFINITY;
-    if (std::isinf(b) && std::isinf(t)) return 1.0;
-    return b / t;
-}
-
 double reachable_target(double protocol_target, double best_none, double best_bn) {
     if (std::max(best_none, best_bn) >= protocol_target) return protocol_target;
     return std::min(best_none, best_bn) - 0.01;
-}
-
-SpeedUp speed_up(std::span<const double> per_seed_ratios) {
-    return {median_of({per_seed_ratios.begin(), per_seed_ratios.end()}), bootstrap_median_ci(per_seed_ratios)};
 }
 
 std::string convergence_verdict(const SpeedUp& same_lr, const SpeedUp& tuned_lr) {
@@ -77,27 +68,22 @@ struct ModelSetup {
     double target = NAN;  // what steps are measured to: see reachable_target
 };
 
-class ConvergenceExperiment {
+class ConvergenceExperiment : public Experiment {
 public:
-    explicit ConvergenceExperiment(ClaimContext& ctx) : ctx_(ctx) {}
+    explicit ConvergenceExperiment(ClaimContext& ctx)
+        : Experiment(ctx, "fashion-mnist",
+                     {.train_images = ctx.quick() ? 6000 : 0, .validation_images = ctx.quick() ? 1000 : 5000}, 2, 5) {}
 
     ClaimResult run() {
-        const std::string dataset = ctx_.dataset("fashion-mnist");
-        const bool mnist = dataset == "mnist";
-        const int64_t validation = ctx_.quick() ? 1000 : 5000;
-        const auto& data = ctx_.train_validation(dataset, validation);
-        train_ = ctx_.quick() ? std::make_unique<Dataset>(subset(data.train, 0, 6000, data.train.name + "[:6000]")) : nullptr;
-        train_set_ = train_ ? train_.get() : &data.train;
-        validation_set_ = &data.validation;
+        const bool mnist = data_.dataset == "mnist";
         const double target = ctx_.quick() ? 0.70 : (mnist ? 0.98 : 0.88);
         std::vector<ModelSetup> models{{"small-cnn", target, ctx_.quick() ? 150 : 3000},
                                        {"mlp", target, ctx_.quick() ? 150 : 6000}};
-        seeds_ = ctx_.seeds(2, 5);
 
         ClaimResult result;
         result.data = fmt::format("{}: {} training images, {} held-out validation images (the last of the training "
                                   "split); learning rates are chosen and targets measured on validation",
-                                  dataset, train_set_->size(), validation_set_->size());
+                                  data_.dataset, data_.train.size(), data_.validation.size());
         std::vector<std::string> verdicts, key;
         for (ModelSetup& m : models) {
             const auto [verdict, headline] = run_model(m, result.body);
@@ -125,25 +111,17 @@ public:
 
 private:
     TrainConfig config(const ModelSetup& m, const std::string& norm, double lr, uint64_t seed) const {
-        TrainConfig c;
-        c.dataset = train_set_->name;
-        c.model.arch = m.model;
-        c.model.norm = norm;
-        c.optimizer = "sgd";
-        c.momentum = 0.0;  // plain SGD, as the protocol says
-        c.lr = lr;
-        c.batch_size = 60;
-        c.steps = m.steps;
-        c.eval_every = ctx_.quick() ? 25 : 100;
-        c.seed = seed;
-        return c;
+        // Plain SGD, as the protocol says.
+        return run_config(data_.train, {.arch = m.model, .norm = norm},
+                          {.lr = lr, .momentum = 0.0, .batch = 60, .steps = m.steps,
+                           .eval_every = ctx_.quick() ? 25 : 100, .seed = seed});
     }
 
     Outcome train(const ModelSetup& m, const std::string& norm, double lr, uint64_t seed) {
         const std::string name = fmt::format("{}-{}-lr{}-seed{}", m.model, norm, lr, seed);
         if (auto it = cache_.find(name); it != cache_.end()) return it->second;
         StopAtTarget stop(m.target);
-        TrainedRun run = ctx_.train(name, config(m, norm, lr, seed), *train_set_, *validation_set_, &stop);
+        TrainedRun run = ctx_.train(name, config(m, norm, lr, seed), data_.train, data_.validation, &stop);
         Outcome o;
         o.rows = run.rows;
         o.last_accuracy = run.result.diverged ? NAN : run.result.last.test_accuracy;
@@ -261,24 +239,16 @@ private:
         std::vector<const std::vector<MetricsRow>*> none_rows, bn_rows;
         for (const auto& o : none) none_rows.push_back(&o.rows);
         for (const auto& o : bn_tuned) bn_rows.push_back(&o.rows);
-        const std::string plot = "validation_" + m.model;
-        const std::string problem = plot_bands(
-            ctx_.dir() + "/plots", plot,
-            {fmt::format("{}: validation accuracy, each arm at its best LR", m.model), "step", "validation accuracy",
-             {band_curve(fmt::format("none (lr {})", lr_none), none_rows, &MetricsRow::test_accuracy),
-              band_curve(fmt::format("bn (lr {})", lr_bn), bn_rows, &MetricsRow::test_accuracy)}});
-        body += problem.empty() ? fmt::format("![{}](plots/{}.png)\n\nLines stop where runs reached the target; "
-                                              "bands: min to max over seeds.\n\n", plot, plot)
-                                : "(plot not drawn: " + problem + ")\n\n";
+        body += figure(ctx_.dir(), "validation_" + m.model,
+                       {fmt::format("{}: validation accuracy, each arm at its best LR", m.model), "step",
+                        "validation accuracy",
+                        {band_curve(fmt::format("none (lr {})", lr_none), none_rows, &MetricsRow::test_accuracy),
+                         band_curve(fmt::format("bn (lr {})", lr_bn), bn_rows, &MetricsRow::test_accuracy)}},
+                       "Lines stop where runs reached the target; bands: min to max over seeds.");
         return {verdict, fmt::format("speed-up to {} {}x at the same LR, {}x at tuned LRs", target_text,
                                      ratio_text(same.median), ratio_text(tuned.median))};
     }
 
-    ClaimContext& ctx_;
-    std::unique_ptr<Dataset> train_;
-    const Dataset* train_set_ = nullptr;
-    const Dataset* validation_set_ = nullptr;
-    int seeds_ = 0;
     std::map<std::string, Outcome> cache_;
 };
 
@@ -300,7 +270,7 @@ Claim convergence_claim() {
         "at an untuned LR) if only (a) meets that; refuted otherwise. Overall: the models' common verdict, or "
         "\"depends\" (on the model) if they differ. If no sweep run of either arm reaches a model's target, its "
         "steps are measured to 1 point below the weaker arm's best smoothed validation accuracy instead.",
-        [](ClaimContext& ctx) { return ConvergenceExperiment(ctx).run(); },
+        run_experiment<ConvergenceExperiment>,
     };
 }
 

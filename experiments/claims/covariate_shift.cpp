@@ -16,8 +16,10 @@
 
 #include "core/error.h"
 #include "experiments/claims/claims.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/data.h"
 #include "experiments/claims/probes.h"
+#include "experiments/claims/report.h"
+#include "experiments/claims/run_config.h"
 #include "experiments/plot.h"
 #include "layers/simple.h"
 
@@ -153,29 +155,26 @@ std::vector<double> median_ics(const std::vector<ArmSeed>& runs, size_t layer, d
     return per_seed;
 }
 
-class CovariateShiftExperiment {
+class CovariateShiftExperiment : public Experiment {
 public:
-    explicit CovariateShiftExperiment(ClaimContext& ctx) : ctx_(ctx) {}
+    // Every training and test image; 5 seeds: noisy BN vs BN is a difference under 1 point.
+    explicit CovariateShiftExperiment(ClaimContext& ctx) : Experiment(ctx, "mnist", {}, 1, 5) {}
 
     ClaimResult run() {
-        const std::string dataset = ctx_.dataset("mnist");
-        const Dataset& train = ctx_.split(dataset, "train");
-        const Dataset& test = ctx_.split(dataset, "test");
-        train_ = &train;
-        test_ = &test;
+        const Dataset& train = data_.train;
+        const Dataset& test = data_.test;
         probe_images_ = subset(test, 0, kProbeImages, test.name + "[:1000]");
         percentile_batch_ = fixed_batch(test, 0, kProbeImages, train);
         ics_batch_ = fixed_batch(train, 0, kBatch, train);
-        const int seeds = ctx_.seeds(1, 5);  // 5: noisy BN vs BN is a difference under 1 point
 
         std::map<std::string, std::vector<ArmSeed>> arms;
-        for (int s = 0; s < seeds; ++s)
+        for (int s = 0; s < seeds_; ++s)
             for (const std::string& norm : kArms) arms[norm].push_back(train_arm(norm, static_cast<uint64_t>(s)));
 
         ClaimResult result;
         result.data = fmt::format("{}: {} training images; percentiles and accuracy curves on the first {} test "
                                   "images, final accuracy on all {} test images",
-                                  dataset, train.size(), kProbeImages, test.size());
+                                  data_.dataset, train.size(), kProbeImages, test.size());
         CovariateShiftFindings f;
         report_percentiles(arms, f, result.body);
         report_accuracy_and_ics(arms, f, result.body);
@@ -196,7 +195,7 @@ public:
         if (steps() < 50000)
             result.deviations.push_back(fmt::format("{} steps instead of 50,000{}.", steps(),
                                                     ctx_.quick() ? " (quick profile: a smoke test, not evidence)" : ""));
-        if (seeds < 5) result.deviations.push_back(fmt::format("{} seed(s) instead of 5.", seeds));
+        if (seeds_ < 5) result.deviations.push_back(fmt::format("{} seed(s) instead of 5.", seeds_));
         return result;
     }
 
@@ -210,30 +209,19 @@ private:
     int64_t steps() const { return ctx_.quick() ? 1500 : 50000; }
 
     TrainConfig config(const std::string& norm, uint64_t seed) const {
-        TrainConfig c;
-        c.dataset = train_->name;
-        c.model.arch = "mlp";  // 784-100-100-100-10, sigmoid
-        c.model.norm = norm;
-        c.model.init = "gaussian";
-        c.model.init_scale = 0.01f;  // weights ~ N(0, 0.01^2)
-        c.optimizer = "sgd";
-        c.momentum = 0.0;
-        c.lr = kLearningRate;
-        c.batch_size = kBatch;
-        c.steps = steps();
-        c.eval_every = kProbeEvery;
-        c.seed = seed;
-        // One thread: at batch 60 this MLP is too small for a second thread to pay for its
-        // synchronization (measured: 2 threads were 20x slower on a busy 2-core machine).
-        c.threads = 1;
-        return c;
+        // 784-100-100-100-10 sigmoid MLP, weights ~ N(0, 0.01^2), plain SGD. One thread: at batch
+        // 60 this MLP is too small for a second thread to pay for its synchronization (measured:
+        // 2 threads were 20x slower on a busy 2-core machine).
+        return run_config(data_.train, {.arch = "mlp", .norm = norm, .init_scale = 0.01f, .init = "gaussian"},
+                          {.lr = kLearningRate, .momentum = 0.0, .batch = kBatch, .steps = steps(),
+                           .eval_every = kProbeEvery, .seed = seed, .threads = 1});
     }
 
     ArmSeed train_arm(const std::string& norm, uint64_t seed) {
         ShiftProbe probe(kProbeEvery, percentile_batch_, ics_batch_, kLearningRate);
-        TrainedRun run = ctx_.train(fmt::format("mlp-{}-seed{}", norm, seed), config(norm, seed), *train_, probe_images_, &probe);
+        TrainedRun run = ctx_.train(fmt::format("mlp-{}-seed{}", norm, seed), config(norm, seed), data_.train, probe_images_, &probe);
         if (ics_layers_.empty()) ics_layers_ = probe.ics_layer_names;
-        const EvalResult final_test = evaluate(run.trainer->model(), *test_, 0, 1000, train_->mean, train_->std);
+        const EvalResult final_test = evaluate(run.trainer->model(), data_.test, 0, 1000, data_.train.mean, data_.train.std);
         return {std::move(probe.samples), run.rows, 100 * final_test.accuracy};
     }
 
@@ -347,9 +335,6 @@ private:
                        "min to max over seeds.");
     }
 
-    ClaimContext& ctx_;
-    const Dataset* train_ = nullptr;
-    const Dataset* test_ = nullptr;
     Dataset probe_images_;
     FixedBatch percentile_batch_, ics_batch_;
     std::vector<std::string> ics_layers_;
@@ -380,8 +365,7 @@ Claim covariate_shift_claim() {
         "drift is not below the baseline's; confirmed if Ioffe holds and Santurkar is not supported; \"depends\" "
         "otherwise: if Santurkar is supported (BN steadies the distributions, but that is not why it trains well), or "
         "if BN is steadier without meeting the thresholds.",
-        [](ClaimContext& ctx) { return CovariateShiftExperiment(ctx).run(); },
-        "../shared/data",
+        run_experiment<CovariateShiftExperiment>,
     };
 }
 

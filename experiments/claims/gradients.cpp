@@ -15,8 +15,10 @@
 #include <map>
 
 #include "experiments/claims/claims.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/data.h"
 #include "experiments/claims/probes.h"
+#include "experiments/claims/report.h"
+#include "experiments/claims/run_config.h"
 #include "experiments/plot.h"
 
 namespace bnlab::claims {
@@ -101,19 +103,15 @@ double geometric_mean(std::span<const double> v) {
     return v.empty() ? NAN : std::exp(log_sum / static_cast<double>(v.size()));
 }
 
-class GradientsExperiment {
+class GradientsExperiment : public Experiment {
 public:
-    explicit GradientsExperiment(ClaimContext& ctx) : ctx_(ctx) {}
+    explicit GradientsExperiment(ClaimContext& ctx)
+        : Experiment(ctx, "cifar10",
+                     {.train_images = ctx.quick() ? kQuickTrainImages : 0, .validation_images = ctx.quick() ? 500 : 2000},
+                     1, 3) {}
 
     ClaimResult run() {
-        const std::string dataset = ctx_.dataset("cifar10");
-        const auto& data = ctx_.train_validation(dataset, ctx_.quick() ? 500 : 2000);
-        if (ctx_.quick())
-            quick_train_ = subset(data.train, 0, kQuickTrainImages, fmt::format("{}[:{}]", data.train.name, kQuickTrainImages));
-        train_set_ = ctx_.quick() ? &quick_train_ : &data.train;
-        validation_ = &data.validation;
-        probe_batch_ = fixed_batch(*train_set_, 0, batch_size(), *train_set_);
-        seeds_ = ctx_.seeds(1, 3);
+        probe_batch_ = fixed_batch(data_.train, 0, batch_size(), data_.train);
 
         std::map<std::string, std::vector<ArmSeed>> arms;
         for (int s = 0; s < seeds_; ++s)
@@ -123,7 +121,7 @@ public:
 
         ClaimResult result;
         result.data = fmt::format("{}: {} training images (probes on the first {}), {} held-out validation images",
-                                  dataset, train_set_->size(), batch_size(), validation_->size());
+                                  data_.dataset, data_.train.size(), batch_size(), data_.validation.size());
         const SmoothnessFindings findings = report_landscape(arms, result.body);
         SmoothnessFindings with_deep = findings;
         report_deep(deep, with_deep, result.body);
@@ -139,7 +137,8 @@ public:
             "it is bnlab's VGG-style CIFAR network and a 6th conv would add a third to the cost.",
             fmt::format("Only data_batch_1 and data_batch_2 of CIFAR-10 are available: {} training images (after "
                         "holding out {} for validation) instead of 50,000; 3 epochs of them are {} steps of batch {}.",
-                        data.train.size(), validation_->size(), kEpochs * (data.train.size() / kBatch), kBatch),
+                        data_.full_train_size - data_.validation.size(), data_.validation.size(),
+                        kEpochs * ((data_.full_train_size - data_.validation.size()) / kBatch), kBatch),
             "Plain SGD without momentum, so that L(w - lr g) is exactly the loss after a step of the run's size on the "
             "probe batch; Santurkar et al. train VGG with their own recipe (their step grid is unverified).",
             fmt::format("Probes every {} steps on one fixed batch of {} training images, in training mode (batch "
@@ -148,7 +147,7 @@ public:
         if (ctx_.quick())
             result.deviations.push_back(fmt::format("Quick profile: {} training images, {} steps, 1 seed: a smoke "
                                                     "test, not evidence.",
-                                                    train_set_->size(), steps()));
+                                                    data_.train.size(), steps()));
         return result;
     }
 
@@ -159,28 +158,20 @@ private:
     static constexpr int64_t kBatch = 128, kEpochs = 3;  // the default profile's training
 
     int64_t batch_size() const { return ctx_.quick() ? 64 : kBatch; }
-    int64_t steps() const { return ctx_.quick() ? 20 : kEpochs * (train_set_->size() / kBatch); }
+    int64_t steps() const { return ctx_.quick() ? 20 : kEpochs * (data_.train.size() / kBatch); }
     int64_t probe_every() const { return ctx_.quick() ? 10 : 50; }
 
     TrainConfig config(const std::string& norm, uint64_t seed) const {
-        TrainConfig c;
-        c.dataset = train_set_->name;
-        c.model.arch = "cifar-cnn";
-        c.model.norm = norm;
-        c.optimizer = "sgd";
-        c.momentum = 0.0;
-        c.lr = kLearningRate;
-        c.batch_size = batch_size();
-        c.steps = steps();
-        c.eval_every = steps();  // one evaluation, at the end
-        c.seed = seed;
-        return c;
+        // One evaluation, at the end.
+        return run_config(data_.train, {.arch = "cifar-cnn", .norm = norm},
+                          {.lr = kLearningRate, .momentum = 0.0, .batch = batch_size(), .steps = steps(),
+                           .eval_every = steps(), .seed = seed});
     }
 
     ArmSeed train_arm(const std::string& norm, uint64_t seed) {
         LandscapeProbe probe(probe_every(), probe_batch_, kLearningRate);
-        TrainedRun run = ctx_.train(fmt::format("cifar-cnn-{}-seed{}", norm, seed), config(norm, seed), *train_set_,
-                                    *validation_, &probe);
+        TrainedRun run = ctx_.train(fmt::format("cifar-cnn-{}-seed{}", norm, seed), config(norm, seed), data_.train,
+                                    data_.validation, &probe);
         if (layer_names_.empty())
             for (const WeightLayer& l : weight_layers(run.trainer->model())) layer_names_.push_back(l.name);
         return {std::move(probe.samples), run.result.last.test_accuracy, run.result.diverged};
@@ -189,8 +180,8 @@ private:
     DeepInit deep_mlp_at_init(const std::string& norm) const {
         DeepInit out;
         const ModelConfig model{.arch = "mlp", .norm = norm, .activation = "relu", .mlp_hidden_layers = kDeepLayers};
-        const InputSpec input{train_set_->channels, train_set_->height, train_set_->width,
-                              static_cast<int64_t>(train_set_->class_names.size())};
+        const InputSpec input{data_.train.channels, data_.train.height, data_.train.width,
+                              static_cast<int64_t>(data_.train.class_names.size())};
         for (int s = 0; s < seeds_; ++s) {
             auto mlp = make_model(model, input, static_cast<uint64_t>(s));
             const LandscapeSample at_init = probe_landscape(*mlp, probe_batch_, kLearningRate, {});
@@ -358,12 +349,7 @@ private:
                        fmt::format("Layer {} is the classifier. Bands: min to max over seeds.", kDeepLayers + 1));
     }
 
-    ClaimContext& ctx_;
-    Dataset quick_train_;
-    const Dataset* train_set_ = nullptr;
-    const Dataset* validation_ = nullptr;
     FixedBatch probe_batch_;
-    int seeds_ = 0;
     std::vector<std::string> layer_names_;
 };
 
@@ -391,8 +377,7 @@ Claim gradients_claim() {
         "20-layer BN MLP's first-layer ‖g‖ is less than 10x its last hidden layer's at initialization; \"depends\" "
         "if all four are smaller but the deep BN MLP's ratio is >= 10 (Yang's explosion), or if only some measures "
         "are smaller; refuted if none is.",
-        [](ClaimContext& ctx) { return GradientsExperiment(ctx).run(); },
-        "../shared/data",
+        run_experiment<GradientsExperiment>,
     };
 }
 

@@ -16,7 +16,9 @@
 #include "core/tape.h"
 #include "data/loader.h"
 #include "experiments/claims/claims.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/data.h"
+#include "experiments/claims/report.h"
+#include "experiments/claims/run_config.h"
 #include "layers/norm.h"
 
 namespace bnlab::claims {
@@ -68,28 +70,24 @@ std::vector<BatchNorm*> batch_norms(Module& model) {
     return out;
 }
 
-class InferenceExperiment {
+class InferenceExperiment : public Experiment {
 public:
-    explicit InferenceExperiment(ClaimContext& ctx) : ctx_(ctx) {}
+    // Every training image (no validation: nothing is chosen), every test image; quick: 6,000 and 1,000.
+    explicit InferenceExperiment(ClaimContext& ctx)
+        : Experiment(ctx, "fashion-mnist", {.train_images = ctx.quick() ? 6000 : 0, .test_images = ctx.quick() ? 1000 : 0},
+                     1, 3) {}
 
     ClaimResult run() {
-        const std::string dataset = ctx_.dataset("fashion-mnist");
-        const Dataset& full_train = ctx_.split(dataset, "train");
-        const Dataset& full_test = ctx_.split(dataset, "test");
-        const int64_t test_count = ctx_.quick() ? 1000 : full_test.size();
-        test_ = subset(full_test, 0, test_count, full_test.name);
-        train_ = ctx_.quick() ? subset(full_train, 0, 6000, full_train.name + "[:6000]") : subset(full_train, 0, full_train.size(), full_train.name);
-        sorted_test_ = sorted_by_class(test_);
-        const int seeds = ctx_.seeds(1, 3);
+        sorted_test_ = sorted_by_class(data_.test);
         const std::vector<int64_t> batch_sizes =
             ctx_.quick() ? std::vector<int64_t>{1000, 8, 2, 1} : std::vector<int64_t>{1000, 128, 8, 2, 1};
 
         std::map<std::string, std::vector<double>> acc;  // measurement -> per-seed accuracy (%)
-        for (int s = 0; s < seeds; ++s) measure_seed(static_cast<uint64_t>(s), batch_sizes, acc);
+        for (int s = 0; s < seeds_; ++s) measure_seed(static_cast<uint64_t>(s), batch_sizes, acc);
 
         ClaimResult result;
-        result.data = fmt::format("{}: trained on {} training images, evaluated on {} test images", dataset,
-                                  train_.size(), test_.size());
+        result.data = fmt::format("{}: trained on {} training images, evaluated on {} test images", data_.dataset,
+                                  data_.train.size(), data_.test.size());
         const auto m = [&](const std::string& key) { return mean_of(acc.at(key)); };
         Table table{{"how the test batches are normalized", "test batch", "test accuracy % (mean ± std [95% CI])"}, {}};
         double eval_min = INFINITY, eval_max = -INFINITY;
@@ -136,7 +134,7 @@ public:
                                         m("reset"));
         result.body = fmt::format("mnist-cnn with BatchNorm, {} seed(s), trained {} steps (batch 60, SGD momentum 0.9, "
                                   "lr 0.05). Accuracy in percent over the test images.\n\n",
-                                  seeds, train_steps()) +
+                                  seeds_, train_steps()) +
                       table.markdown() +
                       "With batch statistics on a batch of 2, the BatchNorm1d after the hidden linear layer maps "
                       "each unit to about -1 or +1 (the two samples' deviations from their mean); on a batch of 1 "
@@ -156,19 +154,8 @@ private:
     int64_t train_steps() const { return ctx_.quick() ? 100 : 1800; }
 
     TrainConfig config(uint64_t seed, int64_t steps, double momentum) const {
-        TrainConfig c;
-        c.dataset = train_.name;
-        c.model.arch = "mnist-cnn";
-        c.model.norm = "bn";
-        c.model.batch_norm.momentum = momentum;
-        c.optimizer = "sgd";
-        c.lr = 0.05;
-        c.momentum = 0.9;
-        c.batch_size = 60;
-        c.steps = steps;
-        c.eval_every = steps;
-        c.seed = seed;
-        return c;
+        return run_config(data_.train, {.arch = "mnist-cnn", .norm = "bn", .batch_norm = {.momentum = momentum}},
+                          {.lr = 0.05, .momentum = 0.9, .batch = 60, .steps = steps, .eval_every = steps, .seed = seed});
     }
 
     // Test accuracy in percent; NaN when the model cannot run that way (BatchNorm1d with
@@ -186,27 +173,27 @@ private:
 
     void measure_seed(uint64_t seed, const std::vector<int64_t>& batch_sizes, std::map<std::string, std::vector<double>>& acc) {
         ctx_.log(fmt::format("inference: seed {}", seed));
-        TrainedRun run = ctx_.train(fmt::format("bn-seed{}", seed), config(seed, train_steps(), 0.1), train_, test_);
+        TrainedRun run = ctx_.train(fmt::format("bn-seed{}", seed), config(seed, train_steps(), 0.1), data_.train, data_.test);
         Module& model = run.trainer->model();
         for (int64_t b : batch_sizes) {
-            acc[fmt::format("eval/{}", b)].push_back(accuracy(model, test_, b, false));
-            acc[fmt::format("batch/{}", b)].push_back(accuracy(model, test_, b, true));
+            acc[fmt::format("eval/{}", b)].push_back(accuracy(model, data_.test, b, false));
+            acc[fmt::format("batch/{}", b)].push_back(accuracy(model, data_.test, b, true));
         }
         acc["sorted"].push_back(accuracy(model, sorted_test_, 128, true));
         {
             const TensorFile saved = copy_state(model);
             for (BatchNorm* bn : batch_norms(model)) bn->reset_running_stats();
-            acc["reset"].push_back(accuracy(model, test_, 1000, false));
+            acc["reset"].push_back(accuracy(model, data_.test, 1000, false));
             model.load_state_dict(saved);
         }
         for (const double momentum : {0.1, 0.01}) {
             const std::string mom = momentum == 0.1 ? "0.1" : "0.01";
             TrainedRun early = ctx_.train(fmt::format("bn-200steps-momentum{}-seed{}", mom, seed),
-                                          config(seed, 200, momentum), train_, test_);
+                                          config(seed, 200, momentum), data_.train, data_.test);
             Module& m = early.trainer->model();
-            acc["ema/" + mom].push_back(accuracy(m, test_, 1000, false));
+            acc["ema/" + mom].push_back(accuracy(m, data_.test, 1000, false));
             precise_bn(m, seed);
-            acc["precise/" + mom].push_back(accuracy(m, test_, 1000, false));
+            acc["precise/" + mom].push_back(accuracy(m, data_.test, 1000, false));
         }
     }
 
@@ -220,7 +207,7 @@ private:
         {
             ModeGuard train_mode(model, true);
             NoTape frozen;
-            DataLoader loader(train_, {.batch_size = 60, .drop_last = true, .seed = seed + 1000});
+            DataLoader loader(data_.train, {.batch_size = 60, .drop_last = true, .seed = seed + 1000});
             loader.start_epoch(0);
             Batch batch;
             for (int i = 0; i < 100 && loader.next(batch); ++i) model.forward(batch.images);
@@ -228,8 +215,7 @@ private:
         for (BatchNorm* bn : norms) bn->set_momentum(0.1);
     }
 
-    ClaimContext& ctx_;
-    Dataset train_, test_, sorted_test_;
+    Dataset sorted_test_;
 };
 
 }  // namespace
@@ -250,7 +236,7 @@ Claim inference_claim() {
         "Confirmed if (a) varies by at most 0.1 points over batch sizes, (b) at the smallest batch, (c) and (d) each "
         "lose at least 10 points against eval mode (at the smallest batch they can run on), and (e) PreciseBN is not "
         "worse than the EMA for either momentum (the 95% CI of the paired difference reaches 0 or above); refuted if (a) varies by more or none of (b)-(d) loses 10 points; \"depends\" otherwise.",
-        [](ClaimContext& ctx) { return InferenceExperiment(ctx).run(); },
+        run_experiment<InferenceExperiment>,
     };
 }
 

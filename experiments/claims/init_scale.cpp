@@ -12,7 +12,8 @@
 
 #include "core/error.h"
 #include "experiments/claims/claims.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/report.h"
+#include "experiments/claims/run_config.h"
 #include "experiments/claims/sweep.h"
 
 namespace bnlab::claims {
@@ -29,6 +30,11 @@ constexpr double kTolerance = 0.02;  // "within 2% of its best": 2 points of val
 constexpr double kChance = 0.10;     // 10 balanced classes
 constexpr double kAtChance = 0.15;   // at chance: mean validation accuracy <= 15%
 
+// 5,000 validation images held out of the training split; quick: 5,000 training, 1,000 validation
+// and 1,000 test images.
+constexpr DataSizes kFullData{.validation_images = 5000};
+constexpr DataSizes kQuickData{.train_images = 5000, .validation_images = 1000, .test_images = 1000};
+
 struct ActivationSweep {
     std::string activation;
     GridSweep none, bn;
@@ -37,19 +43,16 @@ struct ActivationSweep {
     std::string verdict;
 };
 
-class InitScaleExperiment {
+class InitScaleExperiment : public Experiment {
 public:
     explicit InitScaleExperiment(ClaimContext& ctx)
-        : ctx_(ctx), sets_(ctx, ctx.dataset("fashion-mnist"), ctx.quick() ? 1000 : 5000, ctx.quick() ? 5000 : 0,
-                           ctx.quick() ? 1000 : 0),
-          data_(sets_.data()) {}
+        : Experiment(ctx, "fashion-mnist", ctx.quick() ? kQuickData : kFullData, 1, 3) {}
 
     ClaimResult run() {
         // Quarter decades from 1e-5 to 10: CS231n's 1e-4 .. 1 and a decade beyond each end.
         scales_ = quick() ? logspace(-4, 0, 5) : logspace(-5, 1, 25);
         low_end_ = index_of(1e-4);
         high_end_ = index_of(1.0);
-        seeds_ = ctx_.seeds(1, 3);
 
         std::vector<ActivationSweep> sweeps;
         for (const std::string activation : {"relu", "sigmoid"}) sweeps.push_back(sweep(activation));
@@ -69,7 +72,7 @@ public:
         result.reason = (sweeps[0].verdict == sweeps[1].verdict ? "" : "it depends on the activation: ") +
                         fmt::format("{}", fmt::join(reasons, "; "));
         result.key_result = fmt::format("{}", fmt::join(keys, "; "));
-        result.data = sets_.describe();
+        result.data = data_.held_out_description();
         result.body = fmt::format(
             "8-layer MLP (7 hidden layers of 50, BatchNorm1d before each activation in the bn arm), weights ~ N(0, "
             "scale²), zero biases, Adam lr 1e-3, batch 50, {} epoch(s), {} paired seed(s) (seed s: the same Gaussian "
@@ -91,7 +94,7 @@ public:
             "25 scales, logspace(-5, 1, 25) (quarter decades), instead of CS231n's logspace(-4, 0, 20): a decade "
             "beyond each end, where the sweep is cheap (about 3 s a run); the rule's ends are CS231n's, 1e-4 and 1.",
             "Weights are drawn N(0, scale²) in every layer, biases 0, as in CS231n (`weight_scale * randn`), through "
-            "bnlab's --init gaussian; the default init (PyTorch's kaiming-uniform times --init-scale) would give a "
+            "bnlab's init gaussian; the default init (PyTorch's kaiming-uniform times the init scale) would give a "
             "different std per layer (1/sqrt(3·fan_in): 0.021 for the 784-input layer, 0.082 for the 50-input "
             "ones) and nonzero biases, so one scale would not mean one weight std.",
             "Full Fashion-MNIST (55,000 training images) instead of CS231n's 1,000 CIFAR-10 images, 2 epochs instead "
@@ -106,8 +109,6 @@ public:
     }
 
 private:
-    bool quick() const { return ctx_.quick(); }
-
     size_t index_of(double scale) const {
         for (size_t i = 0; i < scales_.size(); ++i)
             if (std::fabs(std::log10(scales_[i] / scale)) < 1e-6) return i;
@@ -115,24 +116,14 @@ private:
     }
 
     TrainConfig config(const std::string& activation, const std::string& norm, double scale, uint64_t seed) const {
-        TrainConfig c;
-        c.dataset = data_.train->name;
-        c.model.arch = "mlp";
-        c.model.mlp_hidden_layers = 7;
-        c.model.mlp_width = 50;
-        c.model.activation = activation;
-        c.model.norm = norm;
-        c.model.init = "gaussian";
-        c.model.init_scale = static_cast<float>(scale);
-        c.optimizer = "adam";
-        c.lr = 1e-3;
-        c.batch_size = 50;
-        c.epochs = quick() ? 1 : 2;
-        c.seed = seed;
+        const ModelConfig model{.arch = "mlp", .norm = norm, .activation = activation, .mlp_hidden_layers = 7,
+                                .mlp_width = 50, .init_scale = static_cast<float>(scale), .init = "gaussian"};
         // One thread: 50-wide layers gain nothing from a second one, and on a shared machine
-        // OpenMP's barriers made these runs 10x slower with two (measured; --threads overrides).
-        c.threads = 1;
-        return c;
+        // OpenMP's barriers made these runs 10x slower with two (measured; ClaimOptions::threads
+        // overrides it).
+        return run_config(data_.train, model,
+                          {.optimizer = "adam", .lr = 1e-3, .batch = 50, .epochs = quick() ? 1 : 2, .seed = seed,
+                           .threads = 1});
     }
 
     GridSweep arm(const std::string& activation, const std::string& norm) {
@@ -188,23 +179,15 @@ private:
                                     mean_std_ci(sweep->test_accuracies(band->best), 100, 2)});
         body += summary.markdown();
         body += fmt::format("Verdict for {}: **{}**.\n\n", a.activation, a.verdict);
-        PlotSpec spec{fmt::format("8-layer MLP, {}: validation accuracy by initial weight scale", a.activation),
-                      "weight scale (std of the initial weights)",
-                      "validation accuracy",
-                      {a.none.validation_curve(scales_), a.bn.validation_curve(scales_)},
-                      false,
-                      "center left"};
-        spec.log_x = true;
-        body += figure(ctx_.dir(), "validation_by_scale_" + a.activation, spec,
-                              "Mean over seeds, band: min to max (runs with a non-finite loss are left out).");
+        body += validation_plot_markdown(
+            ctx_, "validation_by_scale_" + a.activation,
+            fmt::format("8-layer MLP, {}: validation accuracy by initial weight scale", a.activation),
+            "weight scale (std of the initial weights)", scales_, {&a.none, &a.bn}, "center left",
+            "Mean over seeds, band: min to max (runs with a non-finite loss are left out).");
     }
 
-    ClaimContext& ctx_;
-    SweepSets sets_;
-    SweepData data_;
     std::vector<double> scales_;
     size_t low_end_ = 0, high_end_ = 0;  // indices of 1e-4 and 1, the ends of CS231n's sweep
-    int seeds_ = 0;
 };
 
 }  // namespace
@@ -229,7 +212,7 @@ Claim init_scale_claim() {
         "no-BN's range within 2 points of no-BN's best; \"depends\" otherwise (BN's range is wider, but shorter than 3 "
         "decades, or no BN is not at chance at an end). Overall: the activations' common verdict, or \"depends\" (on "
         "the activation) if they differ.",
-        [](ClaimContext& ctx) { return InitScaleExperiment(ctx).run(); },
+        run_experiment<InitScaleExperiment>,
     };
 }
 

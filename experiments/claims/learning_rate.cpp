@@ -12,7 +12,8 @@
 #include <cmath>
 
 #include "experiments/claims/claims.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/report.h"
+#include "experiments/claims/run_config.h"
 #include "experiments/claims/sweep.h"
 
 namespace bnlab::claims {
@@ -33,6 +34,11 @@ constexpr double kBandTolerance = 0.01;  // 1 point of validation accuracy
 // below its initial loss (about 2.42), so the protocol's loss rule does not catch it.
 constexpr double kChance = 0.15;
 
+// 5,000 validation images held out of the training split; quick: 3,000 training, 500 validation
+// and 500 test images.
+constexpr DataSizes kFullData{.validation_images = 5000};
+constexpr DataSizes kQuickData{.train_images = 3000, .validation_images = 500, .test_images = 500};
+
 // A run failed: it diverged, or it ended at chance.
 bool failed(const SweepRun& r) { return r.diverged || r.validation_accuracy <= kChance; }
 
@@ -44,16 +50,13 @@ struct ArmSweep {
     Band band;  // within 1 point of the best mean validation accuracy, over rates where no seed diverged
 };
 
-class LearningRateExperiment {
+class LearningRateExperiment : public Experiment {
 public:
     explicit LearningRateExperiment(ClaimContext& ctx)
-        : ctx_(ctx), sets_(ctx, ctx.dataset("fashion-mnist"), ctx.quick() ? 500 : 5000, ctx.quick() ? 3000 : 0,
-                           ctx.quick() ? 500 : 0),
-          data_(sets_.data()) {}
+        : Experiment(ctx, "fashion-mnist", ctx.quick() ? kQuickData : kFullData, 1, 3) {}
 
     ClaimResult run() {
         grid_ = quick() ? std::vector<double>{0.01, 0.1, 1.0, 10.0} : half_decade_grid(1e-3, 10);
-        seeds_ = ctx_.seeds(1, 3);
 
         ArmSweep none = sweep("none"), bn = sweep("bn");
         const std::string verdict = learning_rate_verdict(none.summary, bn.summary);
@@ -69,7 +72,7 @@ public:
         result.key_result = fmt::format("largest stable LR {} (BN) vs {} (none); 1%-band {} vs {} rates",
                                         stable_text(bn), stable_text(none), bn.summary.band_points,
                                         none.summary.band_points);
-        result.data = sets_.describe();
+        result.data = data_.held_out_description();
         result.body = report_body(none, bn);
         result.deviations = {
             "The grid steps by half decades (1e-3, 3e-3, 0.01, ..., 3, 10: x3 then x3.33) rather than exactly x3, "
@@ -96,23 +99,14 @@ public:
     }
 
 private:
-    bool quick() const { return ctx_.quick(); }
     DivergenceRule divergence() const { return quick() ? DivergenceRule{30, 10} : DivergenceRule{200, 20}; }
 
     TrainConfig config(const std::string& norm, double lr, uint64_t seed) const {
-        TrainConfig c;
-        c.dataset = data_.train->name;
-        c.model.arch = "small-cnn";
-        c.model.norm = norm;
-        c.optimizer = "sgd";
-        c.momentum = 0.0;
-        c.lr = lr;
-        c.batch_size = 60;
-        c.epochs = quick() ? 1 : 2;
-        // Every 400 steps (quick: once, at the end): a run flagged as diverged at step 200 stops at 400.
-        c.eval_every = quick() ? 0 : 400;
-        c.seed = seed;
-        return c;
+        // Plain SGD; evaluated every 400 steps (quick: once, at the end): a run flagged as
+        // diverged at step 200 stops at 400.
+        return run_config(data_.train, {.arch = "small-cnn", .norm = norm},
+                          {.lr = lr, .momentum = 0.0, .batch = 60, .epochs = quick() ? 1 : 2,
+                           .eval_every = quick() ? 0 : 400, .seed = seed});
     }
 
     ArmSweep sweep(const std::string& norm) {
@@ -184,20 +178,10 @@ private:
                              std::isnan(r.last_evaluated) ? "none" : number(100 * r.last_evaluated, 2) + "%"});
         body += failures.rows.empty() ? "No run failed.\n\n" : "Failed runs:\n\n" + failures.markdown();
 
-        PlotSpec spec{"small-cnn: validation accuracy after training, by learning rate",
-                      "learning rate (SGD)",
-                      "validation accuracy",
-                      {none.sweep.validation_curve(grid_), bn.sweep.validation_curve(grid_)},
-                      false,
-                      "bottom left"};
-        spec.log_x = true;
-        for (const ArmSweep* arm : {&none, &bn})
-            for (size_t i = 0; i < arm->sweep.runs.size(); ++i)
-                if (diverged_count(arm->sweep.runs[i]) > 0) spec.markers.emplace_back(grid_[i], 0.1);  // 10 classes: chance
-        spec.markers_label = "a seed diverged at this rate (drawn at chance, 0.1)";
-        body += figure(ctx_.dir(), "validation_by_lr", spec,
-                              "Mean over seeds, band: min to max; a rate where every seed diverged has no point; a red "
-                              "cross at chance accuracy marks each rate where a seed of either arm diverged.");
+        body += validation_plot_markdown(ctx_, "validation_by_lr",
+                                         "small-cnn: validation accuracy after training, by learning rate",
+                                         "learning rate (SGD)", grid_, {&none.sweep, &bn.sweep}, "bottom left",
+                                         "Mean over seeds, band: min to max; a rate where every seed diverged has no point.");
 
         // The training loss of both arms at the smallest rate at which a no-BN run failed.
         const auto first_unstable = static_cast<size_t>(none.summary.largest_stable + 1);
@@ -212,11 +196,7 @@ private:
         return body;
     }
 
-    ClaimContext& ctx_;
-    SweepSets sets_;
-    SweepData data_;
     std::vector<double> grid_;
-    int seeds_ = 0;
 };
 
 }  // namespace
@@ -239,7 +219,7 @@ Claim learning_rate_claim() {
         "Confirmed if BN's largest stable learning rate is at least one grid step above no-BN's AND BN's band within "
         "1 point of its best validation accuracy holds more grid points; refuted if neither holds; \"depends\" if "
         "exactly one does.",
-        [](ClaimContext& ctx) { return LearningRateExperiment(ctx).run(); },
+        run_experiment<LearningRateExperiment>,
     };
 }
 

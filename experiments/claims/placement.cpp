@@ -11,7 +11,8 @@
 #include <cmath>
 
 #include "experiments/claims/claims.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/report.h"
+#include "experiments/claims/run_config.h"
 #include "experiments/claims/sweep.h"
 
 namespace bnlab::claims {
@@ -49,16 +50,13 @@ struct Arm {
     const std::vector<SweepRun>& final_runs() const { return sweep.runs[best]; }
 };
 
-class PlacementExperiment {
+class PlacementExperiment : public Experiment {
 public:
     explicit PlacementExperiment(ClaimContext& ctx)
-        : ctx_(ctx), sets_(ctx, ctx.dataset("cifar10"), ctx.quick() ? 128 : kValidation, ctx.quick() ? 384 : kTrainImages,
-                           ctx.quick() ? 256 : 0),
-          data_(sets_.data()) {}
+        : Experiment(ctx, "cifar10", ctx.quick() ? kQuickData : kFullData, 2, kSeeds) {}
 
     ClaimResult run() {
         rates_ = quick() ? kQuickLearningRates : kLearningRates;
-        seeds_ = ctx_.seeds(2, kSeeds);
 
         Arm before{"before", false, {"before", {}}, 0}, after{"after", true, {"after", {}}, 0};
         for (Arm* arm : {&before, &after}) choose_learning_rate(*arm);
@@ -80,7 +78,7 @@ public:
         result.key_result = fmt::format("before {:.2f}% vs after {:.2f}% test accuracy (Δ {:+.2f}, 2σ {:.2f})",
                                         100 * mean_of(before_test), 100 * mean_of(after_test), 100 * effect.difference,
                                         200 * effect.pooled_std);
-        result.data = sets_.describe("choose the learning rate");
+        result.data = data_.held_out_description("choose the learning rate");
         result.body = report_body(before, after, effect);
         result.deviations = {
             fmt::format("Shrunk to fit 45 minutes on 2 cores: {} training images, {} epochs instead of 10, {} "
@@ -112,25 +110,18 @@ private:
     static constexpr int64_t kValidation = 2000;
     static constexpr int64_t kEpochs = 3;
     static constexpr int kSeeds = 5;
+    static constexpr DataSizes kFullData{.train_images = kTrainImages, .validation_images = kValidation};
+    static constexpr DataSizes kQuickData{.train_images = 384, .validation_images = 128, .test_images = 256};
 
-    bool quick() const { return ctx_.quick(); }
 
     TrainConfig config(const Arm& arm, double lr, uint64_t seed) const {
-        TrainConfig c;
-        c.dataset = data_.train->name;
-        c.model.arch = "cifar-cnn";
-        c.model.norm = "bn";
-        c.model.norm_after_activation = arm.norm_after_activation;
-        c.optimizer = "sgd";
-        c.momentum = 0.9;
-        c.lr = lr;
-        c.batch_size = quick() ? 64 : 128;
-        c.epochs = quick() ? 1 : kEpochs;
+        const int64_t batch = quick() ? 64 : 128, epochs = quick() ? 1 : kEpochs;
         // Validation once, at the end: evaluating costs more per image than training here (see
         // the deviations); the learning curves come from the training loss (LossWatch).
-        c.eval_every = c.epochs * (data_.train->size() / c.batch_size);
-        c.seed = seed;
-        return c;
+        return run_config(data_.train,
+                          {.arch = "cifar-cnn", .norm = "bn", .norm_after_activation = arm.norm_after_activation},
+                          {.lr = lr, .batch = batch, .epochs = epochs,
+                           .eval_every = epochs * (data_.train.size() / batch), .seed = seed});
     }
 
     SweepRun train(const Arm& arm, size_t lr_index, int seed) {
@@ -196,11 +187,7 @@ private:
         return body;
     }
 
-    ClaimContext& ctx_;
-    SweepSets sets_;
-    SweepData data_;
     std::vector<double> rates_;
-    int seeds_ = 0;
 };
 
 }  // namespace
@@ -221,8 +208,7 @@ Claim placement_claim() {
         "With Δ = mean test accuracy(before) - mean test accuracy(after) and σ the pooled seed std "
         "(sqrt((std_before² + std_after²)/2)): confirmed if Δ > 2σ; refuted if Δ < -2σ (after is better); "
         "\"depends\" (no detectable difference) otherwise.",
-        [](ClaimContext& ctx) { return PlacementExperiment(ctx).run(); },
-        "../shared/data",
+        run_experiment<PlacementExperiment>,
     };
 }
 

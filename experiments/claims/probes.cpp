@@ -11,6 +11,7 @@
 #include "core/tape.h"
 #include "data/loader.h"
 #include "layers/affine.h"
+#include "train/evaluate.h"
 
 namespace bnlab::claims {
 
@@ -39,6 +40,11 @@ ModelRestorer::~ModelRestorer() {
         const Tensor& saved = gradients_[i++];
         if (saved.defined()) std::ranges::copy(saved.values(), grad_buffer(p));
     }
+}
+
+double eval_accuracy(Trainer& trainer, const Dataset& data, int64_t limit) {
+    const SavedModel saved = trainer.saved_model();  // for the training images' normalization
+    return evaluate(trainer.model(), data, limit, 500, saved.mean, saved.std).accuracy;
 }
 
 FixedBatch fixed_batch(const Dataset& data, int64_t first, int64_t count, const Dataset& training_set) {

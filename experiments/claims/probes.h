@@ -4,7 +4,7 @@
 // that need extra forward/backward passes and even trial steps of the weights: gradient norms,
 // the loss along the gradient direction, Santurkar et al.'s internal covariate shift. Each
 // probe runs under a ModelRestorer, so training continues bit for bit as if nothing had been
-// measured (tests/test_claims_b.cpp checks the final weights with and without probes).
+// measured (tests/test_claim_probes.cpp checks the final weights with and without probes).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +42,10 @@ private:
 // The states of the model's random generators (dropout, noisy BN), in named_generators() order.
 std::vector<Generator::State> generator_states(Module& model);
 void set_generator_states(Module& model, std::span<const Generator::State> states);
+
+// Accuracy (0..1) of the trainer's model on the first `limit` images of `data` (0: all), in eval
+// mode, normalized as the model's training images were. Leaves the model as it was.
+double eval_accuracy(Trainer& trainer, const Dataset& data, int64_t limit = 0);
 
 // A batch that stays the same all through training.
 struct FixedBatch {

@@ -18,8 +18,12 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "experiments/claims/claim_support.h"
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/claims.h"
+#include "experiments/claims/data.h"
+#include "experiments/claims/probes.h"
+#include "experiments/claims/report.h"
+#include "experiments/claims/run_config.h"
+#include "experiments/claims/sweep.h"
 
 namespace bnlab::claims {
 
@@ -139,13 +143,13 @@ struct Outcome {
     bool diverged = false;
 };
 
-class RegularizationExperiment {
+class RegularizationExperiment : public Experiment {
 public:
-    explicit RegularizationExperiment(ClaimContext& ctx) : ctx_(ctx), p_(ctx.quick() ? kQuick : kFull) {}
+    explicit RegularizationExperiment(ClaimContext& ctx)
+        : Experiment(ctx, "cifar10", ctx.quick() ? kQuick.data : kFull.data, kQuick.seeds, kFull.seeds),
+          p_(quick() ? kQuick : kFull) {}
 
     ClaimResult run() {
-        data_ = load_claim_data(ctx_, "cifar10", p_.data);
-        seeds_ = ctx_.seeds(kQuick.seeds, kFull.seeds);
         ClaimResult result;
         result.data = data_.description() +
                       fmt::format("; fit curves on the first {} training and {} test images", p_.curve_images,
@@ -184,9 +188,8 @@ public:
 
 private:
     TrainConfig config(const Arm& arm, double lr, uint64_t seed, int64_t epochs) const {
-        TrainConfig c = sgd_config(data_.train, "small-cnn", arm.norm, lr, arm.batch, epochs, seed);
-        c.model.dropout = arm.dropout;
-        return c;
+        return run_config(data_.train, {.arch = "small-cnn", .norm = arm.norm, .dropout = arm.dropout},
+                          {.lr = lr, .batch = arm.batch, .epochs = epochs, .seed = seed});
     }
 
     // Each norm's learning rate; the batch-512 arm scales it linearly (x512/64).
@@ -360,10 +363,7 @@ private:
         return d;
     }
 
-    ClaimContext& ctx_;
     const Profile p_;
-    ClaimData data_;
-    int seeds_ = 0;
     std::map<std::string, double> lr_;                   // norm -> learning rate at batch 64
     std::map<size_t, std::vector<Outcome>> outcomes_;    // arm -> per seed
     std::map<size_t, std::vector<double>> gap_matched_;  // arm -> per seed (points; NaN: level not reached)
@@ -394,8 +394,7 @@ Claim regularization_claim() {
         "accuracy; (C) dropout's gain in test accuracy (dropout 0.5 minus 0) without a norm minus with BN. "
         "Confirmed if A, B and C hold; refuted if A does not (BN's gap is not smaller than without a norm); "
         "\"depends\" otherwise. The batch-512 arm is reported, not part of the rule.",
-        [](ClaimContext& ctx) { return RegularizationExperiment(ctx).run(); },
-        "../shared/data",
+        run_experiment<RegularizationExperiment>,
     };
 }
 

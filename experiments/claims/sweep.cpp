@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "experiments/claims/markdown.h"
 #include "train/evaluate.h"
 #include "experiments/stats.h"
 
@@ -33,27 +32,6 @@ std::vector<double> logspace(double from_exponent, double to_exponent, int point
     return out;
 }
 
-SweepSets::SweepSets(ClaimContext& ctx, const std::string& dataset, int64_t validation, int64_t train_images,
-                     int64_t test_images)
-    : dataset_(dataset) {
-    const auto& split = ctx.train_validation(dataset, validation);
-    const Dataset& test = ctx.split(dataset, "test");
-    // The first `count` images of `data`, or all of it.
-    const auto first = [](const Dataset& data, int64_t count, Dataset& slot) -> const Dataset* {
-        if (count <= 0 || count >= data.size()) return &data;
-        slot = subset(data, 0, count, fmt::format("{}[:{}]", data.name, count));
-        return &slot;
-    };
-    data_ = {first(split.train, train_images, train_), &split.validation, first(test, test_images, test_)};
-}
-
-std::string SweepSets::describe(const std::string& what_validation_does) const {
-    return fmt::format("{}: {} training images, {} validation images (held out from the training split) {}; {} test "
-                       "images for the final numbers",
-                       dataset_, data_.train->size(), data_.validation->size(), what_validation_does,
-                       data_.test->size());
-}
-
 void LossWatch::on_step(const StepProgress& p) {
     if (p.step == 1) initial_loss_ = p.loss;  // computed with the initial weights
     curve_sum_ += p.loss;
@@ -76,11 +54,11 @@ void LossWatch::on_step(const StepProgress& p) {
 }
 
 SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const TrainConfig& config,
-                        const SweepData& data, std::optional<DivergenceRule> divergence) {
+                        const ClaimData& data, std::optional<DivergenceRule> divergence) {
     // About 10 or more points on the loss curve: a point per 20 steps, fewer for short runs.
-    const int64_t steps = config.steps > 0 ? config.steps : config.epochs * (data.train->size() / config.batch_size);
+    const int64_t steps = config.steps > 0 ? config.steps : config.epochs * (data.train.size() / config.batch_size);
     LossWatch watch(divergence, static_cast<int>(std::clamp<int64_t>(steps / 10, 1, 20)));
-    TrainedRun run = ctx.train(run_name, config, *data.train, *data.validation, &watch);
+    TrainedRun run = ctx.train(run_name, config, data.train, data.validation, &watch);
     SweepRun out;
     out.name = run_name;
     out.rows = run.rows;
@@ -100,13 +78,14 @@ SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const Tr
         return out;
     }
     out.validation_accuracy = run.result.last.test_accuracy;  // the Trainer's "test" rows are on validation
-    // Batches of 25 (eval mode: the same numbers as any batch): evaluate() does im2col over the
-    // whole batch, and outside a training run's MemoryPool every buffer over 32 MB (glibc's mmap
-    // threshold) is fresh pages each batch; at 500 CIFAR images cifar-cnn's second conv alone
-    // needs 590 MB. Measured on one thread: 0.9 ms per image at 25, 6 at 50, 12 at 500.
+    // Batches of 25 (eval mode: the same numbers as any batch): evaluate() allocates every
+    // layer's output for the whole batch, and outside a training run's MemoryPool every buffer
+    // over 32 MB (glibc's mmap threshold) is fresh pages each batch (cifar-cnn's first
+    // activation at 500 CIFAR images is 65 MB). Measured on one thread (2026-11-25, when conv
+    // still ran im2col over the whole batch): 0.9 ms per image at 25, 6 at 50, 12 at 500.
     constexpr int64_t kTestBatch = 25;
     out.test_accuracy =
-        evaluate(run.trainer->model(), *data.test, 0, kTestBatch, data.train->mean, data.train->std).accuracy;
+        evaluate(run.trainer->model(), data.test, 0, kTestBatch, data.train.mean, data.train.std).accuracy;
     return out;
 }
 
@@ -179,6 +158,39 @@ std::string loss_plot_markdown(const ClaimContext& ctx, const std::string& name,
     return figure(ctx.dir(), name, spec,
                          "Each point: the mean loss of the last 20 steps (fewer in quick runs); mean over seeds, band: "
                          "min to max; a curve ends where its runs stopped.");
+}
+
+std::string validation_plot_markdown(const ClaimContext& ctx, const std::string& name, const std::string& title,
+                                     const std::string& x_label, std::span<const double> xs,
+                                     std::initializer_list<const GridSweep*> arms, const std::string& key,
+                                     const std::string& caption) {
+    PlotSpec spec{title, x_label, "validation accuracy", {}, false, key};
+    spec.log_x = true;
+    for (const GridSweep* arm : arms) {
+        spec.curves.push_back(arm->validation_curve(xs));
+        for (size_t i = 0; i < arm->runs.size() && i < xs.size(); ++i)
+            if (diverged_count(arm->runs[i]) > 0) spec.markers.emplace_back(xs[i], 0.1);  // 10 classes: chance
+    }
+    if (spec.markers.empty()) return figure(ctx.dir(), name, spec, caption);
+    spec.markers_label = "a seed diverged here (drawn at chance, 0.1)";
+    return figure(ctx.dir(), name, spec, caption + " A red cross at chance accuracy marks each point where a seed diverged.");
+}
+
+double best_lr_on_validation(ClaimContext& ctx, const std::string& label, const std::vector<double>& grid,
+                             const std::function<TrainConfig(double lr)>& config_at, const ClaimData& data,
+                             Table& table) {
+    double best_lr = grid.front(), best = -1;
+    for (double lr : grid) {
+        const TrainedRun run =
+            ctx.train(fmt::format("sweep-{}-lr{}", label, lr), config_at(lr), data.train, data.validation);
+        const double accuracy = run.result.diverged ? -1 : run.result.last.test_accuracy;
+        table.rows.push_back({label, number(lr, 4), accuracy < 0 ? "diverged" : number(100 * accuracy, 2) + "%"});
+        if (accuracy > best) {
+            best = accuracy;
+            best_lr = lr;
+        }
+    }
+    return best_lr;
 }
 
 std::string grid_label(double x) { return fmt::format("{:.3g}", x); }

@@ -1,7 +1,5 @@
-// Sweeps: what the learning-rate, init-scale and placement claims share.
-//
-// A sweep trains one arm (e.g. "bn") at each point of a grid (learning rates, weight scales)
-// for several paired seeds. Each run is measured at its end on the validation split (which
+// Sweeps: training one arm (e.g. "bn") at each point of a grid (learning rates, weight scales)
+// for several paired seeds, on a claim's data (data.h). Each run is measured at its end on the validation split (which
 // decides) and on the test set (the final numbers). Divergence is recorded, never dropped.
 // Per grid point, the seeds are summarized as mean and min..max; a band is the contiguous
 // stretch of grid points around the best one whose mean stays within a tolerance of it.
@@ -9,12 +7,16 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "experiments/claims/claim.h"
+#include "experiments/claims/data.h"
+#include "experiments/claims/report.h"
 #include "experiments/plot.h"
 
 namespace bnlab::claims {
@@ -58,34 +60,6 @@ private:
     std::optional<int64_t> diverged_at_;
 };
 
-// Where a sweep trains and measures.
-struct SweepData {
-    const Dataset* train = nullptr;
-    const Dataset* validation = nullptr;  // evaluated every config.eval_every steps; decides
-    const Dataset* test = nullptr;        // measured once at the end (the final numbers)
-};
-
-// A claim's data: the training split less its last `validation` images, those images, and
-// the test split (loaded once through the context). train_images / test_images > 0 keep only
-// the first that many (quick profiles, shrunk protocols).
-class SweepSets {
-public:
-    SweepSets(ClaimContext& ctx, const std::string& dataset, int64_t validation, int64_t train_images = 0,
-              int64_t test_images = 0);
-    SweepSets(const SweepSets&) = delete;  // data() points into it
-    SweepSets& operator=(const SweepSets&) = delete;
-
-    SweepData data() const { return data_; }
-    // "fashion-mnist: 55000 training images, 5000 validation images (held out from the training
-    // split) <what validation does>; 10000 test images for the final numbers"
-    std::string describe(const std::string& what_validation_does = "decide") const;
-
-private:
-    std::string dataset_;
-    Dataset train_, test_;  // the trimmed sets, when trimmed
-    SweepData data_;
-};
-
 // One finished run of a sweep.
 struct SweepRun {
     std::string name;
@@ -98,11 +72,18 @@ struct SweepRun {
     std::vector<MetricsRow> loss_curve;  // training loss, mean over every 20 steps (fewer in short runs)
 };
 
-// Trains `config` on data.train (rows evaluated on data.validation), then measures the test
-// set. With a divergence rule, a run whose loss climbs above its initial loss is stopped and
-// counted as diverged, like a NaN loss.
+// Trains `config` on data.train (rows evaluated on data.validation, which decides), then
+// measures data.test (the final numbers). With a divergence rule, a run whose loss climbs above
+// its initial loss is stopped and counted as diverged, like a NaN loss.
 SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const TrainConfig& config,
-                        const SweepData& data, std::optional<DivergenceRule> divergence = std::nullopt);
+                        const ClaimData& data, std::optional<DivergenceRule> divergence = std::nullopt);
+
+// A learning-rate sweep on seed 0: trains config_at(lr) for each lr of `grid` on data.train,
+// evaluated on data.validation; adds a row (label, lr, final validation accuracy or
+// "diverged") to `table` per run and returns the lr with the best validation accuracy.
+double best_lr_on_validation(ClaimContext& ctx, const std::string& label, const std::vector<double>& grid,
+                             const std::function<TrainConfig(double lr)>& config_at, const ClaimData& data,
+                             Table& table);
 
 // A field of every run, e.g. values(runs, &SweepRun::test_accuracy) (NaN for diverged runs).
 std::vector<double> values(std::span<const SweepRun> runs, double SweepRun::*field);
@@ -144,6 +125,13 @@ Curve loss_curve(const std::string& label, std::span<const SweepRun> runs);
 // returns the markdown that shows them, with a caption that says how they were smoothed.
 std::string loss_plot_markdown(const ClaimContext& ctx, const std::string& name, const std::string& title,
                                std::vector<Curve> curves, bool log_y);
+
+// Plots the arms' validation accuracy over a logarithmic grid xs (GridSweep::validation_curve)
+// as DIR/<claim>/plots/NAME.png and returns the markdown that shows it.
+std::string validation_plot_markdown(const ClaimContext& ctx, const std::string& name, const std::string& title,
+                                     const std::string& x_label, std::span<const double> xs,
+                                     std::initializer_list<const GridSweep*> arms, const std::string& key,
+                                     const std::string& caption);
 
 // "0.001", "0.3", "0.0562", "1e-05": a grid value as a short label (3 significant digits).
 std::string grid_label(double x);

@@ -1,13 +1,10 @@
-// Claims learning-rate, init-scale and placement: the sweep helpers on hand-computed inputs,
-// the verdict rules on synthetic results (each must be able to refuse "confirmed" when the
-// arms do not differ), and each claim's quick profile end to end.
+// Sweeps over a grid on hand-computed inputs: the grids, the band around the best, the loss
+// watch that declares divergence, grid sweeps with diverged runs, and the curves they plot.
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "experiments/claims/claims.h"
 #include "experiments/claims/sweep.h"
-#include "tests/claims_test_util.h"
-#include "tests/data_test_util.h"
+#include "experiments/plot.h"
 
 using namespace bnlab;
 using namespace bnlab::claims;
@@ -110,57 +107,12 @@ TEST_CASE("grid sweeps: means with diverged runs, cells, curves", "[claims][swee
     CHECK(c.mean[1] == Approx(0.7));  // the diverged seed is left out of the curve
 }
 
-TEST_CASE("the learning-rate verdict can say refuted, depends and confirmed", "[claims][verdict]") {
-    // Grid indices: 1e-3 is 0, ..., 10 is 8.
-    CHECK(learning_rate_verdict({5, 3}, {7, 5}) == "confirmed");
-    CHECK(learning_rate_verdict({5, 3}, {5, 3}) == "refuted");  // arms that do not differ
-    CHECK(learning_rate_verdict({5, 3}, {4, 2}) == "refuted");  // BN worse on both counts
-    CHECK(learning_rate_verdict({5, 3}, {6, 3}) == "depends");  // higher, but not a wider band
-    CHECK(learning_rate_verdict({5, 3}, {5, 4}) == "depends");  // wider band, same boundary
-    CHECK(learning_rate_verdict({-1, 0}, {0, 1}) == "confirmed");  // no stable rate without BN
-}
-
-TEST_CASE("the init-scale verdict can say refuted, depends and confirmed", "[claims][verdict]") {
-    CHECK(init_scale_verdict({4.0, 1.5, true, true}) == "confirmed");
-    CHECK(init_scale_verdict({4.0, 4.0, false, false}) == "refuted");  // arms that do not differ
-    CHECK(init_scale_verdict({1.0, 1.5, true, true}) == "refuted");    // BN's range is narrower
-    CHECK(init_scale_verdict({2.5, 1.0, true, true}) == "depends");    // wider, but short of 3 decades
-    CHECK(init_scale_verdict({4.0, 2.0, true, false}) == "depends");   // no BN survives large scales
-    CHECK(init_scale_verdict({NAN, NAN, true, true}) == "refuted");
-}
-
-TEST_CASE("placement: effect against 2x the pooled seed std, and its verdict", "[claims][verdict]") {
-    const std::vector<double> high{0.70, 0.71, 0.72}, low{0.65, 0.66, 0.67};
-    const PlacementEffect better = placement_effect(high, low);
-    CHECK(better.difference == Approx(0.05));
-    CHECK(better.pooled_std == Approx(0.01));  // both stds 0.01
-    CHECK(better.ci.low == Approx(0.05));      // every paired difference is 0.05
-    CHECK(placement_verdict(better) == "confirmed");
-    CHECK(placement_verdict(placement_effect(low, high)) == "refuted");
-    // Arms that do not differ beyond seed noise: Δ = 0.0033, 2σ = 0.03.
-    const std::vector<double> a{0.70, 0.72, 0.68}, b{0.71, 0.69, 0.69};
-    const PlacementEffect none = placement_effect(a, b);
-    CHECK(none.difference == Approx(0.01 / 3));
-    CHECK(none.pooled_std == Approx(std::sqrt((0.0004 + 0.0004 / 3) / 2)));  // variances 0.0004 and 0.0004/3
-    CHECK(placement_verdict(none) == "depends");
-    CHECK(placement_verdict(placement_effect(a, a)) == "depends");  // identical: 0 > 0 is false
-    CHECK(placement_verdict(placement_effect(a, std::vector<double>{})) == "depends");  // no numbers
-}
-
-TEST_CASE("claim learning-rate: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const std::string report = bnlab::test::check_quick_run("learning-rate");
-    CHECK_THAT(report, Catch::Contains("largest stable LR") && Catch::Contains("plots/validation_by_lr.png"));
-}
-
-TEST_CASE("claim init-scale: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const std::string report = bnlab::test::check_quick_run("init-scale");
-    CHECK_THAT(report, Catch::Contains("### relu") && Catch::Contains("### sigmoid") &&
-                           Catch::Contains("plots/validation_by_scale_sigmoid.png"));
-}
-
-TEST_CASE("claim placement: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const auto data = bnlab::test::shared_data();
-    if (!bnlab::test::have(data / "cifar10", "../shared/data/cifar10, or set BNLAB_SHARED_DATA")) return;
-    const std::string report = bnlab::test::check_quick_run("placement", data.string());
-    CHECK_THAT(report, Catch::Contains("Conv → ReLU → BN") && Catch::Contains("plots/training_loss.png"));
+TEST_CASE("points curves: mean and min..max per x, NaN left out", "[claims]") {
+    const std::vector<double> x{2, 4, 8};
+    const Curve c = points_curve("bn", x, {{0.1, 0.3}, {NAN, 0.5}, {NAN}}, 100);
+    REQUIRE(c.x == std::vector<double>{2, 4});  // x = 8 has no finite value
+    CHECK(c.mean[0] == Approx(20));
+    CHECK(c.low[0] == Approx(10));
+    CHECK(c.high[0] == Approx(30));
+    CHECK(c.mean[1] == Approx(50));
 }

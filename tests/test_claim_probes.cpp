@@ -1,17 +1,14 @@
-// Claims gradients (4) and covariate-shift (9): their verdict rules on synthetic results, the
-// probes they measure with (exact restore, training unaffected, the math), and their quick runs.
+// Probes, the measurements the gradients and covariate-shift claims take during training: exact
+// restore, training unaffected, and the math (percentiles, the landscape, the ICS).
 #include <catch2/catch.hpp>
 #include <cmath>
 
 #include "core/ops.h"
 #include "core/tape.h"
-#include "experiments/claims/claims.h"
 #include "experiments/claims/probes.h"
-#include "train/trainer.h"
 #include "models/zoo.h"
-#include "tests/claims_test_util.h"
-#include "tests/data_test_util.h"
 #include "tests/synthetic_data.h"
+#include "train/trainer.h"
 
 using namespace bnlab;
 using namespace bnlab::claims;
@@ -43,52 +40,6 @@ std::vector<std::vector<float>> gradients(const Module& m) {
 }
 
 }  // namespace
-
-// --- verdict rules ---------------------------------------------------------------------------
-
-TEST_CASE("clearly smaller with BN needs a 1.5x mean ratio and a CI above 1", "[claims][verdict]") {
-    CHECK(clearly_smaller_with_bn(std::vector<double>{1.8, 2.1, 1.7}));
-    CHECK_FALSE(clearly_smaller_with_bn(std::vector<double>{1.2, 1.3, 1.25}));  // consistent but small
-    CHECK_FALSE(clearly_smaller_with_bn(std::vector<double>{0.8, 4.0, 1.9}));   // big mean, one seed the other way
-    CHECK_FALSE(clearly_smaller_with_bn(std::vector<double>{1.0, 0.98, 1.03}));  // arms that do not differ
-    CHECK_FALSE(clearly_smaller_with_bn(std::vector<double>{}));
-}
-
-TEST_CASE("the gradients verdict can say refuted, depends and confirmed", "[claims][verdict]") {
-    const std::vector<double> same{1.0, 0.97, 1.04}, smaller{2.5, 3.1, 2.2};
-    SmoothnessFindings f{same, same, same, same, 2.0, 1.5};
-    CHECK(gradients_verdict(f).first == "refuted");  // arms that do not differ: never confirmed
-    f = {smaller, smaller, smaller, smaller, 2.0, 1.5};
-    CHECK(gradients_verdict(f).first == "confirmed");
-    f.deep_bn_first_over_last = 250;  // Yang et al.: the deep BN MLP explodes at initialization
-    const auto deep = gradients_verdict(f);
-    CHECK(deep.first == "depends");
-    CHECK_THAT(deep.second, Catch::Contains("initialization") && Catch::Contains("250 with BN"));
-    f = {smaller, same, smaller, same, 2.0, 1.5};
-    const auto partial = gradients_verdict(f);
-    CHECK(partial.first == "depends");
-    CHECK_THAT(partial.second, Catch::Contains("not: gradient change"));
-}
-
-TEST_CASE("the covariate-shift verdict can say refuted, depends and confirmed", "[claims][verdict]") {
-    // Ioffe holds (BN flat, baseline drifts) and noisy BN trains worse: confirmed.
-    CovariateShiftFindings f{.drift_none = 1.6, .drift_bn = 0.2, .accuracy_bn = 97.8, .accuracy_noisy_bn = 95.0,
-                             .ics_none = 0.05, .ics_noisy_bn = 0.4};
-    CHECK(covariate_shift_verdict(f).first == "confirmed");
-    // Noisy BN as accurate as BN with more ICS than the baseline: Santurkar, so it depends.
-    f.accuracy_noisy_bn = 97.5;
-    const auto santurkar = covariate_shift_verdict(f);
-    CHECK(santurkar.first == "depends");
-    CHECK_THAT(santurkar.second, Catch::Contains("not why BN helps"));
-    // Arms that do not differ in drift: refuted, whatever else.
-    f = {.drift_none = 0.7, .drift_bn = 0.7, .accuracy_bn = 97.8, .accuracy_noisy_bn = 95.0, .ics_none = 0.05, .ics_noisy_bn = 0.01};
-    CHECK(covariate_shift_verdict(f).first == "refuted");
-    // BN steadier, but neither threshold met.
-    f.drift_bn = 0.6;
-    CHECK(covariate_shift_verdict(f).first == "depends");
-}
-
-// --- probes ----------------------------------------------------------------------------------
 
 TEST_CASE("percentile interpolates like numpy's default", "[claims][probes]") {
     const std::vector<float> v{4, 1, 3, 2};
@@ -201,35 +152,4 @@ TEST_CASE("the ICS probe: no earlier layer means no shift; noisy BN's fresh nois
     const IcsSample big_step = probe_ics(*model, batch, 1.0, layers[2].child, false);
     CHECK(big_step.relative > tiny_step.relative);
     CHECK_THROWS_WITH(probe_ics(*model, batch, 0.5, 0, false), Catch::Contains("has no weights"));
-}
-
-// --- quick runs --------------------------------------------------------------------------------
-
-TEST_CASE("claims gradients and covariate-shift look in ../shared/data by default", "[claims]") {
-    for (const char* name : {"gradients", "covariate-shift"}) {
-        const Claim* claim = find_claim(name);
-        REQUIRE(claim != nullptr);
-        CHECK(claim->default_data_dir == "../shared/data");
-    }
-}
-
-namespace {
-
-// A claim's quick run on the project's shared data (../shared/data or $BNLAB_SHARED_DATA), or ""
-// where its data set is not there (a failure under CI, a warning elsewhere).
-std::string quick_run_on_shared_data(const std::string& claim, const std::string& data_set_folder) {
-    if (!test::have(test::shared_data() / data_set_folder, "set BNLAB_SHARED_DATA")) return "";
-    return test::check_quick_run(claim, test::shared_data().string());
-}
-
-}  // namespace
-
-TEST_CASE("claim gradients: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const std::string report = quick_run_on_shared_data("gradients", "cifar10");
-    if (!report.empty()) CHECK_THAT(report, Catch::Contains("Yang et al.'s check") && Catch::Contains("effective beta"));
-}
-
-TEST_CASE("claim covariate-shift: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const std::string report = quick_run_on_shared_data("covariate-shift", "mnist");
-    if (!report.empty()) CHECK_THAT(report, Catch::Contains("drift of the typical unit") && Catch::Contains("cos(G, G')"));
 }

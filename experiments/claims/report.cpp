@@ -1,4 +1,4 @@
-#include "experiments/claims/markdown.h"
+#include "experiments/claims/report.h"
 
 #include <fmt/format.h>
 
@@ -52,6 +52,12 @@ std::string figure(const std::string& claim_dir, const std::string& name, const 
     const std::string problem = plot_bands(claim_dir + "/plots", name, spec);
     if (!problem.empty()) return "(plot " + name + " not drawn: " + problem + ")\n\n";
     return fmt::format("![{}](plots/{}.png)\n\n", spec.title, name) + (caption.empty() ? "" : caption + "\n\n");
+}
+
+std::string effect_cell(const PairedEffect& effect, double scale, int digits) {
+    const auto signed_number = [&](double v) { return fmt::format("{}{}", v > 0 ? "+" : "", number(scale * v, digits)); };
+    return fmt::format("{} [{}, {}]", signed_number(effect.mean), signed_number(effect.ci.low),
+                       signed_number(effect.ci.high));
 }
 
 }  // namespace bnlab::claims

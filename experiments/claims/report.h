@@ -1,10 +1,12 @@
-// Markdown pieces for claim reports: tables and "mean ± std [95% CI]" cells.
+// Writing a claim's results: markdown tables, cells ("mean ± std [95% CI]", paired effects,
+// numbers) and figures. run_claim (claim.h) puts them into DIR/<claim>/report.md.
 #pragma once
 
 #include <span>
 #include <string>
 #include <vector>
 
+#include "experiments/claims/paired_seeds.h"
 #include "experiments/plot.h"
 
 namespace bnlab::claims {
@@ -28,6 +30,8 @@ std::string mean_std(std::span<const double> values, double scale = 1.0, int dig
 std::string figure(const std::string& claim_dir, const std::string& name, const PlotSpec& spec,
                    const std::string& caption = "");
 
+// "+1.23 [0.50, 2.10]": a paired effect's mean and 95% CI, times `scale`, with a sign.
+std::string effect_cell(const PairedEffect& effect, double scale = 1.0, int digits = 2);
 // A number with `digits` significant digits ("230", "4.12e-06"), or what number() writes for NaN/inf.
 std::string significant(double v, int digits = 3);
 // A number, or "n/a" for NaN, "never" for +inf.
