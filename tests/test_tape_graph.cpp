@@ -36,7 +36,8 @@ Recorded record_mlp(bool run_backward) {
     for (const auto& [name, p] : model->named_parameters()) names[p.impl()] = name;
     Recorded r;
     Tape tape;
-    const Tensor loss = cross_entropy(model->forward(images), {0, 1, 2, 3});
+    const std::vector<int32_t> labels{0, 1, 2, 3};
+    const Tensor loss = cross_entropy(model->forward(images), labels);
     r.tape_entries = tape.size();
     r.parameters = names.size();
     r.graph = capture_graph(tape, names);
