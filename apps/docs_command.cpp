@@ -126,5 +126,6 @@ void add_docs_commands(CLI::App& app) {
     auto shell = std::make_shared<std::string>();
     completion->add_option("shell", *shell, "bash")->required()->check(CLI::IsMember({"bash"}));
     completion->add_option("--out", *out, "write it to this file instead of standard output");
-    completion->callback([completion, out, &app] { run_guarded(completion, [&] { emit(bash_completion(app), *out); }); });
+    // The callback holds `shell` (CLI11 writes through the reference until parsing ends).
+    completion->callback([completion, out, shell, &app] { run_guarded(completion, [&] { emit(bash_completion(app), *out); }); });
 }

@@ -44,7 +44,7 @@ TEST_CASE("bnlab data usage errors exit with code 2", "[data][cli]") {
     check_usage("info imagenet", "bnlab data info: unknown data set 'imagenet' (known: fashion-mnist, mnist");
     check_usage("info mnist --split validation", "unknown split 'validation': use train or test");
     check_usage("info", "missing the data set NAME");
-    check_usage("info mnist --bogus", "unexpected argument '--bogus'");
+    check_usage("info mnist --bogus", "unknown option '--bogus'");
     check_usage("show mnist", "missing --out FILE.png");
     check_usage("show mnist --out x.png --zoom 0", "--zoom in [1, 16]");
     check_usage("verify folder:/tmp", "folder data sets have no published checksums");
