@@ -106,7 +106,7 @@ TEST_CASE("compare and claims run refuse to overwrite earlier reports unless --f
     CHECK(read_bytes(dir / "claims" / "convergence" / "report.md") == std::vector<uint8_t>{'x'});
 }
 
-TEST_CASE("--batch-size is the flag with --batch as its alias, and an unknown flag names the nearest one", "[cli][options]") {
+TEST_CASE("the batch flag is --batch-size with --batch as its alias, and an unknown flag names the nearest one", "[cli][options]") {
     const CommandResult zero = run_bnlab("train --batch-size 0");
     CHECK(zero.exit_code == 2);
     CHECK_THAT(zero.output, Catch::Contains("--batch-size: must be >= 1, got 0"));
