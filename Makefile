@@ -5,6 +5,10 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+ASAN_FUZZ_SECONDS ?= 5
+FUZZ_TARGETS := fuzz_idx fuzz_cifar fuzz_safetensors fuzz_image fuzz_json
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
@@ -12,7 +16,7 @@ CMAKE_FLAGS ?=
 # `make fixtures` and `make bench-compare`, installed on demand there).
 PACKAGES := g++ cmake make pkg-config libopenblas-dev libopenblas-openmp-dev libblis-dev libblis-openmp-dev libblis4-openmp catch2 libcli11-dev libstb-dev zlib1g-dev \
             nlohmann-json3-dev libfmt-dev gnuplot-nox dataset-fashion-mnist \
-            openmpi-bin libopenmpi-dev graphviz clang
+            openmpi-bin libopenmpi-dev graphviz clang libomp-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -21,7 +25,7 @@ DEMO_OUT  ?= demo
 DEMO_ARGS ?= --dataset fashion-mnist --model mnist-cnn --arms none,bn --seeds 3 \
              --limit 30000 --test-limit 5000 --epochs 1 --eval-every 20 --lr 0.05 --momentum 0.9
 
-.PHONY: deps configure build test test-asan demo fixtures bench bench-compare torch clean
+.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-compare torch clean
 
 # Installs only what is missing; runs `apt-get update` only when something is.
 deps:
@@ -54,6 +58,27 @@ test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBNLAB_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+	$(MAKE) fuzz FUZZ_SECONDS=$(ASAN_FUZZ_SECONDS)
+
+# The libFuzzer targets (fuzz/README.md), clang + ASan + UBSan, in their own build folder.
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DBNLAB_FUZZ=ON \
+	  -DBNLAB_TESTS=OFF -DBNLAB_BENCHMARKS=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+
+# Runs each target for FUZZ_SECONDS on fuzz/corpus/<name> (read only) plus what it finds
+# (kept in $(FUZZ_BUILD)/corpus/<name>); a crash, leak, hang or UB stops with the input
+# saved under $(FUZZ_BUILD)/crashes/.
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/crashes
+	@for target in $(FUZZ_TARGETS); do name=$${target#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+	  echo "== $$target: $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OMP_NUM_THREADS=1 \
+	  $(FUZZ_BUILD)/$$target -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2560 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$name- $(FUZZ_BUILD)/corpus/$$name fuzz/corpus/$$name \
+	    > $(FUZZ_BUILD)/$$name.log 2>&1; status=$$?; \
+	  grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb)" $(FUZZ_BUILD)/$$name.log; \
+	  if [ $$status -ne 0 ]; then tail -n 60 $(FUZZ_BUILD)/$$name.log; exit 1; fi; done
 
 # Debian's python3-torch: the reference for fixtures and benchmarks, never a test dependency.
 torch:
@@ -74,4 +99,4 @@ bench-compare: build torch
 	/usr/bin/python3 bench/compare.py --build $(BUILD) --out bench/results.md
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

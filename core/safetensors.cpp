@@ -4,11 +4,12 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/memory_budget.h"
+#include "core/regular_file.h"
 
 namespace bnlab {
 
@@ -69,10 +70,11 @@ void write_safetensors(const std::string& path, const TensorFile& file) {
 }
 
 TensorFile read_safetensors(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, "cannot open: " + std::string(std::strerror(errno)));
-    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::vector<uint8_t> bytes = read_regular_file(path, memory_budget_bytes());
+    return parse_safetensors(bytes, path);
+}
 
+TensorFile parse_safetensors(std::span<const uint8_t> bytes, const std::string& path) {
     if (bytes.size() < 8) fail(path, "truncated: " + std::to_string(bytes.size()) + " bytes, not even a header length");
     uint64_t header_size = 0;
     std::memcpy(&header_size, bytes.data(), 8);
@@ -82,17 +84,19 @@ TensorFile read_safetensors(const std::string& path) {
     json header;
     try {
         header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
         fail(path, std::string("header is not valid JSON: ") + e.what());
     }
     if (!header.is_object()) fail(path, "header is not a JSON object");
 
     TensorFile file;
     file.source = path;
-    const char* data = bytes.data() + 8 + header_size;
+    const uint8_t* data = bytes.data() + 8 + header_size;
     const uint64_t data_size = bytes.size() - 8 - header_size;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
-    for (const auto& [name, entry] : header.items()) {
+    for (const auto& item : header.items()) {
+        const std::string& name = item.key();  // not a structured binding: lambdas below capture it
+        const json& entry = item.value();
         if (name == "__metadata__") {
             if (!entry.is_object()) fail(path, "__metadata__ is not an object");
             for (const auto& [k, v] : entry.items()) {
@@ -114,7 +118,8 @@ TensorFile read_safetensors(const std::string& path) {
         Shape shape;
         if (!entry["shape"].is_array() || entry["shape"].size() > Shape::kMaxDims) bad("bad shape");
         for (const auto& d : entry["shape"]) {
-            if (!d.is_number_unsigned()) bad("shape has a dimension that is not a non-negative integer");
+            if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t{INT64_MAX})
+                bad("shape has a dimension that is not an integer in [0, 2^63)");
             shape.push_back(d.get<int64_t>());
         }
         const auto& off = entry["data_offsets"];
@@ -124,9 +129,15 @@ TensorFile read_safetensors(const std::string& path) {
         if (begin > end || end > data_size)
             bad("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] outside the " +
                 std::to_string(data_size) + " data bytes (truncated file?)");
-        if (end - begin != static_cast<uint64_t>(shape.numel()) * element_size)
+        int64_t needed = 0;  // bytes: numel x element size, an overflow is an error
+        try {
+            needed = checked_product({shape.numel(), static_cast<int64_t>(element_size)}, "shape " + shape.str());
+        } catch (const Error& e) {
+            bad(e.what());
+        }
+        if (end - begin != static_cast<uint64_t>(needed))
             bad("holds " + std::to_string(end - begin) + " bytes but shape " + shape.str() + " of " + dtype +
-                " needs " + std::to_string(shape.numel() * static_cast<int64_t>(element_size)));
+                " needs " + std::to_string(needed));
         ranges.push_back({begin, end});
 
         if (dtype == "F32") {
@@ -139,9 +150,21 @@ TensorFile read_safetensors(const std::string& path) {
             file.i64.emplace(name, std::move(t));
         }
     }
+    // As the reference reader requires: the tensors tile the data region exactly, in offset
+    // order, no gap, no overlap, nothing left over. A header length off by even one byte
+    // shifts every tensor and fails here.
     std::sort(ranges.begin(), ranges.end());
-    for (size_t i = 1; i < ranges.size(); ++i)
-        if (ranges[i].first < ranges[i - 1].second) fail(path, "tensor data ranges overlap (corrupt header)");
+    uint64_t covered = 0;
+    for (const auto& [begin, end] : ranges) {
+        if (begin != covered)
+            fail(path, begin < covered ? "tensor data ranges overlap (corrupt header)"
+                                       : "a gap in the tensor data at byte " + std::to_string(covered) +
+                                             " (wrong header length or corrupt offsets)");
+        covered = end;
+    }
+    if (covered != data_size)
+        fail(path, "the tensors cover " + std::to_string(covered) + " of the " + std::to_string(data_size) +
+                       " data bytes (wrong header length, or bytes appended)");
     return file;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,12 +32,16 @@ struct TensorFile {
     std::string source;  // the path it was read from, for error messages
 };
 
-// Writes atomically: into PATH.tmp, flushed, then renamed over PATH, so a crash never
-// leaves a half-written file under PATH. Throws Error naming the path on I/O failure.
+// Writes atomically (core/atomic_file.h: a fresh temporary file, fsync, rename), so a crash
+// never leaves a half-written file under PATH. Throws Error naming the path on I/O failure.
 void write_safetensors(const std::string& path, const TensorFile& file);
 
-// Validates everything (sizes, JSON, dtypes, shapes, offsets inside the data, no overlap)
+// Validates everything (sizes, JSON, dtypes, shapes, offsets tiling the data region exactly)
 // and throws Error naming the path and the first problem found.
+// Only regular files are read (a FIFO would block); the file size is checked against the
+// memory budget (core/memory_budget.h) before it is read.
 TensorFile read_safetensors(const std::string& path);
+// The same checks on bytes already in memory; `source` names them in errors.
+TensorFile parse_safetensors(std::span<const uint8_t> bytes, const std::string& source);
 
 }  // namespace bnlab

@@ -25,9 +25,16 @@ int64_t Shape::dim(int i) const {
     return dims_[static_cast<size_t>(j)];
 }
 
+// A product beyond int64_t (a file's shape [2^32, 2^32]) is a ShapeError, never a wrap-around.
 int64_t Shape::numel() const {
     int64_t n = 1;
-    for (int64_t d : *this) n *= d;
+    bool overflow = false, has_zero = false;
+    for (int64_t d : *this) {
+        has_zero = has_zero || d == 0;
+        overflow = __builtin_mul_overflow(n, d, &n) || overflow;
+    }
+    if (has_zero) return 0;
+    if (overflow) throw ShapeError("shape: " + str() + " has more than 2^63 elements");
     return n;
 }
 

@@ -1,8 +1,10 @@
 #include "data/idx.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/memory_budget.h"
 #include "data/file_io.h"
 
 namespace bnlab {
@@ -30,10 +32,17 @@ std::string join_paths(const std::vector<fs::path>& paths) {
 }  // namespace
 
 IdxArray read_idx(const fs::path& path, int ndim, const std::vector<fs::path>& tried) {
-    std::vector<uint8_t> bytes = read_file_bytes(path);
+    // Header first, then exactly the values it declares: nothing beyond that is inflated
+    // (at most kExtraProbe bytes, to tell "too long" apart and give the size found).
+    constexpr size_t kExtraProbe = 1 << 20;
+    ByteReader in(path);
     const std::string name = path.string();
-    if (bytes.size() < 4) throw Error(name + ": truncated: " + std::to_string(bytes.size()) + " bytes, no IDX header");
-    const uint32_t magic = read_big_endian_u32(bytes.data());
+    uint8_t header[4 + 4 * 8] = {};
+    const size_t header_size = 4 + 4 * static_cast<size_t>(ndim);
+    if (ndim < 1 || header_size > sizeof header) throw Error(name + ": bad IDX rank " + std::to_string(ndim));
+    const size_t header_got = in.read(header, header_size);
+    if (header_got < 4) throw Error(name + ": truncated: " + std::to_string(header_got) + " bytes, no IDX header");
+    const uint32_t magic = read_big_endian_u32(header);
     const uint32_t expected_magic = 0x0800u | static_cast<uint32_t>(ndim);
     if (magic != expected_magic) {
         std::string message = name + ": bad magic number " + hex32(magic) + ", expected " + hex32(expected_magic) +
@@ -41,27 +50,39 @@ IdxArray read_idx(const fs::path& path, int ndim, const std::vector<fs::path>& t
         if (!tried.empty()) message += "; paths tried: " + join_paths(tried);
         throw Error(message);
     }
-    const size_t header_size = 4 + 4 * static_cast<size_t>(ndim);
-    if (bytes.size() < header_size)
-        throw Error(name + ": truncated: " + std::to_string(bytes.size()) + " bytes, the header alone needs " +
+    if (header_got < header_size)
+        throw Error(name + ": truncated: " + std::to_string(header_got) + " bytes, the header alone needs " +
                     std::to_string(header_size));
     IdxArray array;
     int64_t count = 1;
     for (int d = 0; d < ndim; ++d) {
-        const int64_t size = read_big_endian_u32(bytes.data() + 4 + 4 * d);
+        const int64_t size = read_big_endian_u32(header + 4 + 4 * d);
         if (size == 0 || size > (int64_t{1} << 31)) throw Error(name + ": dimension " + std::to_string(d) +
                                                                 " has size " + std::to_string(size));
         array.dims.push_back(size);
-        count *= size;
-        if (count > (int64_t{1} << 40)) throw Error(name + ": sizes multiply to more than 2^40 values");
+        if (__builtin_mul_overflow(count, size, &count) || count > (int64_t{1} << 40))
+            throw Error(name + ": sizes multiply to more than 2^40 values");
     }
-    const auto expected_size = header_size + static_cast<size_t>(count);
-    if (bytes.size() != expected_size)
-        throw Error(name + (bytes.size() < expected_size ? ": truncated: " : ": too long: ") +
-                    std::to_string(bytes.size()) + " bytes, but the header's sizes need exactly " +
+    check_memory_budget(count, name + ": the header declares " + std::to_string(count) + " values");
+    const size_t expected_size = header_size + static_cast<size_t>(count);
+    // Grown as the bytes arrive, so a short file with a header claiming gigabytes costs only
+    // what it holds.
+    for (size_t chunk = size_t{1} << 16; array.values.size() < static_cast<size_t>(count);
+         chunk = std::min(chunk * 2, size_t{1} << 26)) {
+        const size_t have = array.values.size(), want = std::min(chunk, static_cast<size_t>(count) - have);
+        array.values.resize(have + want);
+        const size_t got = in.read(array.values.data() + have, want);
+        array.values.resize(have + got);
+        if (got < want) break;
+    }
+    const size_t got = header_size + array.values.size();
+    if (got < expected_size)
+        throw Error(name + ": truncated: " + std::to_string(got) + " bytes, but the header's sizes need exactly " +
                     std::to_string(expected_size));
-    bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(header_size));
-    array.values = std::move(bytes);
+    if (const size_t extra = in.skip(kExtraProbe); extra > 0)
+        throw Error(name + ": too long: " + (extra < kExtraProbe ? "" : "more than ") +
+                    std::to_string(expected_size + extra) + " bytes, but the header's sizes need exactly " +
+                    std::to_string(expected_size));
     return array;
 }
 

@@ -1,9 +1,7 @@
-// The one translation unit that compiles stb_image and stb_image_resize.
-#define STB_IMAGE_IMPLEMENTATION
+// The one translation unit that compiles stb_image_resize (stb_image: data/image_decode.cpp).
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include "data/image_folder.h"
 
-#include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
 
 #include <algorithm>
@@ -11,6 +9,8 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/memory_budget.h"
+#include "data/image_decode.h"
 
 namespace bnlab {
 
@@ -28,21 +28,23 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, bool want_directories)
     return entries;
 }
 
-struct FreeImage {
-    void operator()(unsigned char* p) const { stbi_image_free(p); }
-};
-
-// Fills in the channels and size that `format` leaves to the first image.
+// Fills in the channels and size that `format` leaves to the first image, and checks them.
 ImageFormat resolve_format(const fs::path& first_image, ImageFormat format) {
-    int width = 0, height = 0, channels_in_file = 0;
-    if (!stbi_info(first_image.c_str(), &width, &height, &channels_in_file))
-        throw Error(first_image.string() + ": cannot read image: " + stbi_failure_reason());
-    if (format.channels == 0) format.channels = channels_in_file <= 2 ? 1 : 3;
-    if (format.height == 0) format.height = height;
-    if (format.width == 0) format.width = width;
-    if (format.channels != 1 && format.channels != 3)
-        throw Error("image folder: channels must be 1 or 3, got " + std::to_string(format.channels));
+    const ImageInfo info = probe_image(read_image_file(first_image), first_image.string());
+    if (format.channels == 0) format.channels = info.channels <= 2 ? 1 : 3;
+    if (format.height == 0) format.height = info.height;
+    if (format.width == 0) format.width = info.width;
     return format;
+}
+
+void check_format(const ImageFormat& format, const std::string& where) {
+    if (format.channels != 1 && format.channels != 3)
+        throw Error(where + ": images are read as 1 or 3 channels, not " + std::to_string(format.channels));
+    if (format.height <= 0 || format.width <= 0 || format.height > kMaxImageSide || format.width > kMaxImageSide ||
+        format.height * format.width > kMaxImagePixels)
+        throw Error(where + ": bad target size " + std::to_string(format.height) + "x" + std::to_string(format.width) +
+                    " (each side in [1, " + std::to_string(kMaxImageSide) + "], at most " +
+                    std::to_string(kMaxImagePixels) + " pixels)");
 }
 
 }  // namespace
@@ -50,29 +52,23 @@ ImageFormat resolve_format(const fs::path& first_image, ImageFormat format) {
 bool is_image_file(const fs::path& path) {
     std::string extension = path.extension().string();
     for (char& ch : extension) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp";
+    return extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp" ||
+           extension == ".pgm" || extension == ".ppm";
 }
 
 std::vector<uint8_t> read_image(const fs::path& path, const ImageFormat& format) {
-    if (format.channels != 1 && format.channels != 3)
-        throw Error(path.string() + ": images are read as 1 or 3 channels, not " + std::to_string(format.channels));
-    if (format.height <= 0 || format.width <= 0)
-        throw Error(path.string() + ": bad target size " + std::to_string(format.height) + "x" +
-                    std::to_string(format.width));
-    if (!fs::is_regular_file(path))
-        throw Error(path.string() + ": cannot read image: " + (fs::exists(path) ? "not a file" : "no such file"));
+    check_format(format, path.string());
     // Decode to interleaved (H, W, channels) bytes, converted to format.channels by stb_image.
-    int width = 0, height = 0, channels_in_file = 0;
     const int channels = static_cast<int>(format.channels);
-    std::unique_ptr<unsigned char, FreeImage> decoded(
-        stbi_load(path.c_str(), &width, &height, &channels_in_file, channels));
-    if (!decoded) throw Error(path.string() + ": cannot read image: " + stbi_failure_reason());
+    ImageInfo info;
+    const std::vector<uint8_t> decoded = decode_image_hwc(read_image_file(path), path.string(), channels, &info);
+    const int width = info.width, height = info.height;
     const auto out_height = static_cast<int>(format.height), out_width = static_cast<int>(format.width);
     std::vector<uint8_t> resized;
-    const uint8_t* hwc = decoded.get();
+    const uint8_t* hwc = decoded.data();
     if (width != out_width || height != out_height) {
         resized.resize(static_cast<size_t>(out_height * out_width * channels));
-        if (!stbir_resize_uint8(decoded.get(), width, height, 0, resized.data(), out_width, out_height, 0, channels))
+        if (!stbir_resize_uint8(decoded.data(), width, height, 0, resized.data(), out_width, out_height, 0, channels))
             throw Error(path.string() + ": cannot resize " + std::to_string(width) + "x" + std::to_string(height) +
                         " to " + std::to_string(out_width) + "x" + std::to_string(out_height));
         hwc = resized.data();
@@ -90,14 +86,27 @@ Dataset read_image_folder(const fs::path& root, ImageFormat format) {
     const std::vector<fs::path> class_dirs = sorted_entries(root, true);
     if (class_dirs.empty())
         throw Error(root.string() + ": no class folders (expected " + root.string() + "/<class>/<image>.png)");
-    Dataset data;
+    // Every image is listed and the whole set is checked against the memory budget before
+    // one is decoded: a huge first image sets a huge size for all of them.
+    std::vector<std::vector<fs::path>> images_by_class;
+    int64_t image_count = 0;
     for (const fs::path& class_dir : class_dirs) {
-        const std::vector<fs::path> images = sorted_entries(class_dir, false);
-        if (images.empty()) throw Error(class_dir.string() + ": class folder has no .png/.jpg/.bmp images");
-        if (data.class_names.empty()) format = resolve_format(images.front(), format);
-        const auto label = static_cast<int32_t>(data.class_names.size());
-        data.class_names.push_back(class_dir.filename().string());
-        for (const fs::path& image : images) {
+        images_by_class.push_back(sorted_entries(class_dir, false));
+        if (images_by_class.back().empty())
+            throw Error(class_dir.string() + ": class folder has no .png/.jpg/.bmp/.pgm/.ppm images");
+        image_count += static_cast<int64_t>(images_by_class.back().size());
+    }
+    format = resolve_format(images_by_class.front().front(), format);
+    check_format(format, images_by_class.front().front().string());
+    const std::string what = root.string() + ": " + std::to_string(image_count) + " images of " +
+                             std::to_string(format.channels) + "x" + std::to_string(format.height) + "x" +
+                             std::to_string(format.width);
+    check_memory_budget(checked_product({image_count, format.channels, format.height, format.width}, what), what);
+    Dataset data;
+    for (size_t k = 0; k < class_dirs.size(); ++k) {
+        const auto label = static_cast<int32_t>(k);
+        data.class_names.push_back(class_dirs[k].filename().string());
+        for (const fs::path& image : images_by_class[k]) {
             const std::vector<uint8_t> chw = read_image(image, format);
             data.pixels.insert(data.pixels.end(), chw.begin(), chw.end());
             data.labels.push_back(label);

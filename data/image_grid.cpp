@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/memory_budget.h"
 
 namespace bnlab {
 
@@ -52,10 +54,17 @@ void write_image_grid(const Dataset& data, std::span<const int64_t> indices, int
                       const std::filesystem::path& png_path) {
     if (indices.empty() || columns <= 0 || zoom <= 0)
         throw Error(png_path.string() + ": a grid needs at least one image, columns > 0 and zoom > 0");
-    const int64_t cell_width = data.width * zoom, cell_height = data.height * zoom + kLabelHeight;
+    const std::string what = png_path.string() + ": the grid canvas";
+    const int64_t cell_width = checked_product({data.width, zoom}, what);
+    const int64_t cell_height = checked_product({data.height, zoom}, what) + kLabelHeight;
     const int64_t count = static_cast<int64_t>(indices.size());
-    const int64_t rows = (count + columns - 1) / columns, used_columns = std::min(columns, count);
-    Canvas canvas{kMargin + used_columns * (cell_width + kMargin), kMargin + rows * (cell_height + kMargin), {}};
+    const int64_t rows = count / columns + (count % columns != 0), used_columns = std::min(columns, count);
+    Canvas canvas{kMargin + checked_product({used_columns, cell_width + kMargin}, what),
+                  kMargin + checked_product({rows, cell_height + kMargin}, what), {}};
+    check_memory_budget(checked_product({canvas.width, canvas.height, 3}, what), what);
+    if (canvas.width * 3 > INT32_MAX || canvas.height > INT32_MAX)
+        throw Error(what + ": " + std::to_string(canvas.width) + "x" + std::to_string(canvas.height) +
+                    " pixels is more than a PNG writer takes");
     canvas.rgb.assign(static_cast<size_t>(canvas.width * canvas.height * 3), kBackground);
     const int64_t plane = data.height * data.width;
     for (int64_t n = 0; n < count; ++n) {
@@ -75,13 +84,15 @@ void write_image_grid(const Dataset& data, std::span<const int64_t> indices, int
         const std::string& label = data.class_names[static_cast<size_t>(data.labels[static_cast<size_t>(sample)])];
         draw_text(canvas, label, left + 1, top + data.height * zoom + 2, cell_width - 1);
     }
-    const std::string tmp = png_path.string() + ".tmp";
-    if (!stbi_write_png(tmp.c_str(), static_cast<int>(canvas.width), static_cast<int>(canvas.height), 3,
-                        canvas.rgb.data(), static_cast<int>(canvas.width * 3)))
-        throw Error(png_path.string() + ": cannot write the PNG (is the folder writable?)");
-    std::error_code error;
-    std::filesystem::rename(tmp, png_path, error);
-    if (error) throw Error(png_path.string() + ": cannot rename " + tmp + " into place: " + error.message());
+    // stb_image_write encodes into the atomic writer's stream; a failed write is an Error.
+    const auto to_stream = [](void* context, void* bytes, int size) {
+        static_cast<std::ostream*>(context)->write(static_cast<const char*>(bytes), size);
+    };
+    write_atomically(png_path.string(), [&](std::ostream& out) {
+        if (!stbi_write_png_to_func(to_stream, &out, static_cast<int>(canvas.width), static_cast<int>(canvas.height), 3,
+                                    canvas.rgb.data(), static_cast<int>(canvas.width * 3)))
+            throw Error(png_path.string() + ": cannot encode the PNG");
+    });
 }
 
 }  // namespace bnlab

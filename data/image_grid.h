@@ -12,7 +12,8 @@ namespace bnlab {
 
 // Writes images `indices` of `data` in rows of `columns`, each enlarged `zoom` times
 // (nearest neighbour) above its label's class name (stb_easy_font, white on dark grey).
-// Written atomically (PATH.tmp, then renamed). Throws Error naming the path on failure.
+// Written atomically (core/atomic_file.h). Throws Error naming the path on failure, a
+// full disk included, and before allocating a canvas larger than the memory budget.
 void write_image_grid(const Dataset& data, std::span<const int64_t> indices, int64_t columns, int64_t zoom,
                       const std::filesystem::path& png_path);
 

@@ -114,7 +114,7 @@ DataLoader::~DataLoader() {
 
 int64_t DataLoader::batches_per_epoch() const {
     const int64_t b = options_.batch_size;
-    return options_.drop_last ? size_ / b : (size_ + b - 1) / b;
+    return size_ / b + (!options_.drop_last && size_ % b != 0);  // ceil without size_ + b - 1 overflowing
 }
 
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {

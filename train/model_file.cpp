@@ -2,7 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+
 #include "core/error.h"
+#include "core/memory_budget.h"
 
 namespace bnlab {
 
@@ -17,7 +23,66 @@ void save_model(const std::string& path, const SavedModel& saved) {
     write_safetensors(path, file);
 }
 
-SavedModel load_model(const std::string& path) {
+namespace {
+
+// The metadata alone decides how large a model make_model() builds, so it is bounded before
+// anything is built: a file declaring input 1,100000,100000 or mlp_width 1e9 is refused here,
+// not by std::bad_alloc. The bound, in floats, over the zoo's models (models/zoo.h):
+//   conv stacks: C x 32 x 9 for the first conv, < 2^20 for the rest (at most 128 channels)
+//   hidden linear layers: (in + 1) x width each, plus 4 x width of norm state
+//   the output layer: (features + 1) x classes
+// where the first linear layer sees features = C x H x W (mlp) or at most 4 x H x W (the
+// CNNs: at most 64 channels after two 2x2 pools, or 128 after three), and width is
+// mlp_width (mlp) or 128. Every product is overflow-checked.
+void check_declared_model_size(const std::string& path, const ModelConfig& model, const InputSpec& in,
+                               int64_t memory_budget) {
+    const std::string what = path + ": the model its metadata declares (" + model.arch + ", input " +
+                             std::to_string(in.channels) + "x" + std::to_string(in.height) + "x" +
+                             std::to_string(in.width) + ", " + std::to_string(in.classes) + " classes)";
+    const bool mlp = model.arch == "mlp";
+    const int64_t features = mlp ? checked_product({in.channels, in.height, in.width}, what)
+                                 : checked_product({4, in.height, in.width}, what);
+    const int64_t width = mlp ? model.mlp_width : 128, hidden_layers = mlp ? model.mlp_hidden_layers : 1;
+    if (width < 1 || hidden_layers < 1 || in.classes < 1) return;  // make_model names the bad field
+    const auto sum = [&](int64_t a, int64_t b) {
+        if (__builtin_add_overflow(a, b, &a)) throw Error(what + ": sizes overflow 64 bits");
+        return a;
+    };
+    int64_t floats = int64_t{1} << 20;
+    if (!mlp) floats = sum(floats, checked_product({in.channels, 32 * 9}, what));  // the first conv
+    floats = sum(floats, checked_product({sum(features, 1), sum(width, 4)}, what));
+    floats = sum(floats, checked_product({hidden_layers - 1, sum(width, 5), width}, what));
+    floats = sum(floats, checked_product({sum(std::max(features, width), 1), in.classes}, what));
+    check_memory_budget(checked_product({floats, int64_t{sizeof(float)}}, what), what, memory_budget);
+}
+
+// "C,H,W": three positive integers that fit in int64_t, nothing else.
+bool parse_input_spec(const std::string& text, InputSpec& in) {
+    const char* p = text.data();
+    const char* end = text.data() + text.size();
+    int64_t* fields[] = {&in.channels, &in.height, &in.width};
+    for (size_t i = 0; i < 3; ++i) {
+        if (i > 0 && (p == end || *p++ != ',')) return false;
+        const auto [next, error] = std::from_chars(p, end, *fields[i]);
+        if (error != std::errc() || *fields[i] < 1) return false;
+        p = next;
+    }
+    return p == end;
+}
+
+}  // namespace
+
+void require_finished_run(const std::string& path) {
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (std::filesystem::exists((dir.empty() ? "." : dir) / kRunIncompleteMarker, ec))
+        throw Error(path + ": its run directory " + (dir.empty() ? "." : dir.string()) +
+                    " is incomplete (the run is still going or was stopped before it finished: it holds " +
+                    kRunIncompleteMarker + "); train it again");
+}
+
+SavedModel load_model(const std::string& path, int64_t memory_budget) {
+    require_finished_run(path);
     const TensorFile file = read_safetensors(path);
     const auto meta = [&](const std::string& key) -> const std::string& {
         auto it = file.metadata.find(key);
@@ -35,11 +100,17 @@ SavedModel load_model(const std::string& path) {
         throw Error(path + ": bad bnlab metadata: " + e.what());
     }
     InputSpec& in = saved.input;
-    if (std::sscanf(meta("bnlab.input").c_str(), "%ld,%ld,%ld", &in.channels, &in.height, &in.width) != 3)
-        throw Error(path + ": bad bnlab.input metadata '" + meta("bnlab.input") + "'");
+    if (!parse_input_spec(meta("bnlab.input"), in))
+        throw Error(path + ": bad bnlab.input metadata '" + meta("bnlab.input") + "' (expected C,H,W, positive integers)");
     in.classes = static_cast<int64_t>(saved.class_names.size());
     if (static_cast<int64_t>(saved.mean.size()) != in.channels || saved.std.size() != saved.mean.size())
         throw Error(path + ": bnlab.mean/bnlab.std do not have one value per input channel");
+    for (size_t c = 0; c < saved.std.size(); ++c)
+        if (!std::isfinite(saved.mean[c]) || !std::isfinite(saved.std[c]) || saved.std[c] <= 0)
+            throw Error(path + ": bad normalisation for channel " + std::to_string(c) + ": mean " +
+                        std::to_string(saved.mean[c]) + ", std " + std::to_string(saved.std[c]) +
+                        " (the std must be finite and positive)");
+    check_declared_model_size(path, saved.config.model, in, memory_budget);
     saved.model = make_model(saved.config.model, in, saved.config.seed);
     saved.model->load_state_dict(file);
     saved.model->eval();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/memory_budget.h"
 #include "train/config.h"
 #include "layers/module.h"
 #include "models/zoo.h"
@@ -27,7 +28,15 @@ struct SavedModel {
 
 // Atomic (temp file + rename).
 void save_model(const std::string& path, const SavedModel& saved);
-// Error naming the path for a file that is not a bnlab model or does not match its config.
-SavedModel load_model(const std::string& path);
+// Error naming the path for a file that is not a bnlab model or does not match its config,
+// whose metadata declares a model larger than the memory budget (checked before building
+// it), or that lies in an unfinished run directory (see kRunIncompleteMarker).
+SavedModel load_model(const std::string& path, int64_t memory_budget = memory_budget_bytes());
+
+// A run directory (train/run_recorder.h) holding this file is being written or was stopped
+// half-way: its files may mix two runs, so no model in it is loaded.
+inline constexpr const char* kRunIncompleteMarker = "run.incomplete";
+// Error "DIR: incomplete run ..." when the folder holding `path` has the marker.
+void require_finished_run(const std::string& path);
 
 }  // namespace bnlab

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -73,11 +77,20 @@ std::vector<MetricsRow> metrics_rows(const std::string& csv, const std::vector<s
 
 std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.safetensors"; }
 
+void RunRecorder::mark_incomplete() const {
+    write_text_atomically(dir_ + "/" + kRunIncompleteMarker,
+                          "This run has not finished (it is still going, or it was stopped): its files may mix two\n"
+                          "runs. bnlab removes this file when the run finishes.\n");
+}
+
 RunRecorder::RunRecorder(std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo)
     : dir_(std::move(dir)), grad_names_(trainer.grad_norm_names()), echo_(std::move(echo)) {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec) throw Error(dir_ + ": cannot create the run directory: " + ec.message());
+    mark_incomplete();
+    std::filesystem::remove(dir_ + "/model.safetensors", ec);
+    if (ec) throw Error(dir_ + "/model.safetensors: cannot remove the previous run's model: " + ec.message());
     std::filesystem::remove(checkpoint_path(dir_), ec);
     if (ec) throw Error(checkpoint_path(dir_) + ": cannot remove the previous run's checkpoint: " + ec.message());
     write_text_atomically(dir_ + "/config.json", to_json(trainer.config()).dump(2) + "\n");
@@ -86,6 +99,7 @@ RunRecorder::RunRecorder(std::string dir, const Trainer& trainer, std::function<
 
 RunRecorder::RunRecorder(Resume, std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo)
     : dir_(std::move(dir)), grad_names_(trainer.grad_norm_names()), echo_(std::move(echo)) {
+    mark_incomplete();  // still there from the interrupted run; a resumed run is unfinished too
     const std::string metrics = dir_ + "/metrics.csv";
     for (MetricsRow& row : metrics_rows(read_text_file(metrics), grad_names_, metrics))
         if (row.step <= trainer.step()) rows_.push_back(std::move(row));
@@ -123,6 +137,10 @@ void RunRecorder::finish(const RunResult& result, Trainer& trainer) {
     }
     // Written after a divergence too: the weights show where it went wrong.
     save_model(dir_ + "/model.safetensors", trainer.saved_model());
+    const std::string marker = dir_ + "/" + kRunIncompleteMarker;
+    if (::unlink(marker.c_str()) != 0 && errno != ENOENT)
+        throw Error(marker + ": cannot remove the marker of an unfinished run: " + std::strerror(errno));
+    sync_directory(dir_);
 }
 
 }  // namespace bnlab

@@ -10,6 +10,16 @@
 //                          (CheckpointPolicy; checkpoint_path() names it)
 // Every file is rewritten atomically (temp + rename) whenever it changes, so an
 // interrupted run leaves complete files describing everything up to the last row.
+//
+// A killed run never passes for a finished one (the rule readers rely on):
+//   1. before anything else the recorder writes DIR/run.incomplete (kRunIncompleteMarker)
+//      and removes a previous run's model.safetensors and checkpoint.safetensors (a resumed
+//      run writes the marker again and keeps the checkpoint it continues from);
+//   2. it writes config.json, metrics.csv, train.log as the run goes;
+//   3. finish() writes model.safetensors, then removes the marker.
+// So DIR is either the previous finished run (a kill before step 1 completed), a run marked
+// incomplete (a kill in between: load_model refuses it, naming the marker), or the new
+// finished run. Each step is atomic and fsynced (core/atomic_file.h).
 #pragma once
 
 #include <functional>
@@ -37,7 +47,8 @@ public:
 
     void on_row(const MetricsRow& row) override;
     void log(const std::string& line);
-    // Writes model.safetensors and the closing log line ("finished ..." or "diverged at step k").
+    // Writes model.safetensors and the closing log line ("finished ..." or "diverged at step k"),
+    // then marks the run finished (removes run.incomplete).
     void finish(const RunResult& result, Trainer& trainer);
 
     const std::string& dir() const { return dir_; }
@@ -45,6 +56,7 @@ public:
 
 private:
     void write_metrics() const;
+    void mark_incomplete() const;  // writes DIR/run.incomplete
 
     std::string dir_;
     std::vector<std::string> grad_names_;

@@ -1,0 +1,15 @@
+# libFuzzer targets (fuzz/*.cpp), built by `make fuzz` with clang and -DBNLAB_FUZZ=ON; every
+# library is compiled with -fsanitize=fuzzer-no-link,address,undefined (CMakeLists.txt).
+if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  message(FATAL_ERROR "BNLAB_FUZZ needs clang (libFuzzer): configure with -DCMAKE_CXX_COMPILER=clang++")
+endif()
+file(GLOB BNLAB_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_*.cpp)
+add_custom_target(fuzz_targets)
+foreach(source ${BNLAB_FUZZ_SOURCES})
+  get_filename_component(target ${source} NAME_WE)
+  add_executable(${target} ${source})
+  target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(${target} PRIVATE bnlab)
+  target_link_options(${target} PRIVATE -fsanitize=fuzzer)
+  add_dependencies(fuzz_targets ${target})
+endforeach()
