@@ -167,8 +167,15 @@ bool Trainer::stop_requested(TrainObserver& observer) {
     return stop[0] != 0.0;
 }
 
+bool Trainer::checkpoint_due() const {
+    if (checkpoint_.path.empty()) return false;
+    return (checkpoint_.every_steps > 0 && step_ % checkpoint_.every_steps == 0) ||
+           (checkpoint_.every_epoch && step_ % steps_per_epoch_ == 0);
+}
+
 RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
     const int64_t end = stop_at > 0 ? std::min(stop_at, total_steps_) : total_steps_;
+    const int64_t first_step = step_;  // > 0 when resumed: the speed counts this run's steps only
     const auto start = std::chrono::steady_clock::now();
     const auto elapsed = [&] {
         return wall_offset_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -209,13 +216,17 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
         ++window_steps_;
         const double wall = elapsed();
         observer.on_step({step_, total_steps_, epoch, r.loss, static_cast<double>(r.correct) / static_cast<double>(r.samples),
-                          optimizer_->lr(), static_cast<double>(step_ * r.samples) / std::max(wall - wall_offset_, 1e-9),
-                          wall});
+                          optimizer_->lr(),
+                          static_cast<double>((step_ - first_step) * r.samples) / std::max(wall - wall_offset_, 1e-9), wall});
+        bool stop = false;
         if (step_ % eval_every_ == 0 || step_ == total_steps_) {
             result.last = make_row(elapsed());
             observer.on_row(result.last);
-            if (stop_requested(observer)) break;
+            stop = stop_requested(observer);
         }
+        wall_seconds_ = elapsed();
+        if (checkpoint_due()) save_checkpoint(checkpoint_.path);
+        if (stop) break;
     }
     result.steps = step_;
     result.wall_seconds = elapsed();
@@ -230,7 +241,7 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
         result.last = row;
         observer.on_row(row);
     }
-    wall_offset_ = result.wall_seconds;
+    wall_offset_ = wall_seconds_ = result.wall_seconds;
     return result;
 }
 

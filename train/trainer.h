@@ -30,6 +30,16 @@
 
 namespace bnlab {
 
+// When run() writes a checkpoint (Trainer::save_checkpoint) to `path`: after every
+// `every_steps` steps (0: not by count) and, with `every_epoch`, at the end of every epoch.
+// Each is written after that step's evaluation row, so a run resumed from it repeats nothing
+// and skips nothing. An empty path: no checkpoints.
+struct CheckpointPolicy {
+    std::string path;
+    int64_t every_steps = 0;
+    bool every_epoch = true;
+};
+
 class Trainer {
 public:
     // `train` and `test` must outlive the trainer. Validates the config (Error on bad fields).
@@ -62,10 +72,13 @@ public:
     void save_checkpoint(const std::string& path) const;
     // Restores a checkpoint written by a run with the same config (Error otherwise).
     void load_checkpoint(const std::string& path);
+    // Checkpoints written during run() (none by default).
+    void set_checkpointing(CheckpointPolicy policy) { checkpoint_ = std::move(policy); }
 
 private:
     MetricsRow make_row(double wall_seconds);
     bool stop_requested(TrainObserver& observer);
+    bool checkpoint_due() const;  // after the step just completed
 
     TrainConfig config_;
     const Dataset& train_;
@@ -82,7 +95,9 @@ private:
     // Sums over the steps since the last row.
     double window_loss_ = 0;
     int64_t window_correct_ = 0, window_samples_ = 0, window_steps_ = 0;
-    double wall_offset_ = 0;  // wall seconds of the run before a resume
+    double wall_offset_ = 0;   // wall seconds of the run before a resume
+    double wall_seconds_ = 0;  // wall seconds so far, as of the last completed step (checkpointed)
+    CheckpointPolicy checkpoint_;
 };
 
 // One training step on `batch`, the Trainer's (and the benchmarks'): zero_grad, forward under
