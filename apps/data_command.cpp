@@ -112,9 +112,8 @@ fs::path found_folder(const bnlab::DatasetSpec& spec, const DataArgs& args) {
     throw bnlab::Error("data set '" + spec.name + "' not found. Looked in:" + tried);
 }
 
-// Verifies the files; false when any is missing or wrong.
-bool verify(const bnlab::DatasetSpec& spec, const DataArgs& args) {
-    const fs::path folder = found_folder(spec, args);
+// Verifies the files in `folder`; false when any is missing or wrong.
+bool verify(const bnlab::DatasetSpec& spec, const fs::path& folder) {
     std::printf("%s in %s\n", spec.name.c_str(), folder.c_str());
     int good = 0, bad = 0, unverified = 0;
     for (const bnlab::FileCheck& check : bnlab::verify_folder(spec, folder)) {
@@ -157,7 +156,8 @@ void add_data_command(CLI::App& app) {
         const bool both = info->count("--split") == 0;
         check_usage(info, *args, true);
         // Each split on its own: one that fails to load is reported and the other still shown.
-        bool failed = false;
+        // A split that is not there is a usage error (exit code 2), one that is there but unreadable a failure (1).
+        bool failed = false, missing = false;
         for (const std::string split : {"train", "test"}) {
             if (!both && split != args->split) continue;
             try {
@@ -165,9 +165,10 @@ void add_data_command(CLI::App& app) {
             } catch (const bnlab::Error& e) {
                 bnlab::cli::report(info, bnlab::cli::cli_message(e));
                 failed = true;
+                missing = missing || dynamic_cast<const bnlab::MissingDataError*>(&e) != nullptr;
             }
         }
-        if (failed) throw CLI::RuntimeError(kRuntimeFailure);
+        if (failed) throw CLI::RuntimeError(missing ? kUsageError : kRuntimeFailure);
     });
 
     CLI::App* show = data->add_subcommand("show", "a PNG grid of samples labelled with their class names");
@@ -187,8 +188,9 @@ void add_data_command(CLI::App& app) {
         if (out->empty()) fail(show, kUsageError, "missing --out FILE.png");
         if (*count <= 0 || *columns <= 0 || *zoom <= 0 || *zoom > 16)
             fail(show, kUsageError, "--count and --columns must be positive, --zoom in [1, 16]");
+        const bnlab::Dataset loaded = bnlab::cli::load_split(show, args->name, args->split,
+                                                             {.data_dir = args->data_dir, .allow_partial = args->partial});
         run_guarded(show, [&] {
-            const bnlab::Dataset loaded = load(*args, args->split);
             const std::vector<int64_t> picked = pick_samples(loaded.size(), *count, *seed);
             bnlab::write_image_grid(loaded, picked, *columns, *zoom, *out);
             std::printf("wrote %s: %zu images of %s\n", out->c_str(), picked.size(), loaded.name.c_str());
@@ -202,8 +204,10 @@ void add_data_command(CLI::App& app) {
         check_usage(verify_command, *args, true);
         const bnlab::DatasetSpec* spec = bnlab::find_spec(args->name);
         if (spec == nullptr) fail(verify_command, kUsageError, "folder data sets have no published checksums");
+        fs::path folder;
+        bnlab::cli::check_usage(verify_command, [&] { folder = found_folder(*spec, *args); });  // not there: exit code 2
         bool ok = false;
-        run_guarded(verify_command, [&] { ok = verify(*spec, *args); });
+        run_guarded(verify_command, [&] { ok = verify(*spec, folder); });
         if (!ok) fail(verify_command, kRuntimeFailure, "some files are missing or differ from the published ones");
     });
 

@@ -120,7 +120,7 @@ TEST_CASE("kill -9 at random points of bnlab train never leaves a run that passe
     const fs::path run = dir / "run";
     const std::string train_command =
         fmt::format("'{}' train --dataset fashion-mnist --model mlp --limit 2000 --test-limit 500 --epochs 6 "
-                    "--eval-every 10 --threads 1 --out '{}'", BNLAB_BINARY, run.string());
+                    "--eval-every 10 --threads 1 --force --out '{}'", BNLAB_BINARY, run.string());
     const auto start = std::chrono::steady_clock::now();
     REQUIRE(run_shell(train_command).exit_code == 0);
     const double full_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

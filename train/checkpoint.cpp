@@ -38,7 +38,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
     file.metadata["bnlab.config"] = to_json(config_).dump();
     file.metadata["bnlab.step"] = std::to_string(step_);
     file.metadata["bnlab.window"] = fmt::format("{} {} {} {} {}", exact(window_loss_), window_correct_, window_samples_,
-                                                window_steps_, exact(wall_offset_));
+                                                window_steps_, exact(wall_seconds_));
     write_safetensors(path, file);
 }
 
@@ -75,7 +75,7 @@ void Trainer::load_checkpoint(const std::string& path) {
     std::string loss_bits, wall_bits;
     window >> loss_bits >> window_correct_ >> window_samples_ >> window_steps_ >> wall_bits;
     window_loss_ = from_exact(loss_bits);
-    wall_offset_ = from_exact(wall_bits);
+    wall_offset_ = wall_seconds_ = from_exact(wall_bits);
     loader_epoch_ = -1;  // the next run() restarts the loader at the right epoch and batch
 }
 

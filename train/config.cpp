@@ -37,6 +37,14 @@ void TrainConfig::validate() const {
     require(warmup_steps >= 0, "warmup_steps", fmt::format("must be >= 0, got {}", warmup_steps));
     require(clip_grad_norm >= 0, "clip_grad_norm", fmt::format("must be >= 0, got {}", clip_grad_norm));
     require(threads >= 0, "threads", fmt::format("must be >= 0, got {}", threads));
+    require(ranks >= 1, "ranks", fmt::format("must be >= 1, got {}", ranks));
+    require(batch_size >= ranks, "batch_size",
+            fmt::format("{} cannot be shared by {} ranks (each needs at least one sample)", batch_size, ranks));
+    require_choice("bn_sync", "bn_sync mode", bn_sync, {"none", "all"});
+    require(model.batch_norm.ghost_batch_size >= 0, "bn_ghost_batch_size",
+            fmt::format("must be >= 0 (0: off), got {}", model.batch_norm.ghost_batch_size));
+    require(model.batch_norm.ghost_batch_size == 0 || bn_sync == "none", "bn_ghost_batch_size",
+            "ghost batches and bn_sync all exclude each other");
     require(model.init_scale > 0, "init_scale", fmt::format("must be > 0, got {}", model.init_scale));
     require(model.dropout >= 0 && model.dropout < 1, "dropout", fmt::format("must be in [0, 1), got {}", model.dropout));
 }
@@ -63,6 +71,7 @@ nlohmann::json to_json(const TrainConfig& c) {
         {"dropout", c.model.dropout},
         {"bn_eps", bn.eps},
         {"bn_momentum", bn.momentum ? nlohmann::json(*bn.momentum) : nlohmann::json(nullptr)},
+        {"bn_ghost_batch_size", bn.ghost_batch_size},
         {"optimizer", c.optimizer},
         {"lr", c.lr},
         {"momentum", c.momentum},
@@ -77,6 +86,8 @@ nlohmann::json to_json(const TrainConfig& c) {
         {"eval_every", c.eval_every},
         {"seed", c.seed},
         {"threads", c.threads},
+        {"ranks", c.ranks},
+        {"bn_sync", c.bn_sync},
     };
 }
 
@@ -112,6 +123,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     get("init", c.model.init);
     get("dropout", c.model.dropout);
     get("bn_eps", c.model.batch_norm.eps);
+    get("bn_ghost_batch_size", c.model.batch_norm.ghost_batch_size);
     if (j.contains("bn_momentum")) {
         if (j["bn_momentum"].is_null()) c.model.batch_norm.momentum = std::nullopt;
         else c.model.batch_norm.momentum = j["bn_momentum"].get<double>();
@@ -130,6 +142,8 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     get("eval_every", c.eval_every);
     get("seed", c.seed);
     get("threads", c.threads);
+    get("ranks", c.ranks);
+    get("bn_sync", c.bn_sync);
     return c;
 }
 

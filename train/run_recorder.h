@@ -6,12 +6,15 @@
 //                          gradient norms (grad_norm.<parameter name>)
 //   DIR/train.log          every log line of the run
 //   DIR/model.safetensors  the final model (a PyTorch state_dict + bnlab metadata)
+//   DIR/checkpoint.safetensors  the latest training checkpoint, where the Trainer writes one
+//                          (CheckpointPolicy; checkpoint_path() names it)
 // Every file is rewritten atomically (temp + rename) whenever it changes, so an
 // interrupted run leaves complete files describing everything up to the last row.
 //
 // A killed run never passes for a finished one (the rule readers rely on):
 //   1. before anything else the recorder writes DIR/run.incomplete (kRunIncompleteMarker)
-//      and removes a previous run's model.safetensors;
+//      and removes a previous run's model.safetensors and checkpoint.safetensors (a resumed
+//      run writes the marker again and keeps the checkpoint it continues from);
 //   2. it writes config.json, metrics.csv, train.log as the run goes;
 //   3. finish() writes model.safetensors, then removes the marker.
 // So DIR is either the previous finished run (a kill before step 1 completed), a run marked
@@ -27,10 +30,20 @@
 
 namespace bnlab {
 
+// DIR/checkpoint.safetensors.
+std::string checkpoint_path(const std::string& run_dir);
+
 class RunRecorder : public TrainObserver {
 public:
-    // Creates DIR (and parents). `echo` receives every log line too (e.g. to print it).
+    // Creates DIR (and parents) for a new run; a previous run's checkpoint there is removed.
+    // `echo` receives every log line too (e.g. to print it).
     RunRecorder(std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo = nullptr);
+
+    // Continues the run in DIR whose checkpoint `trainer` was restored from (at trainer.step()):
+    // keeps DIR's train.log and the metrics.csv rows up to that step (rows written after the
+    // checkpoint, by the run that was interrupted, are dropped: the resumed run writes them again).
+    struct Resume {};
+    RunRecorder(Resume, std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo = nullptr);
 
     void on_row(const MetricsRow& row) override;
     void log(const std::string& line);
@@ -43,6 +56,7 @@ public:
 
 private:
     void write_metrics() const;
+    void mark_incomplete() const;  // writes DIR/run.incomplete
 
     std::string dir_;
     std::vector<std::string> grad_names_;
@@ -55,5 +69,9 @@ private:
 // The CSV text of metrics rows (the header names the gradient-norm columns).
 std::string metrics_csv(const std::vector<MetricsRow>& rows, const std::vector<std::string>& grad_names,
                         int64_t diverged_at = -1);
+// The rows of metrics_csv() text, as written (to its printed precision). Error naming `source`
+// for text that is not metrics_csv's with these gradient-norm columns.
+std::vector<MetricsRow> metrics_rows(const std::string& csv, const std::vector<std::string>& grad_names,
+                                     const std::string& source);
 
 }  // namespace bnlab
