@@ -77,7 +77,7 @@ if(BNLAB_HAVE_MPI)
   # The command line: rank 0 reports the split and writes the run directory.
   add_test(NAME "mpi: mpirun -np 2 bnlab train --bn-sync all"
            COMMAND ${BNLAB_MPIRUN} $<TARGET_FILE:bnlab_cli> train --model small-cnn --norm bn --steps 2 --eval-every 2
-                   --limit 256 --test-limit 64 --batch 32 --threads 1 --bn-sync all
+                   --limit 256 --test-limit 64 --batch 32 --threads 1 --bn-sync all --force
                    --out ${CMAKE_CURRENT_BINARY_DIR}/mpi_train_run)
   set_tests_properties("mpi: mpirun -np 2 bnlab train --bn-sync all" PROPERTIES ENVIRONMENT "${BNLAB_MPI_ENV}" TIMEOUT 120
                        PASS_REGULAR_EXPRESSION "data parallel: 2 ranks x batch 16 = global batch 32, --bn-sync all.*wrote ")
