@@ -54,10 +54,10 @@ Adam::Adam(std::string name, std::vector<Tensor> params, double lr, AdamOptions 
 void Adam::update(Tensor& param, const Tensor& grad, ParamState& state) {
     const double bias_correction1 = 1.0 - std::pow(options_.beta1, static_cast<double>(state.step));
     const double bias_correction2 = 1.0 - std::pow(options_.beta2, static_cast<double>(state.step));
-    const auto neg_step_size = static_cast<float>(-(lr() / bias_correction1));
+    const auto neg_step_size = static_cast<float>(-(update_lr() / bias_correction1));
     const auto bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
     const double weight_decay = *options_.weight_decay;
-    const auto decay_factor = static_cast<float>(1.0 - lr() * weight_decay);
+    const auto decay_factor = static_cast<float>(1.0 - update_lr() * weight_decay);
     const auto l2 = static_cast<float>(weight_decay);
     const auto beta1 = static_cast<float>(options_.beta1), new1 = static_cast<float>(1.0 - options_.beta1);
     const auto beta2 = static_cast<float>(options_.beta2), new2 = static_cast<float>(1.0 - options_.beta2);

@@ -50,6 +50,7 @@ void Optimizer::step() {
         if (state.step == 0)
             for (size_t b = 0; b < buffer_names_.size(); ++b) state.buffers.push_back(Tensor::zeros(param.shape()));
         ++state.step;
+        update_lr_ = lr_factors_.empty() ? lr_ : lr_ * lr_factors_[i];
         update(param, grad, state);
     }
     ++steps_;
@@ -62,6 +63,16 @@ void Optimizer::zero_grad() {
 void Optimizer::set_lr(double lr) {
     check_lr(name_, lr);
     lr_ = lr;
+}
+
+void Optimizer::set_lr_factors(std::vector<double> factors) {
+    if (!factors.empty() && factors.size() != params_.size())
+        throw Error(fmt::format("{}: {} learning-rate factors for {} parameters", name_, factors.size(), params_.size()));
+    for (size_t i = 0; i < factors.size(); ++i)
+        if (!(std::isfinite(factors[i]) && factors[i] >= 0))
+            throw Error(fmt::format("{}: the learning-rate factor of parameter {} must be finite and >= 0, got {}", name_,
+                                    i, factors[i]));
+    lr_factors_ = std::move(factors);
 }
 
 std::string Optimizer::exact(double value) { return fmt::format("{}", value); }  // shortest text that reads back exactly

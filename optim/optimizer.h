@@ -47,6 +47,10 @@ public:
 
     double lr() const { return lr_; }
     void set_lr(double lr);  // what a schedule calls each step; must be >= 0
+    // Per-parameter factors on the learning rate (PyTorch's parameter groups, as ratios so that a
+    // schedule scales every group alike): parameter i is updated with lr() * factors[i]. One
+    // finite factor >= 0 per parameter; empty: 1 for all.
+    void set_lr_factors(std::vector<double> factors);
     int64_t steps() const { return steps_; }  // step() calls so far
     const std::string& name() const { return name_; }  // "SGD", "Adam", "AdamW"
     std::span<const Tensor> params() const { return params_; }
@@ -69,11 +73,13 @@ protected:
               HyperParameters hyper_parameters);
 
     // Updates `param` in place from `grad` (same shape); state.step already counts this update.
+    // The learning rate to use is update_lr(): lr() times the parameter's factor.
     virtual void update(Tensor& param, const Tensor& grad, ParamState& state) = 0;
 
     // The exact text a hyper-parameter is stored as.
     static std::string exact(double value);
     static std::string exact(bool value);
+    double update_lr() const { return update_lr_; }
 
 private:
     std::string name_;
@@ -83,6 +89,8 @@ private:
     HyperParameters hyper_parameters_;
     std::vector<ParamState> state_;  // one per parameter
     int64_t steps_ = 0;
+    std::vector<double> lr_factors_;  // empty: 1 for every parameter
+    double update_lr_ = 0;            // lr_ times the factor of the parameter update() is updating
 };
 
 }  // namespace bnlab

@@ -44,7 +44,7 @@ void SGD::update(Tensor& param, const Tensor& grad, ParamState& state) {
     const auto weight_decay = static_cast<float>(options_.weight_decay);
     const auto momentum = static_cast<float>(options_.momentum);
     const auto new_weight = static_cast<float>(1.0 - options_.dampening);
-    const auto neg_lr = static_cast<float>(-lr());
+    const auto neg_lr = static_cast<float>(-update_lr());
     const bool first_update = state.step == 1;
     float* theta = param.data();
     const float* g_in = grad.data();

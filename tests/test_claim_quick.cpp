@@ -9,13 +9,38 @@ using namespace bnlab;
 using bnlab::test::check_quick_run;
 using bnlab::test::check_quick_run_on_shared_data;
 
+namespace {
+
+// A claim mapped along a regime axis: the report names the axis and where the claim holds, and
+// summary.json carries both for the index's "where it holds" column.
+void check_regime_map(const test::QuickRun& run, const std::string& axis) {
+    CHECK_THAT(run.report, Catch::Contains("**Regime axis**: " + axis) && Catch::Contains("**Where it holds**") &&
+                               Catch::Contains("### Where it holds"));
+    const std::string summary = test::read_text(run.claim_dir / "summary.json");
+    CHECK_THAT(summary, Catch::Contains("\"where_it_holds\"") && Catch::Contains("\"regime_axis\""));
+}
+
+}  // namespace
+
 TEST_CASE("claim convergence: the quick profile writes a report with a verdict", "[claims][quick]") {
-    check_quick_run("convergence");
+    test::TempDir dir;
+    const auto run = check_quick_run("convergence", dir);
+    check_regime_map(run, "depth");
+    // Two families along depth, three arms (default init, He init, BN) at every depth.
+    CHECK_THAT(run.report, Catch::Contains("### mlp: ReLU MLP") && Catch::Contains("### plain-cnn:") &&
+                               Catch::Contains("speed-up over He init") && Catch::Contains("plots/speed_up_vs_depth_mlp.png"));
+    CHECK(std::filesystem::exists(run.claim_dir / "runs" / "mlp8-none-he-lr0.03-seed1" / "metrics.csv"));
 }
 
 TEST_CASE("claim learning-rate: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const std::string report = check_quick_run("learning-rate");
-    CHECK_THAT(report, Catch::Contains("largest stable LR") && Catch::Contains("plots/validation_by_lr.png"));
+    test::TempDir dir;
+    const auto run = check_quick_run("learning-rate", dir);
+    check_regime_map(run, "depth");
+    CHECK_THAT(run.report, Catch::Contains("largest stable LR: none") && Catch::Contains("BN's ceiling is set by") &&
+                               Catch::Contains("plots/largest_stable_lr_mlp.png"));
+    // bn-split trains the unnormalized layers at a fixed rate, recorded in its config.
+    const std::string config = test::read_text(run.claim_dir / "runs" / "mlp2-bn-split-lr10-seed0" / "config.json");
+    CHECK_THAT(config, Catch::Contains("\"unnormalized_lr\": 0.1"));
 }
 
 TEST_CASE("claim init-scale: the quick profile writes a report with a verdict", "[claims][quick]") {
@@ -45,9 +70,13 @@ TEST_CASE("claim regularization: the quick profile writes a report with a verdic
 TEST_CASE("claim batch-size: the quick profile writes a report with a verdict", "[claims][quick]") {
     test::TempDir dir;
     const auto run = check_quick_run("batch-size", dir);
-    CHECK_THAT(run.report, Catch::Contains("Change in test error from B=32") && Catch::Contains("| 2 (rule) |"));
-    CHECK(std::filesystem::exists(run.claim_dir / "runs" / "gn-batch2-seed0" / "metrics.csv"));
-    CHECK(std::filesystem::exists(run.claim_dir / "plots" / "test_error_vs_batch.dat"));
+    check_regime_map(run, "values each BN statistic averages over");
+    CHECK_THAT(run.report, Catch::Contains("Change in test error from B=32") && Catch::Contains("### ghost:"));
+    CHECK(std::filesystem::exists(run.claim_dir / "runs" / "mlp-gn-batch2-seed0" / "metrics.csv"));
+    CHECK(std::filesystem::exists(run.claim_dir / "plots" / "bn_change_vs_values_per_statistic.dat"));
+    // The ghost family trains at batch 32 with BN's statistics over 2 samples.
+    const std::string config = test::read_text(run.claim_dir / "runs" / "ghost-bn-batch2-seed0" / "config.json");
+    CHECK_THAT(config, Catch::Contains("\"batch_size\": 32") && Catch::Contains("\"bn_ghost_batch_size\": 2"));
 }
 
 TEST_CASE("claim inference: the quick profile writes a report with a verdict", "[claims][quick]") {

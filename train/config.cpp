@@ -35,6 +35,9 @@ void TrainConfig::validate() const {
     require(train_limit >= 0, "train_limit", fmt::format("must be >= 0, got {}", train_limit));
     require(test_limit >= 0, "test_limit", fmt::format("must be >= 0, got {}", test_limit));
     require(warmup_steps >= 0, "warmup_steps", fmt::format("must be >= 0, got {}", warmup_steps));
+    require(unnormalized_lr >= 0 && std::isfinite(unnormalized_lr), "unnormalized_lr",
+            fmt::format("must be finite and >= 0 (0: the same as lr), got {}", unnormalized_lr));
+    require(unnormalized_lr == 0 || lr > 0, "unnormalized_lr", "needs lr > 0 (it is applied as a ratio to lr)");
     require(clip_grad_norm >= 0, "clip_grad_norm", fmt::format("must be >= 0, got {}", clip_grad_norm));
     require(threads >= 0, "threads", fmt::format("must be >= 0, got {}", threads));
     require(ranks >= 1, "ranks", fmt::format("must be >= 1, got {}", ranks));
@@ -77,6 +80,7 @@ nlohmann::json to_json(const TrainConfig& c) {
         {"momentum", c.momentum},
         {"nesterov", c.nesterov},
         {"weight_decay", c.weight_decay},
+        {"unnormalized_lr", c.unnormalized_lr},
         {"schedule", c.schedule},
         {"warmup_steps", c.warmup_steps},
         {"clip_grad_norm", c.clip_grad_norm},
@@ -133,6 +137,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     get("momentum", c.momentum);
     get("nesterov", c.nesterov);
     get("weight_decay", c.weight_decay);
+    get("unnormalized_lr", c.unnormalized_lr);
     get("schedule", c.schedule);
     get("warmup_steps", c.warmup_steps);
     get("clip_grad_norm", c.clip_grad_norm);

@@ -26,6 +26,10 @@ struct TrainConfig {
     double momentum = 0.9;          // SGD
     bool nesterov = false;          // SGD
     double weight_decay = 0.0;
+    // > 0: the parameters no norm makes scale-invariant (the last linear layer, biases, the norms'
+    // own weight and bias: models/param_groups.h) train at this rate, the others at lr. A ratio
+    // to lr, so a schedule scales both. 0: every parameter at lr.
+    double unnormalized_lr = 0.0;
     std::string schedule = "constant";  // one of schedule_names()
     int64_t warmup_steps = 0;
     double clip_grad_norm = 0.0;        // 0: no clipping

@@ -12,6 +12,7 @@
 #include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/tape.h"
+#include "models/param_groups.h"
 #include "optim/adam.h"
 #include "optim/clip_grad.h"
 #include "optim/sgd.h"
@@ -110,6 +111,12 @@ Trainer::Trainer(TrainConfig config, const Dataset& train, const Dataset& test, 
         parallel_->broadcast_state();  // same seed, same weights already; this makes sure of it
     }
     optimizer_ = make_optimizer(config_, model_->parameters());
+    if (config_.unnormalized_lr > 0) {
+        std::vector<double> factors;
+        for (bool normalized : normalized_parameters(*model_))
+            factors.push_back(normalized ? 1.0 : config_.unnormalized_lr / config_.lr);
+        optimizer_->set_lr_factors(std::move(factors));
+    }
     // drop_last: a last batch of 1 would make BatchNorm1d fail, and a tiny last batch gives
     // noisy batch statistics; every step sees a full batch.
     loader_ = std::make_unique<DataLoader>(train, LoaderOptions{.batch_size = config_.batch_size,

@@ -43,6 +43,13 @@ std::string today() {
     return buf;
 }
 
+// The index's "where it holds": the regime map's summary, or what a one-regime report tested.
+std::string where_cell(const nlohmann::json& summary) {
+    const std::string where = summary.value("where_it_holds", std::string());
+    if (!where.empty()) return where;
+    return summary.value("regime_axis", std::string()).empty() ? "one regime only (no axis mapped yet)" : "nowhere tested";
+}
+
 }  // namespace
 
 ClaimContext::ClaimContext(ClaimOptions options, std::string claim_name)
@@ -101,6 +108,8 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
 
     std::string r = fmt::format("# Claim: {}\n\n> {}\n\n", claim.title, claim.statement);
     r += fmt::format("**Verdict: {}**: {}\n\n", result.verdict, result.reason);
+    if (!result.regime_axis.empty())
+        r += fmt::format("**Regime axis**: {}. **Where it holds**: {}.\n\n", result.regime_axis, result.where_it_holds);
     r += fmt::format("## Source\n\n{}\n\n## Protocol\n\n{}\n\n## Rule (fixed before the numbers)\n\n{}\n\n", claim.source,
                      claim.protocol, claim.rule);
     r += "## Results\n\n" + result.body + "\n";
@@ -120,6 +129,7 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
 
     const nlohmann::json summary = {{"name", claim.name},   {"title", claim.title},   {"verdict", result.verdict},
                                     {"reason", result.reason}, {"key_result", result.key_result},
+                                    {"regime_axis", result.regime_axis}, {"where_it_holds", result.where_it_holds},
                                     {"profile", options.quick ? "quick" : "default"}, {"wall_seconds", wall},
                                     {"threads", num_threads()}, {"date", today()}};
     write_text_atomically(context.dir() + "/summary.json", summary.dump(2) + "\n");
@@ -128,7 +138,7 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
 }
 
 std::string write_index(const std::string& out_dir) {
-    Table table{{"claim", "as people state it", "verdict", "key result", "profile", "wall time"}, {}};
+    Table table{{"claim", "as people state it", "verdict", "where it holds", "key result", "profile", "wall time"}, {}};
     double total = 0;
     std::set<int> threads;
     for (const Claim& c : all_claims()) {
@@ -142,7 +152,7 @@ std::string write_index(const std::string& out_dir) {
             total += wall;
             threads.insert(s.value("threads", 0));
             table.rows.push_back({fmt::format("[{}]({}/report.md)", c.title, c.name), c.statement,
-                                  "**" + s.value("verdict", std::string("?")) + "**",
+                                  "**" + s.value("verdict", std::string("?")) + "**", where_cell(s),
                                   s.value("key_result", std::string()), s.value("profile", std::string()),
                                   fmt::format("{:.1f} min", wall / 60)});
         } catch (const nlohmann::json::exception& e) {

@@ -76,6 +76,10 @@ struct ClaimResult {
     std::string verdict;  // "confirmed", "refuted" or "depends"
     std::string reason;   // one line with the numbers behind the verdict
     std::string key_result;  // the headline number(s), for the index table
+    // The regime map (regime.h): the axis the effect was measured along, and where the claim
+    // holds on it, for the index's "where it holds" column. Empty: one regime only.
+    std::string regime_axis;
+    std::string where_it_holds;
     std::string body;     // markdown: tables, plots (paths relative to the report), notes
     std::string data;     // what data was used, e.g. "Fashion-MNIST: 55,000 train / 5,000 validation / 10,000 test"
     std::vector<std::string> deviations;  // where the protocol was not followed, and why

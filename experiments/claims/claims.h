@@ -159,6 +159,9 @@ std::pair<std::string, std::string> regularization_verdict(const RegularizationF
 struct SmallBatchChange {
     int64_t batch = 0;
     PairedEffect bn, gn, ln;
+    // false: GN and LN were not run in this setting (ghost batches change only BN's statistics)
+    // and the rule reads BN alone.
+    bool norms_measured = true;
 };
 // BN fails at a batch if its error rises by more than 3 points with the 95% CI above 0; GN or
 // LN holds at a batch if its error rises by at most 1 point (mean). Confirmed if BN fails at

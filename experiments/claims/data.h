@@ -39,6 +39,9 @@ struct ClaimData {
 // Throws Error when the data set is not found, or when holding out `validation_images` would
 // leave fewer than 1000 training images.
 ClaimData load_claim_data(const ClaimContext& ctx, const std::string& default_dataset, const DataSizes& sizes);
+// The same for a data set a part of a claim always uses, whatever ClaimOptions::dataset says
+// (e.g. CIFAR-10 for ResNet-20).
+ClaimData load_named_data(const ClaimContext& ctx, const std::string& dataset, const DataSizes& sizes);
 
 // The base of every claim's experiment class: the context it runs in, its data (loaded here,
 // once) and its number of paired seeds for the profile (ClaimOptions::seeds if given).
