@@ -81,7 +81,8 @@ std::vector<Family> families(bool quick) {
     return {{"mlp", "ReLU MLP, width 100", mlp, {2, 4, 8, 16}, DataSizes{.validation_images = 5000}, 1, 400, {200, 20},
              half_decade_grid(0.01, 30)},
             {"plain-cnn", "plain CNN (3x3 convs, 8/16/32 channels), no shortcuts", plain, {4, 8, 16},
-             DataSizes{.train_images = 10000, .validation_images = 2000}, 1, 0, {100, 20}, {0.01, 0.1, 1.0, 10.0}}};
+             DataSizes{.train_images = 10000, .validation_images = 2000, .test_images = 2000}, 1, 0, {100, 20},
+             {0.01, 0.1, 1.0, 10.0}}};
 }
 
 // One depth: the three arms' sweeps and the verdicts read off them.
@@ -303,7 +304,7 @@ Claim learning_rate_claim() {
         "training with larger learning rates\"; Luo et al. 2019: a \"large maximum and effective learning rate\".",
         "Along depth, per family on Fashion-MNIST: ReLU MLPs of width 100 with 2, 4, 8 and 16 linear layers (55,000 "
         "training / 5,000 validation images, learning rates 0.01, 0.03, ..., 30) and plain CNNs of 8/16/32 channels "
-        "with 4, 8 and 16 weight layers (10,000 / 2,000 images, rates 0.01, 0.1, 1, 10); with and without BN, plain "
+        "with 4, 8 and 16 weight layers (10,000 / 2,000 images, 2,000 test images, rates 0.01, 0.1, 1, 10); with and without BN, plain "
         "SGD, batch 60, 1 epoch, 3 paired seeds. A run diverges on a NaN loss, or when its loss exceeds its initial "
         "loss after 200 steps (CNNs: 100); it fails if it diverges or ends at chance (<= 15% validation accuracy). "
         "Metrics: the largest stable learning rate (no seed failed) and the width of the band of rates within 1 "
