@@ -80,7 +80,10 @@ TEST_CASE("claim batch-size: the quick profile writes a report with a verdict", 
 }
 
 TEST_CASE("claim inference: the quick profile writes a report with a verdict", "[claims][quick]") {
-    check_quick_run("inference");
+    test::TempDir dir;
+    const auto run = check_quick_run("inference", dir);
+    check_regime_map(run, "the test batch");
+    CHECK(std::filesystem::exists(run.claim_dir / "plots" / "accuracy_vs_test_batch.png"));
 }
 
 TEST_CASE("claim placement: the quick profile writes a report with a verdict", "[claims][quick]") {

@@ -17,6 +17,7 @@
 #include "data/loader.h"
 #include "experiments/claims/claims.h"
 #include "experiments/claims/data.h"
+#include "experiments/claims/regime.h"
 #include "experiments/claims/report.h"
 #include "experiments/claims/run_config.h"
 #include "layers/norm.h"
@@ -128,11 +129,12 @@ public:
                                          eval_reference - m(fmt::format("batch/{}", smallest)),
                                          eval_reference - m("sorted"), eval_reference - m("reset"), precise_vs_ema};
         std::tie(result.verdict, result.reason) = inference_verdict(findings);
+        result.body += regime_map(batch_sizes, acc, eval_reference, result);
         result.key_result = fmt::format("eval mode {:.1f}% at every batch size; batch statistics at B={} {:.1f}%, "
                                         "class-sorted {:.1f}%, stale 0/1 statistics {:.1f}%",
                                         eval_reference, smallest, m(fmt::format("batch/{}", smallest)), m("sorted"),
                                         m("reset"));
-        result.body = fmt::format("mnist-cnn with BatchNorm, {} seed(s), trained {} steps (batch 60, SGD momentum 0.9, "
+        result.body += fmt::format("mnist-cnn with BatchNorm, {} seed(s), trained {} steps (batch 60, SGD momentum 0.9, "
                                   "lr 0.05). Accuracy in percent over the test images.\n\n",
                                   seeds_, train_steps()) +
                       table.markdown() +
@@ -152,6 +154,37 @@ public:
 
 private:
     int64_t train_steps() const { return ctx_.quick() ? 100 : 1800; }
+
+    // The regime axis: the test batch. At each size, batch statistics "fail" (the claim holds
+    // there) if they lose at least 10 points against eval mode; a table and a plot of both.
+    std::string regime_map(const std::vector<int64_t>& batch_sizes, const std::map<std::string, std::vector<double>>& acc,
+                           double eval_reference, ClaimResult& result) const {
+        std::vector<int64_t> ascending = batch_sizes;
+        std::sort(ascending.begin(), ascending.end());
+        RegimeSeries series{"mnist-cnn", "test batch", {}};
+        std::vector<double> x;
+        std::vector<std::vector<double>> eval_mode, batch_stats;
+        for (int64_t b : ascending) {
+            const std::vector<double>& a = acc.at(fmt::format("batch/{}", b));
+            if (std::any_of(a.begin(), a.end(), [](double v) { return std::isnan(v); })) continue;
+            const double drop = eval_reference - mean_of(a);
+            series.points.push_back({double(b), drop >= 10 ? "confirmed" : "refuted", fmt::format("-{:.1f} points", drop)});
+            x.push_back(double(b));
+            eval_mode.push_back(acc.at(fmt::format("eval/{}", b)));
+            batch_stats.push_back(a);
+        }
+        result.regime_axis = "the test batch (how many images share the batch statistics)";
+        result.where_it_holds = where_it_holds(std::vector{series});
+        PlotSpec spec{"test accuracy against the test batch", "test batch size", "test accuracy (%)",
+                      {points_curve("eval mode (running statistics)", x, eval_mode),
+                       points_curve("batch statistics (train mode)", x, batch_stats)},
+                      false, "bottom right"};
+        spec.log_x = true;
+        return fmt::format("### Where it holds\n\nBatch statistics at test time lose at least 10 points against eval "
+                           "mode (the claim holds) for: **{}**.\n\n",
+                           describe_series(series)) +
+               figure(ctx_.dir(), "accuracy_vs_test_batch", spec, "Mean over seeds, band: min to max.");
+    }
 
     TrainConfig config(uint64_t seed, int64_t steps, double momentum) const {
         return run_config(data_.train, {.arch = "mnist-cnn", .norm = "bn", .batch_norm = {.momentum = momentum}},
