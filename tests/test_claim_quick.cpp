@@ -44,9 +44,12 @@ TEST_CASE("claim learning-rate: the quick profile writes a report with a verdict
 }
 
 TEST_CASE("claim init-scale: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const std::string report = check_quick_run("init-scale");
-    CHECK_THAT(report, Catch::Contains("### relu") && Catch::Contains("### sigmoid") &&
-                           Catch::Contains("plots/validation_by_scale_sigmoid.png"));
+    test::TempDir dir;
+    const auto run = check_quick_run("init-scale", dir);
+    check_regime_map(run, "depth");
+    CHECK_THAT(run.report, Catch::Contains("### relu, depth 2") && Catch::Contains("### sigmoid, depth 8") &&
+                               Catch::Contains("plots/validation_by_scale_sigmoid8.png") &&
+                               Catch::Contains("plots/good_range_vs_depth.png"));
 }
 
 TEST_CASE("claim gradients: the quick profile writes a report with a verdict", "[claims][quick]") {

@@ -1,17 +1,20 @@
 // Claim 3: with BatchNorm the initialization scale matters much less.
 //
-// The CS231n weight-scale sweep: an 8-layer fully connected net (7 hidden layers of 50) with
+// The CS231n weight-scale sweep, mapped along depth: fully connected nets of 2, 4 and 8 layers
+// (the 8-layer one is CS231n's: 7 hidden layers of 50) with
 // ReLU and with sigmoid, weights ~ N(0, s^2) and zero biases (ModelConfig::init "gaussian"),
 // s over logspace(-5, 1, 25) (CS231n's 1e-4 .. 1 and a decade beyond each end), Adam 1e-3,
 // batch 50, 2 epochs on Fashion-MNIST, 3 paired seeds, with and without BN. Per activation
 // and arm: the validation accuracy at each scale, the range of scales within 2 points of the
-// arm's best, and whether no-BN is at chance at CS231n's ends.
+// arm's best, and whether no-BN is at chance at CS231n's ends. Depth is the regime axis: a
+// badly scaled init compounds over layers, so BN has more to repair in a deeper net.
 #include <fmt/format.h>
 
 #include <cmath>
 
 #include "core/error.h"
 #include "experiments/claims/claims.h"
+#include "experiments/claims/regime.h"
 #include "experiments/claims/report.h"
 #include "experiments/claims/run_config.h"
 #include "experiments/claims/sweep.h"
@@ -37,6 +40,7 @@ constexpr DataSizes kQuickData{.train_images = 5000, .validation_images = 1000, 
 
 struct ActivationSweep {
     std::string activation;
+    int depth = 8;  // weight layers
     GridSweep none, bn;
     Band none_band, bn_band;
     InitScaleFindings findings;
@@ -54,27 +58,42 @@ public:
         low_end_ = index_of(1e-4);
         high_end_ = index_of(1.0);
 
+        const std::vector<int> depths = quick() ? std::vector<int>{2, 8} : std::vector<int>{2, 4, 8};
         std::vector<ActivationSweep> sweeps;
-        for (const std::string activation : {"relu", "sigmoid"}) sweeps.push_back(sweep(activation));
+        std::vector<RegimeSeries> series;
+        for (const std::string activation : {"relu", "sigmoid"}) {
+            RegimeSeries s{activation, "depth", {}};
+            for (int depth : depths) {
+                sweeps.push_back(sweep(activation, depth));
+                const InitScaleFindings& f = sweeps.back().findings;
+                s.points.push_back({double(depth), sweeps.back().verdict,
+                                    fmt::format("BN flat over {} decades, none over {}", number(f.bn_decades, 1),
+                                                number(f.none_decades, 1))});
+            }
+            series.push_back(std::move(s));
+        }
 
         ClaimResult result;
         std::vector<std::string> reasons, keys;
         for (const ActivationSweep& a : sweeps) {
             const InitScaleFindings& f = a.findings;
             reasons.push_back(fmt::format(
-                "{}: {} (BN within 2 points of its best over {} decades, no BN over {}; no BN {} at 1e-4 and {} at 1)",
-                a.activation, a.verdict, number(f.bn_decades, 1), number(f.none_decades, 1),
+                "{} depth {}: {} (BN within 2 points of its best over {} decades, no BN over {}; no BN {} at 1e-4 and "
+                "{} at 1)",
+                a.activation, a.depth, a.verdict, number(f.bn_decades, 1), number(f.none_decades, 1),
                 chance_text(a.none, low_end_), chance_text(a.none, high_end_)));
-            keys.push_back(fmt::format("{}: BN flat over {} decades, none over {}", a.activation,
+            keys.push_back(fmt::format("{} d{}: BN {} vs none {} decades", a.activation, a.depth,
                                        number(f.bn_decades, 1), number(f.none_decades, 1)));
         }
-        result.verdict = sweeps[0].verdict == sweeps[1].verdict ? sweeps[0].verdict : "depends";
-        result.reason = (sweeps[0].verdict == sweeps[1].verdict ? "" : "it depends on the activation: ") +
-                        fmt::format("{}", fmt::join(reasons, "; "));
+        result.verdict = overall_verdict(series);
+        result.regime_axis = "depth (weight layers), per activation (ReLU, sigmoid)";
+        result.where_it_holds = where_it_holds(series);
+        result.reason = fmt::format("{}", fmt::join(reasons, "; "));
         result.key_result = fmt::format("{}", fmt::join(keys, "; "));
         result.data = data_.held_out_description();
-        result.body = fmt::format(
-            "8-layer MLP (7 hidden layers of 50, BatchNorm1d before each activation in the bn arm), weights ~ N(0, "
+        result.body = regime_summary(series, sweeps);
+        result.body += fmt::format(
+            "MLPs of 2, 4 and 8 layers (hidden layers of 50, BatchNorm1d before each activation in the bn arm), weights ~ N(0, "
             "scale²), zero biases, Adam lr 1e-3, batch 50, {} epoch(s), {} paired seed(s) (seed s: the same Gaussian "
             "draw, scaled, in both arms, and the same batch order). Validation accuracy (%) at the end of training, "
             "mean ± std [95% bootstrap CI] over seeds; **bold**: the arm's range within 2 points of its best.\n\n",
@@ -115,8 +134,9 @@ private:
         throw Error(fmt::format("init-scale: scale {} is not on the grid", scale));
     }
 
-    TrainConfig config(const std::string& activation, const std::string& norm, double scale, uint64_t seed) const {
-        const ModelConfig model{.arch = "mlp", .norm = norm, .activation = activation, .mlp_hidden_layers = 7,
+    TrainConfig config(const std::string& activation, int depth, const std::string& norm, double scale,
+                       uint64_t seed) const {
+        const ModelConfig model{.arch = "mlp", .norm = norm, .activation = activation, .mlp_hidden_layers = depth - 1,
                                 .mlp_width = 50, .init_scale = static_cast<float>(scale), .init = "gaussian"};
         // One thread: 50-wide layers gain nothing from a second one, and on a shared machine
         // OpenMP's barriers made these runs 10x slower with two (measured; ClaimOptions::threads
@@ -126,22 +146,25 @@ private:
                            .threads = 1});
     }
 
-    GridSweep arm(const std::string& activation, const std::string& norm) {
+    GridSweep arm(const std::string& activation, int depth, const std::string& norm) {
         GridSweep sweep{norm, {}};
         for (double scale : scales_) {
             std::vector<SweepRun> seeds;
             for (int s = 0; s < seeds_; ++s) {
-                const std::string name = fmt::format("{}-{}-scale{}-seed{}", activation, norm, grid_label(scale), s);
-                seeds.push_back(train_and_test(ctx_, name, config(activation, norm, scale, static_cast<uint64_t>(s)), data_));
+                const std::string name =
+                    fmt::format("{}{}-{}-scale{}-seed{}", activation, depth, norm, grid_label(scale), s);
+                seeds.push_back(
+                    train_and_test(ctx_, name, config(activation, depth, norm, scale, static_cast<uint64_t>(s)), data_));
             }
             sweep.runs.push_back(std::move(seeds));
         }
         return sweep;
     }
 
-    ActivationSweep sweep(const std::string& activation) {
-        ctx_.log(fmt::format("init-scale: {} over {} scales x {} seeds x 2 arms", activation, scales_.size(), seeds_));
-        ActivationSweep a{activation, arm(activation, "none"), arm(activation, "bn"), {}, {}, {}, {}};
+    ActivationSweep sweep(const std::string& activation, int depth) {
+        ctx_.log(fmt::format("init-scale: {} depth {} over {} scales x {} seeds x 2 arms", activation, depth,
+                             scales_.size(), seeds_));
+        ActivationSweep a{activation, depth, arm(activation, depth, "none"), arm(activation, depth, "bn"), {}, {}, {}, {}};
         const std::vector<double> none = a.none.mean_validation(kChance), bn = a.bn.mean_validation(kChance);
         a.none_band = band_around_best(none, kTolerance);
         a.bn_band = band_around_best(bn, kTolerance);
@@ -163,7 +186,7 @@ private:
     }
 
     void body_for(const ActivationSweep& a, std::string& body) const {
-        body += fmt::format("### {}\n\n", a.activation);
+        body += fmt::format("### {}, depth {}\n\n", a.activation, a.depth);
         Table by_scale{{"weight scale", "none: validation accuracy", "bn: validation accuracy"}, {}};
         for (size_t i = 0; i < scales_.size(); ++i)
             by_scale.rows.push_back({fmt::format("{:.2g}", scales_[i]), a.none.validation_cell(i, a.none_band),
@@ -178,12 +201,38 @@ private:
                                     range_text(*band), chance_text(*sweep, low_end_), chance_text(*sweep, high_end_),
                                     mean_std_ci(sweep->test_accuracies(band->best), 100, 2)});
         body += summary.markdown();
-        body += fmt::format("Verdict for {}: **{}**.\n\n", a.activation, a.verdict);
+        body += fmt::format("Verdict for {} at depth {}: **{}**.\n\n", a.activation, a.depth, a.verdict);
         body += validation_plot_markdown(
-            ctx_, "validation_by_scale_" + a.activation,
-            fmt::format("8-layer MLP, {}: validation accuracy by initial weight scale", a.activation),
+            ctx_, fmt::format("validation_by_scale_{}{}", a.activation, a.depth),
+            fmt::format("{}-layer MLP, {}: validation accuracy by initial weight scale", a.depth, a.activation),
             "weight scale (std of the initial weights)", scales_, {&a.none, &a.bn}, "center left",
             "Mean over seeds, band: min to max (runs with a non-finite loss are left out).");
+    }
+
+    // The regime table and plot: each arm's width (decades within 2 points of its best) against depth.
+    std::string regime_summary(const std::vector<RegimeSeries>& series, const std::vector<ActivationSweep>& sweeps) const {
+        Table t{{"activation", "where BN makes the init scale matter less"}, {}};
+        for (const RegimeSeries& s : series) t.rows.push_back({s.family, describe_series(s)});
+        PlotSpec spec{"width of the good range of weight scales against depth", "depth (weight layers)",
+                      "decades within 2 points of the best", {}, false, "top right"};
+        spec.log_x = true;
+        spec.bands = false;
+        for (const std::string activation : {"relu", "sigmoid"})
+            for (const std::string arm : {"none", "bn"}) {
+                Curve c{activation + " " + arm, {}, {}, {}, {}};
+                for (const ActivationSweep& a : sweeps) {
+                    if (a.activation != activation) continue;
+                    const double decades = arm == "bn" ? a.findings.bn_decades : a.findings.none_decades;
+                    if (std::isnan(decades)) continue;
+                    c.x.push_back(a.depth);
+                    for (auto* v : {&c.mean, &c.low, &c.high}) v->push_back(decades);
+                }
+                spec.curves.push_back(std::move(c));
+            }
+        return "### Where it holds\n\n" + t.markdown() +
+               figure(ctx_.dir(), "good_range_vs_depth", spec,
+                      "The contiguous range of scales whose mean validation accuracy is within 2 points of the arm's "
+                      "best, in decades.");
     }
 
     std::vector<double> scales_;
@@ -202,16 +251,17 @@ Claim init_scale_claim() {
         "output does not depend on the weights' scale). Wu & Johnson 2021 restate it. The standard small test is the "
         "CS231n assignment 2 sweep: an 8-layer net (7 hidden layers of 50) on 1,000 CIFAR-10 images, Adam 1e-3, "
         "batch 50, 10 epochs, weight scales np.logspace(-4, 0, 20); qualitative (a plot, no number).",
-        "The CS231n sweep on the full Fashion-MNIST (55,000 training / 5,000 validation images), 2 epochs, with ReLU "
-        "and with sigmoid, weights ~ N(0, scale²) for 25 scales over logspace(-5, 1) (CS231n's 1e-4 .. 1 and a decade "
+        "The CS231n sweep along depth (MLPs of 2, 4 and 8 layers; hidden layers of 50) on the full Fashion-MNIST "
+        "(55,000 training / 5,000 validation images), 2 epochs, with ReLU and with sigmoid, weights ~ N(0, scale²) for 25 scales over logspace(-5, 1) (CS231n's 1e-4 .. 1 and a decade "
         "beyond each end), zero biases, Adam 1e-3, batch 50, 3 paired seeds, with and without BN. Metric: validation "
         "accuracy at each scale.",
         "Per activation: confirmed if BN's mean validation accuracy stays within 2 points of its best over a "
         "contiguous range of >= 3 decades of scale AND no BN is at chance (mean validation accuracy <= 15%) at both "
         "ends (scales 1e-4 and 1); refuted if BN's range within 2 points of its best is not wider (in decades) than "
         "no-BN's range within 2 points of no-BN's best; \"depends\" otherwise (BN's range is wider, but shorter than 3 "
-        "decades, or no BN is not at chance at an end). Overall: the activations' common verdict, or \"depends\" (on "
-        "the activation) if they differ.",
+        "decades, or no BN is not at chance at an end). Each (activation, depth) is a regime point. Overall: confirmed "
+        "if every point is confirmed, refuted if every point is refuted, \"depends\" otherwise, with the depths where "
+        "it holds named.",
         run_experiment<InitScaleExperiment>,
     };
 }
