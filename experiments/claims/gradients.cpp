@@ -107,7 +107,7 @@ class GradientsExperiment : public Experiment {
 public:
     explicit GradientsExperiment(ClaimContext& ctx)
         : Experiment(ctx, "cifar10",
-                     {.train_images = ctx.quick() ? kQuickTrainImages : 0, .validation_images = ctx.quick() ? 500 : 2000},
+                     {.train_images = ctx.quick() ? kQuickTrainImages : kTrainImages, .validation_images = ctx.quick() ? 500 : 2000},
                      1, 3) {}
 
     ClaimResult run() {
@@ -135,10 +135,10 @@ public:
         result.deviations = {
             "cifar-cnn has 5 convolutions (conv32-conv32-pool-conv64-conv64-pool-conv128-pool-fc), not the protocol's 6; "
             "it is bnlab's VGG-style CIFAR network and a 6th conv would add a third to the cost.",
-            fmt::format("Only data_batch_1 and data_batch_2 of CIFAR-10 are available: {} training images (after "
-                        "holding out {} for validation) instead of 50,000; 3 epochs of them are {} steps of batch {}.",
-                        data_.full_train_size - data_.validation.size(), data_.validation.size(),
-                        kEpochs * ((data_.full_train_size - data_.validation.size()) / kBatch), kBatch),
+            fmt::format("A training subset of {} images (of the {} left after holding out {} for validation), so that "
+                        "3 epochs ({} steps of batch {}) fit the budget.",
+                        data_.train.size(), data_.full_train_size - data_.validation.size(), data_.validation.size(),
+                        kEpochs * (data_.train.size() / kBatch), kBatch),
             "Plain SGD without momentum, so that L(w - lr g) is exactly the loss after a step of the run's size on the "
             "probe batch; Santurkar et al. train VGG with their own recipe (their step grid is unverified).",
             fmt::format("Probes every {} steps on one fixed batch of {} training images, in training mode (batch "
@@ -153,6 +153,8 @@ public:
 
 private:
     static constexpr int64_t kQuickTrainImages = 2000;
+    // A subset: 3 epochs of all 48,000 would take about 2.5x the 38 minutes measured on 18,000 (2026-11-25).
+    static constexpr int64_t kTrainImages = 18000;
     static constexpr double kLearningRate = 0.1;  // plain SGD; the no-BN arm trains at it (45% after 300 steps)
     static constexpr int kDeepLayers = 20;  // Yang et al.'s check: a 20-layer MLP at initialization
     static constexpr int64_t kBatch = 128, kEpochs = 3;  // the default profile's training

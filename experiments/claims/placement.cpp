@@ -89,8 +89,9 @@ public:
                         "curves are the training loss, and the test set is evaluated in batches of 25. 14 runs of about "
                         "170 CPU-seconds: about 40 minutes on one thread, about 25 on two idle cores.",
                         kTrainImages, kEpochs, kValidation, kSeeds),
-            "Only data_batch_1 and data_batch_2 of CIFAR-10 are available on this machine (20,000 training images); "
-            "the test set is the full test_batch (10,000).",
+            fmt::format("The training subset is the first {} of the {} training images found; the test set is the "
+                        "full test split ({} images).",
+                        data_.train.size(), data_.full_train_size, data_.test.size()),
             "Learning rates 0.01, 0.03, 0.1 (SGD, momentum 0.9, batch 128, no weight decay, no augmentation; the "
             "protocol names none), chosen per arm on seed 0's validation accuracy; seed 0's sweep run is reused as "
             "its seed-0 run at the chosen rate.",
