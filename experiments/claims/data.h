@@ -39,6 +39,9 @@ struct ClaimData {
 // Throws Error when the data set is not found, or when holding out `validation_images` would
 // leave fewer than 1000 training images.
 ClaimData load_claim_data(const ClaimContext& ctx, const std::string& default_dataset, const DataSizes& sizes);
+// The same for callers without a ClaimContext (e.g. experiments/claims/twins.h): `dataset` by
+// name, searched for under `data_dir` first.
+ClaimData load_claim_data(const std::string& dataset, const std::string& data_dir, const DataSizes& sizes);
 
 // The base of every claim's experiment class: the context it runs in, its data (loaded here,
 // once) and its number of paired seeds for the profile (ClaimOptions::seeds if given).
