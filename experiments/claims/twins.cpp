@@ -327,6 +327,8 @@ void run_twins(const TwinOptions& options) {
                                 .classes = static_cast<int64_t>(data.train.class_names.size()),
                                 .command = options.command};
     std::filesystem::create_directories(options.out_dir);
+    // A PyTorch twin of an earlier protocol must not be compared with these runs.
+    std::filesystem::remove(options.out_dir + "/pytorch.json");
     write_twin_inputs(options.out_dir, protocol, data);
     if (options.log)
         options.log(fmt::format("{}: protocol.json, {} runs' initial weights and batch orders; training them in bnlab",
