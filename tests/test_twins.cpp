@@ -221,7 +221,15 @@ const TwinRow& row_of(const TwinComparison& c, const std::string& claim, const s
 
 TEST_CASE("twins: the report computes the key numbers and marks agreement", "[twins]") {
     const TwinProtocol protocol = hand_protocol();
-    const TwinComparison c = compare_twins(protocol, hand_bnlab(protocol), hand_pytorch(protocol));
+    TwinResults bnlab = hand_bnlab(protocol), pytorch = hand_pytorch(protocol);
+    // One run evaluated at step 2, while the losses still agree: validation losses 3e-6 apart.
+    const std::string evaluated = twin_run_name("learning-rate", 2, "none", 0.1, 60, 0);
+    bnlab.runs[evaluated].rows.front().step = pytorch.runs[evaluated].rows.front().step = 2;
+    bnlab.runs[evaluated].rows.front().test_loss = 1.5;
+    pytorch.runs[evaluated].rows.front().test_loss = 1.5 * (1 + 3e-6);
+    const TwinComparison c = compare_twins(protocol, bnlab, pytorch);
+    for (const TwinRunComparison& r : c.runs)
+        CHECK(std::isnan(r.first_evaluation_difference) == (r.run != evaluated));  // others: first row at step 10
 
     const TwinRow& conv = row_of(c, "convergence", "depth 2");
     CHECK(conv.bnlab.value == Approx(220.0 / 70.0));
@@ -263,14 +271,20 @@ TEST_CASE("twins: the report computes the key numbers and marks agreement", "[tw
     CHECK(worst->run == twin_run_name("convergence", 2, "none", 0.1, 60, 0));
     CHECK(worst->first_loss_difference == Approx(1e-6).epsilon(1e-3));
     CHECK(worst->separation == 3);
-    CHECK(separation_step({2.3, 2.0, 1.8}, {2.3, 2.0, 1.8}) == -1);
-    CHECK(separation_step({2.3, 2.0}, {2.3}) == 2);  // one stopped on a non-finite loss
+    CHECK(worst->rounding_until == 2);
+    CHECK(c.worst_second_step()->second_loss_difference == 0);  // every run's step 2 is 2.0 in both
+    CHECK(parting_step({2.3, 2.0, 1.8}, {2.3, 2.0, 1.8}, 0.01) == -1);
+    CHECK(parting_step({2.3, 2.0}, {2.3}, 0.01) == 2);  // one stopped on a non-finite loss
+    CHECK(parting_step({2.3, 2.0, 1.8}, {2.3, 2.0 * (1 + 2e-5), 1.8}, 1e-5) == 2);
+    CHECK(parting_step({2.3, NAN}, {2.3, 2.0}, 1e-5) == 2);
 
-    const std::string md = twin_report_markdown(protocol, hand_bnlab(protocol), hand_pytorch(protocol), c, "report");
+    const std::string md = twin_report_markdown(protocol, bnlab, pytorch, c, "report");
     CHECK(md.find("| depth 2 | 3.14x") != std::string::npos);
     CHECK(md.find("**no**") != std::string::npos);
     CHECK(md.find("- **convergence, depth 2**: bnlab says confirmed, PyTorch says refuted.") != std::string::npos);
     CHECK(md.find("**1.0e-06**") != std::string::npos);
+    CHECK(md.find("The first evaluation of the 1 runs evaluated while their losses still agreed") != std::string::npos);
+    CHECK(md.find("to 3.0e-06 relative (worst)") != std::string::npos);
 }
 
 TEST_CASE("twins: result files round-trip through JSON, NaN as null", "[twins]") {

@@ -15,7 +15,10 @@ namespace bnlab::claims {
 
 namespace {
 
-constexpr double kSeparation = 0.01;  // relative difference of a step's losses that counts as separated
+constexpr double kSeparation = 0.01;  // relative difference of a step's losses that counts as parted
+constexpr double kRounding = 1e-5;    // ... that is still float rounding (float32: ~6e-8 per operation)
+
+double relative_difference(double a, double b) { return std::abs(a - b) / std::abs(b); }
 
 // The run a framework's results hold for `name`; Error naming both if it is missing.
 const TwinRunResult& result_of(const TwinResults& results, const std::string& name) {
@@ -156,12 +159,12 @@ std::string values_text(const std::vector<double>& v) {
 
 }  // namespace
 
-int64_t separation_step(const std::vector<double>& a, const std::vector<double>& b) {
+int64_t parting_step(const std::vector<double>& a, const std::vector<double>& b, double relative) {
     const size_t n = std::min(a.size(), b.size());
     for (size_t i = 0; i < n; ++i)
-        if (std::abs(a[i] - b[i]) > kSeparation * std::max(std::abs(a[i]), std::abs(b[i])))
+        if (!(std::abs(a[i] - b[i]) <= relative * std::max(std::abs(a[i]), std::abs(b[i]))))
             return static_cast<int64_t>(i) + 1;
-    return a.size() == b.size() ? -1 : static_cast<int64_t>(n) + 1;  // one stopped (non-finite loss) first
+    return a.size() == b.size() ? -1 : static_cast<int64_t>(n) + 1;
 }
 
 std::vector<TwinOutcome> convergence_outcomes(const TwinProtocol& p, const TwinResults& results) {
@@ -242,11 +245,23 @@ std::vector<TwinOutcome> batch_size_outcomes(const TwinProtocol& p, const TwinRe
     return out;
 }
 
-const TwinRunComparison* TwinComparison::worst_first_step() const {
+namespace {
+
+// The run with the largest `difference` (NaN counts as the largest); nullptr for no runs.
+const TwinRunComparison* worst_run(const std::vector<TwinRunComparison>& runs, double TwinRunComparison::*difference) {
     const TwinRunComparison* worst = nullptr;
     for (const TwinRunComparison& r : runs)
-        if (!worst || !(r.first_loss_difference <= worst->first_loss_difference)) worst = &r;  // NaN is worst
+        if (!worst || !(r.*difference <= worst->*difference)) worst = &r;
     return worst;
+}
+
+}  // namespace
+
+const TwinRunComparison* TwinComparison::worst_first_step() const {
+    return worst_run(runs, &TwinRunComparison::first_loss_difference);
+}
+const TwinRunComparison* TwinComparison::worst_second_step() const {
+    return worst_run(runs, &TwinRunComparison::second_loss_difference);
 }
 
 TwinComparison compare_twins(const TwinProtocol& protocol, const TwinResults& bnlab, const TwinResults& pytorch) {
@@ -263,8 +278,14 @@ TwinComparison compare_twins(const TwinProtocol& protocol, const TwinResults& bn
         const TwinRunResult& t = result_of(pytorch, run.name);
         TwinRunComparison c{.run = run.name};
         if (!b.losses.empty() && !t.losses.empty())
-            c.first_loss_difference = std::abs(b.losses.front() - t.losses.front()) / std::abs(t.losses.front());
-        c.separation = separation_step(b.losses, t.losses);
+            c.first_loss_difference = relative_difference(b.losses.front(), t.losses.front());
+        if (b.losses.size() > 1 && t.losses.size() > 1) c.second_loss_difference = relative_difference(b.losses[1], t.losses[1]);
+        const int64_t rounding_parts = parting_step(b.losses, t.losses, kRounding);
+        c.rounding_until = rounding_parts < 0 ? static_cast<int64_t>(b.losses.size()) : rounding_parts - 1;
+        c.separation = parting_step(b.losses, t.losses, kSeparation);
+        if (!b.rows.empty() && !t.rows.empty() && b.rows.front().step == t.rows.front().step &&
+            b.rows.front().step <= c.rounding_until)
+            c.first_evaluation_difference = relative_difference(b.rows.front().test_loss, t.rows.front().test_loss);
         c.validation_difference = 100 * (b.validation_accuracy - t.validation_accuracy);
         out.runs.push_back(c);
     }

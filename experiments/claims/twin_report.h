@@ -35,14 +35,23 @@ struct TwinRow {
     bool agree() const { return bnlab.verdict == pytorch.verdict; }
 };
 
-// Where two runs of the same protocol part: the first step whose training losses differ by
-// more than `kSeparation` relative (NaN-free steps only); -1 if they never do.
-int64_t separation_step(const std::vector<double>& a, const std::vector<double>& b);
+// Where two runs of the same protocol part: the first step whose training losses differ by more
+// than `relative` (|a - b| > relative * max(|a|, |b|)); -1 if they never do. When one run stopped
+// early (a non-finite loss) and they agreed until then, the step after the shorter one.
+int64_t parting_step(const std::vector<double>& a, const std::vector<double>& b, double relative);
 
+// How closely a run and its twin agree. Summation order alone makes the losses differ in the
+// last bits (~1e-7 relative); training amplifies that, so the losses stay within rounding for a
+// while, then part quickly. A different computation (a wrong formula) shows from step 2 on.
 struct TwinRunComparison {
     std::string run;
-    double first_loss_difference = NAN;  // |bnlab - pytorch| / |pytorch| at step 1
-    int64_t separation = -1;             // separation_step of the two loss curves
+    double first_loss_difference = NAN;   // |bnlab - pytorch| / |pytorch| at step 1
+    double second_loss_difference = NAN;  // the same at step 2, after one update of every weight
+    int64_t rounding_until = 0;          // the leading steps whose losses agree to 1e-5 relative
+    int64_t separation = -1;             // the first step whose losses differ by > 1%; -1: never
+    // The validation loss of the first evaluation (eval mode: BatchNorm's running statistics),
+    // relative difference; NaN when there is none or the training losses had parted by then.
+    double first_evaluation_difference = NAN;
     double validation_difference = NAN;  // bnlab - pytorch final validation accuracy (points)
 };
 
@@ -50,6 +59,7 @@ struct TwinComparison {
     std::vector<TwinRow> rows;
     std::vector<TwinRunComparison> runs;  // in the protocol's order
     const TwinRunComparison* worst_first_step() const;
+    const TwinRunComparison* worst_second_step() const;
 };
 
 // Error naming the run when a framework's file lacks a run of the protocol.

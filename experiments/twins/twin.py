@@ -10,7 +10,8 @@ those weights, on exactly those batches, with plain torch.optim.SGD, evaluates i
 the same schedule, applies the same divergence rule, and writes DIR/pytorch.json in the format
 of DIR/bnlab.json. `bnlab claims twin-report DIR` compares the two.
 
-Only torch, numpy and the standard library: the safetensors and IDX formats are parsed by hand.
+Only torch, numpy and the standard library: the IDX format is parsed here, safetensors by
+tests/fixtures/safetensors_io.py.
 Run it with Debian's python3-torch (/usr/bin/python3).
 """
 import ast
@@ -42,6 +43,11 @@ if protocol_threads() is not None:
 
 import torch  # noqa: E402 (after the thread settings)
 import torch.nn.functional as F  # noqa: E402
+
+# The project's hand-written safetensors reader (8-byte little-endian header length, JSON
+# header, raw little-endian data), shared with the parity fixture scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures"))
+import safetensors_io  # noqa: E402
 
 EVAL_BATCH = 500  # bnlab evaluates in batches of 500 (train/evaluate.h)
 LAYERS = {"Flatten", "Linear", "ReLU", "BatchNorm1d", "LayerNorm", "GroupNorm"}
@@ -91,24 +97,6 @@ def load_data(spec):
             "test": cut(test_images, test_labels, "test")}
 
 
-def read_safetensors(path):
-    """{name: tensor}: 8-byte little-endian header length, JSON header, raw little-endian data."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (header_length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + header_length])
-    body = data[8 + header_length:]
-    dtypes = {"F32": np.float32, "I64": np.int64}
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        values = np.frombuffer(body[begin:end], dtype=np.dtype(dtypes[info["dtype"]]).newbyteorder("<"))
-        tensors[name] = torch.from_numpy(values.astype(dtypes[info["dtype"]]).reshape(info["shape"]))
-    return tensors
-
-
 def make_layer(text):
     """One torch.nn layer from bnlab's description of it, e.g. "Linear(784, 100, bias=False)"."""
     call = ast.parse(text, mode="eval").body
@@ -138,7 +126,7 @@ def evaluate(model, images, labels):
 
 def train(run, data, folder):
     model = torch.nn.Sequential(*[make_layer(text) for text in run["layers"]])
-    model.load_state_dict(read_safetensors(f"{folder}/{run['init']}"), strict=True)
+    model.load_state_dict(safetensors_io.load(f"{folder}/{run['init']}"), strict=True)
     model.train()
     order = torch.from_numpy(np.fromfile(f"{folder}/{run['order']}", dtype="<i8").astype(np.int64))
     batch, steps = run["batch"], run["steps"]
@@ -181,6 +169,17 @@ def train(run, data, folder):
     return out
 
 
+def finite_or_null(value):
+    """`value` with every NaN or infinity replaced by None (JSON null, as bnlab.json writes them)."""
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: twin.py DIR   (DIR: written by bnlab claims twin-run)")
@@ -203,7 +202,7 @@ def main():
               flush=True)
     results["wall_seconds"] = time.perf_counter() - start
     with open(f"{folder}/pytorch.json.tmp", "w") as f:
-        json.dump(results, f, indent=1)
+        json.dump(finite_or_null(results), f, indent=1, allow_nan=False)
     os.replace(f"{folder}/pytorch.json.tmp", f"{folder}/pytorch.json")
 
 
