@@ -126,6 +126,13 @@ LearningRateSweep learning_rate_arm(const TwinProtocol& p, const TwinResults& re
     return out;
 }
 
+// "lr 0.03 .. 0.1 (best 80.90% at 0.03)", or "none" when every rate diverged.
+std::string band_text(const Band& band, const std::vector<double>& lrs) {
+    if (!band.found) return "none";
+    return fmt::format("lr {} .. {} (best {:.2f}% at {})", grid_label(lrs[band.first]), grid_label(lrs[band.last]),
+                       100 * band.best_score, grid_label(lrs[band.best]));
+}
+
 // --- batch-size ---------------------------------------------------------------------------
 
 // Test error (%) per seed of an arm at a batch; a run with a non-finite loss is at chance.
@@ -206,8 +213,11 @@ std::vector<TwinOutcome> learning_rate_outcomes(const TwinProtocol& p, const Twi
                                           none.summary.band_points, bn.summary.band_points),
                        .value = static_cast<double>(bn.summary.largest_stable - none.summary.largest_stable),
                        .verdict = learning_rate_verdict(none.summary, bn.summary),
-                       .detail = fmt::format("mean validation accuracy by rate: none {}; bn {}",
-                                             fmt::join(none.per_rate, ", "), fmt::join(bn.per_rate, ", ")),
+                       .detail = fmt::format("bands within {:.0f} point of the best: none {}, bn {}; mean validation "
+                                             "accuracy by rate: none {}; bn {}",
+                                             100 * l.band_tolerance, band_text(none.band, l.lrs),
+                                             band_text(bn.band, l.lrs), fmt::join(none.per_rate, ", "),
+                                             fmt::join(bn.per_rate, ", ")),
                        .runs = runs_where(p, "learning-rate", [&](const TwinRun& r) { return r.depth == depth; })});
     }
     out.push_back(overall(out));
