@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 # Debian packages bnlab needs to build, test and plot (python3-torch is only for
-# `make fixtures` and `make bench-compare`, installed on demand there).
+# `make fixtures`, `make bench-compare` and `make claims-twin`, installed on demand there).
 PACKAGES := g++ cmake make pkg-config libopenblas-dev libopenblas-openmp-dev libblis-dev libblis-openmp-dev libblis4-openmp catch2 libcli11-dev libstb-dev zlib1g-dev \
             nlohmann-json3-dev libfmt-dev gnuplot-nox dataset-fashion-mnist \
             openmpi-bin libopenmpi-dev graphviz clang libomp-dev
@@ -25,7 +25,7 @@ DEMO_OUT  ?= demo
 DEMO_ARGS ?= --dataset fashion-mnist --model mnist-cnn --arms none,bn --seeds 3 \
              --limit 30000 --test-limit 5000 --epochs 1 --eval-every 20 --lr 0.05 --momentum 0.9
 
-.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-compare torch clean
+.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-compare torch claims-twin clean
 
 # Installs only what is missing; runs `apt-get update` only when something is.
 deps:
@@ -97,6 +97,16 @@ bench: build
 # bnlab vs PyTorch side by side, 2 and 1 threads: writes bench/results.md (< 10 minutes).
 bench-compare: build torch
 	/usr/bin/python3 bench/compare.py --build $(BUILD) --out bench/results.md
+
+# Three claims (convergence, learning-rate, batch-size) run the same way in bnlab and PyTorch:
+# same data, initial weights and batch order (experiments/claims/twins.h, experiments/twins/twin.py),
+# key numbers and verdicts side by side in results/claims/twins.md.
+TWIN_DIR     ?= $(BUILD)/twins
+TWIN_THREADS ?= 1
+claims-twin: build torch
+	$(BUILD)/bnlab claims twin-run --out $(TWIN_DIR) --threads $(TWIN_THREADS) --force
+	/usr/bin/python3 experiments/twins/twin.py $(TWIN_DIR)
+	$(BUILD)/bnlab claims twin-report $(TWIN_DIR) --out results/claims/twins.md
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "apps/claims_twin_command.h"
 #include "apps/cli_common.h"
 #include "data/catalog.h"
 #include "experiments/claims/claim.h"
@@ -57,7 +58,7 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
     using namespace bnlab::cli;
     CLI::App* cmd = app.add_subcommand("claims", "put the common claims about BatchNorm to the test");
     cmd->callback([cmd] {
-        if (cmd->get_subcommands().empty()) fail(cmd, kUsageError, "missing a subcommand: list, run or index");
+        if (cmd->get_subcommands().empty()) fail(cmd, kUsageError, "missing a subcommand: list, run, index, twin-run or twin-report");
     });
     CLI::App* list = cmd->add_subcommand("list", "the claims, as people state them");
     list->allow_extras();
@@ -95,4 +96,5 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
             fail(index, kUsageError, "--out: '" + *index_dir + "' is not a directory");
         run_guarded(index, [&] { std::printf("index: %s\n", bnlab::claims::write_index(*index_dir).c_str()); });
     });
+    add_claims_twin_commands(cmd, command_line);
 }

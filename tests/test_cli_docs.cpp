@@ -67,7 +67,7 @@ TEST_CASE("man page and bash completion list every subcommand and every flag", "
         for (const std::string& sub : help_section(help, "Subcommands:")) paths.push_back(command + " " + sub);
         for (const std::string& path : paths) {
             const std::string path_help = run_shell(kBinary + " " + path + " --help").output;
-            CHECK_THAT(man.output, Catch::Contains(".SS \"bnlab " + path + "\""));
+            CHECK_THAT(man.output, Catch::Contains(".SS \"bnlab " + troff_dashes(path) + "\""));
             CHECK_THAT(completion.output, Catch::Contains("\"" + path + "\") words="));
             for (const std::string& flag : help_flags(path_help)) {
                 INFO(path << " " << flag);

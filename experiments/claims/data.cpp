@@ -21,13 +21,17 @@ Dataset first_images(const Dataset& data, int64_t count) {
 }  // namespace
 
 ClaimData load_claim_data(const ClaimContext& ctx, const std::string& default_dataset, const DataSizes& sizes) {
-    return load_named_data(ctx, ctx.dataset(default_dataset), sizes);
+    return load_claim_data(ctx.dataset(default_dataset), ctx.options().data_dir, sizes);
 }
 
 ClaimData load_named_data(const ClaimContext& ctx, const std::string& dataset, const DataSizes& sizes) {
+    return load_claim_data(dataset, ctx.options().data_dir, sizes);
+}
+
+ClaimData load_claim_data(const std::string& dataset, const std::string& data_dir, const DataSizes& sizes) {
     ClaimData out;
     out.dataset = dataset;
-    const LoadOptions load{.data_dir = ctx.options().data_dir, .allow_partial = true};
+    const LoadOptions load{.data_dir = data_dir, .allow_partial = true};
     const Dataset full = load_dataset(out.dataset, "train", load);
     const int64_t cut = full.size() - sizes.validation_images;
     if (sizes.validation_images > 0 && cut < 1000)

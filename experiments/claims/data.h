@@ -42,6 +42,9 @@ ClaimData load_claim_data(const ClaimContext& ctx, const std::string& default_da
 // The same for a data set a part of a claim always uses, whatever ClaimOptions::dataset says
 // (e.g. CIFAR-10 for ResNet-20).
 ClaimData load_named_data(const ClaimContext& ctx, const std::string& dataset, const DataSizes& sizes);
+// The same for callers without a ClaimContext (e.g. experiments/claims/twins.h): `dataset` by
+// name, searched for under `data_dir` first.
+ClaimData load_claim_data(const std::string& dataset, const std::string& data_dir, const DataSizes& sizes);
 
 // The base of every claim's experiment class: the context it runs in, its data (loaded here,
 // once) and its number of paired seeds for the profile (ClaimOptions::seeds if given).
