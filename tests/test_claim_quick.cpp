@@ -53,8 +53,12 @@ TEST_CASE("claim init-scale: the quick profile writes a report with a verdict", 
 }
 
 TEST_CASE("claim gradients: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const std::string report = check_quick_run_on_shared_data("gradients", "cifar10");
-    if (!report.empty()) CHECK_THAT(report, Catch::Contains("Yang et al.'s check") && Catch::Contains("effective beta"));
+    test::TempDir dir;
+    const auto run = check_quick_run_on_shared_data("gradients", "cifar10", dir);
+    if (!run) return;
+    CHECK_THAT(run->report, Catch::Contains("Yang et al.'s check") && Catch::Contains("effective beta") &&
+                                Catch::Contains("plots/explosion_vs_depth.png"));
+    check_regime_map(*run, "depth (hidden layers)");
 }
 
 TEST_CASE("claim regularization: the quick profile writes a report with a verdict", "[claims][quick]") {

@@ -17,6 +17,7 @@
 #include "experiments/claims/claims.h"
 #include "experiments/claims/data.h"
 #include "experiments/claims/probes.h"
+#include "experiments/claims/regime.h"
 #include "experiments/claims/report.h"
 #include "experiments/claims/run_config.h"
 #include "experiments/plot.h"
@@ -116,8 +117,10 @@ public:
         std::map<std::string, std::vector<ArmSeed>> arms;
         for (int s = 0; s < seeds_; ++s)
             for (const std::string& norm : kArms) arms[norm].push_back(train_arm(norm, static_cast<uint64_t>(s)));
-        std::map<std::string, DeepInit> deep;
-        for (const std::string& norm : kArms) deep[norm] = deep_mlp_at_init(norm);
+        std::map<int, std::map<std::string, DeepInit>> deep_by_depth;  // hidden layers -> arm -> measurements
+        for (int depth : deep_depths())
+            for (const std::string& norm : kArms) deep_by_depth[depth][norm] = deep_mlp_at_init(norm, depth);
+        const std::map<std::string, DeepInit>& deep = deep_by_depth.at(kDeepLayers);
 
         ClaimResult result;
         result.data = fmt::format("{}: {} training images (probes on the first {}), {} held-out validation images",
@@ -126,6 +129,7 @@ public:
         SmoothnessFindings with_deep = findings;
         report_deep(deep, with_deep, result.body);
         std::tie(result.verdict, result.reason) = gradients_verdict(with_deep);
+        result.body = regime_map(findings, deep_by_depth, result) + result.body;
         result.key_result = fmt::format(
             "none/BN: loss range {}x, gradient change {}x, beta {}x, layer spread {}x; deep BN MLP at init: first/last "
             "‖g‖ {}",
@@ -179,9 +183,55 @@ private:
         return {std::move(probe.samples), run.result.last.test_accuracy, run.result.diverged};
     }
 
-    DeepInit deep_mlp_at_init(const std::string& norm) const {
+    // The regime axis of the deep-MLP check: hidden layers of the ReLU MLP at initialization.
+    std::vector<int> deep_depths() const { return ctx_.quick() ? std::vector<int>{5, 20} : std::vector<int>{5, 10, 20, 40}; }
+
+    // first/last-hidden-layer ‖dL/dW‖ per seed of one deep MLP.
+    static std::vector<double> first_over_last(const DeepInit& d, int hidden_layers) {
+        std::vector<double> ratio;
+        for (const auto& norms : d.norms) ratio.push_back(norms[0] / norms[static_cast<size_t>(hidden_layers - 1)]);
+        return ratio;
+    }
+
+    // Along depth: the verdict at each depth is the rule's, with the deep-MLP check at that
+    // depth (the landscape measures are the CNN's, the same at every point).
+    std::string regime_map(const SmoothnessFindings& findings,
+                           const std::map<int, std::map<std::string, DeepInit>>& deep_by_depth, ClaimResult& result) const {
+        RegimeSeries series{"ReLU MLP at init", "hidden layers", {}};
+        Table t{{"hidden layers", "first/last ‖dL/dW‖: bn", "none", "verdict at this depth"}, {}};
+        Curve bn_curve{"bn", {}, {}, {}, {}}, none_curve{"none", {}, {}, {}, {}};
+        for (const auto& [depth, arms] : deep_by_depth) {
+            SmoothnessFindings f = findings;
+            const std::vector<double> bn = first_over_last(arms.at("bn"), depth), none = first_over_last(arms.at("none"), depth);
+            f.deep_bn_first_over_last = geometric_mean(bn);
+            f.deep_none_first_over_last = geometric_mean(none);
+            const std::string verdict = gradients_verdict(f).first;
+            series.points.push_back({double(depth), verdict, fmt::format("BN first/last {}", significant(f.deep_bn_first_over_last))});
+            t.rows.push_back({std::to_string(depth), significant(f.deep_bn_first_over_last),
+                              significant(f.deep_none_first_over_last), verdict});
+            for (auto [curve, values] : {std::pair{&bn_curve, &bn}, std::pair{&none_curve, &none}}) {
+                curve->x.push_back(depth);
+                curve->mean.push_back(geometric_mean(*values));
+                curve->low.push_back(*std::min_element(values->begin(), values->end()));
+                curve->high.push_back(*std::max_element(values->begin(), values->end()));
+            }
+        }
+        result.regime_axis = "depth (hidden layers) of a ReLU MLP at initialization, for Yang et al.'s explosion";
+        result.where_it_holds = where_it_holds(std::vector{series});
+        PlotSpec spec{"first/last-layer gradient norm at initialization against depth", "hidden layers",
+                      "‖dL/dW_1‖ / ‖dL/dW_last hidden‖", {bn_curve, none_curve}, true, "top left"};
+        spec.log_x = true;
+        spec.reference_y = 10;
+        spec.reference_label = "10x (the rule's explosion)";
+        return fmt::format("### Where it holds\n\nThe verdict at each depth of the deep-MLP check (geometric mean over "
+                           "seeds; the landscape measures are the CNN's, the same at every depth): **{}**.\n\n",
+                           describe_series(series)) +
+               t.markdown() + figure(ctx_.dir(), "explosion_vs_depth", spec, "Geometric mean over seeds, band: min to max.");
+    }
+
+    DeepInit deep_mlp_at_init(const std::string& norm, int hidden_layers) const {
         DeepInit out;
-        const ModelConfig model{.arch = "mlp", .norm = norm, .activation = "relu", .mlp_hidden_layers = kDeepLayers};
+        const ModelConfig model{.arch = "mlp", .norm = norm, .activation = "relu", .mlp_hidden_layers = hidden_layers};
         const InputSpec input{data_.train.channels, data_.train.height, data_.train.width,
                               static_cast<int64_t>(data_.train.class_names.size())};
         for (int s = 0; s < seeds_; ++s) {
