@@ -287,11 +287,11 @@ private:
                 x.push_back(static_cast<double>(c.batch * r.values_per_sample));
                 per_point.push_back(differences(r.error.at("bn").at(c.batch), r.error.at("bn").at(kReferenceBatch)));
             }
-            spec.curves.push_back(points_curve(f->name, x, per_point));
+            spec.curves.push_back(effect_curve(f->name, x, per_point));
         }
         return "### Where it holds\n\n" + t.markdown() +
                figure(ctx_.dir(), "bn_change_vs_values_per_statistic", spec,
-                      "Mean over paired seeds, band: min to max.");
+                      "Mean over paired seeds, band: its 95% bootstrap CI.");
     }
 
     std::vector<std::string> deviations() const {

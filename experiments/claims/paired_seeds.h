@@ -6,9 +6,11 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <span>
 #include <vector>
 
+#include "experiments/plot.h"
 #include "experiments/stats.h"
 
 namespace bnlab::claims {
@@ -37,5 +39,11 @@ struct SpeedUp {
     Interval ci;
 };
 SpeedUp speed_up(std::span<const double> per_seed_ratios);
+
+// An effect along a regime axis, its band the 95% bootstrap CI (not the seeds' range): at each
+// x[i], the paired effect (mean) or the speed-up (median) of per_point[i]'s per-seed values.
+// Non-finite values are left out; a point with none is left out of the curve.
+Curve effect_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point);
+Curve speed_up_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point);
 
 }  // namespace bnlab::claims
