@@ -36,7 +36,7 @@ void run_claims(const CLI::App* command, ClaimsArgs& args) {
         for (const claims::Claim& c : claims::all_claims()) names += c.name + ", ";
         fail(command, kUsageError, "unknown claim '" + args.name + "': use one of " + names + "or all");
     }
-    if (!args.force)
+    if (!args.force && !args.options.reuse_finished_runs)
         for (const claims::Claim* c : selected)
             refuse_existing_output(command, args.options.out_dir + "/" + c->name, "the report of claim " + c->name);
     args.options.log = [](const std::string& line) {
@@ -79,6 +79,9 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
     run->add_option("--threads", args->options.threads, "threads (0: all cores)")->capture_default_str();
     run->add_option("--out", args->options.out_dir, "output directory (each claim writes OUT/<claim>/)")->capture_default_str();
     run->add_flag("--force", args->force, "replace a claim's previous report in OUT/<claim>/");
+    run->add_flag("--resume", args->options.reuse_finished_runs,
+                  "continue an interrupted claim run in OUT: runs it finished with the same settings are read back, "
+                  "not trained again (convergence; other claims train every run)");
     run->allow_extras();
     run->callback([run, args] {
         reject_extras(run);

@@ -102,3 +102,28 @@ TEST_CASE("claim covariate-shift: the quick profile writes a report with a verdi
     const std::string report = check_quick_run_on_shared_data("covariate-shift", "mnist");
     if (!report.empty()) CHECK_THAT(report, Catch::Contains("drift of the typical unit") && Catch::Contains("cos(G, G')"));
 }
+
+TEST_CASE("claims run --resume reads back the runs an earlier run finished and writes the same report",
+          "[claims][quick]") {
+    test::TempDir dir;
+    claims::ClaimOptions options;
+    std::vector<std::string> lines;
+    options.log = [&](const std::string& line) { lines.push_back(line); };
+    const auto first = check_quick_run("convergence", dir, options);
+    const size_t trained = std::count_if(lines.begin(), lines.end(),
+                                         [](const std::string& l) { return l.find("after") != std::string::npos; });
+    REQUIRE(trained > 0);
+    // A run left unfinished (its marker still there) and one with other settings are trained again.
+    std::ofstream(first.claim_dir / "runs" / "mlp2-bn-lr0.3-seed1" / "run.incomplete") << "";
+    lines.clear();
+    options.reuse_finished_runs = true;
+    const auto resumed = check_quick_run("convergence", dir, options);
+    const auto count = [&](const std::string& what) {
+        return std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
+    };
+    CHECK(count("read back") > 0);
+    CHECK(count("mlp2-bn-lr0.3-seed1: eval accuracy") == 1);  // the unfinished one, trained again
+    CHECK(resumed.outcome.verdict == first.outcome.verdict);
+    CHECK(resumed.outcome.key_result == first.outcome.key_result);
+    CHECK(resumed.outcome.reason == first.outcome.reason);
+}

@@ -9,11 +9,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "experiments/claims/report.h"
+#include "train/model_file.h"
 #include "train/run_recorder.h"
 
 namespace bnlab::claims {
@@ -87,6 +89,35 @@ TrainedRun ClaimContext::train(const std::string& run_name, const TrainConfig& c
     return run;
 }
 
+std::optional<ClaimContext::FinishedRun> ClaimContext::finished_run(const std::string& run_name,
+                                                                  const TrainConfig& config) const {
+    if (!options_.reuse_finished_runs) return std::nullopt;
+    const std::filesystem::path dir = std::filesystem::path(dir_) / "runs" / run_name;
+    if (std::filesystem::exists(dir / kRunIncompleteMarker) || !std::filesystem::exists(dir / "model.safetensors"))
+        return std::nullopt;
+    TrainConfig c = config;
+    if (options_.threads > 0) c.threads = options_.threads;
+    std::ifstream config_file(dir / "config.json");
+    std::ifstream metrics_file(dir / "metrics.csv");
+    if (!config_file || !metrics_file) return std::nullopt;
+    try {
+        if (nlohmann::json::parse(config_file) != to_json(c)) return std::nullopt;
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;  // not a config bnlab wrote: train the run again
+    }
+    const std::string csv{std::istreambuf_iterator<char>(metrics_file), std::istreambuf_iterator<char>()};
+    // The gradient-norm columns, from the header: step,...,status,grad_norm.<name>,...
+    std::vector<std::string> grad_names;
+    std::stringstream header(csv.substr(0, csv.find('\n')));
+    for (std::string column; std::getline(header, column, ',');)
+        if (column.starts_with("grad_norm.")) grad_names.push_back(column.substr(10));
+    FinishedRun run{metrics_rows(csv, grad_names, (dir / "metrics.csv").string()),
+                    csv.find(",diverged") != std::string::npos};
+    log(fmt::format("  {}: finished before, read back ({} rows{})", run_name, run.rows.size(),
+                    run.diverged ? ", diverged" : ""));
+    return run;
+}
+
 void ClaimContext::log(const std::string& line) const {
     if (options_.log) options_.log(line);
 }
@@ -105,6 +136,8 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
     if (result.verdict != "confirmed" && result.verdict != "refuted" && result.verdict != "depends")
         throw Error("claim " + claim.name + ": verdict must be confirmed, refuted or depends, got '" + result.verdict + "'");
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // The runs' thread count (a resumed claim run may not have trained any run itself).
+    const int threads = options.threads > 0 ? options.threads : num_threads();
 
     std::string r = fmt::format("# Claim: {}\n\n> {}\n\n", claim.title, claim.statement);
     r += fmt::format("**Verdict: {}**: {}\n\n", result.verdict, result.reason);
@@ -121,7 +154,7 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
     r += fmt::format("## What was run\n\n```\n{}\n```\n\n", options.command_line.empty() ? "bnlab claims run " + claim.name
                                                                                          : options.command_line);
     r += fmt::format("- profile: {}\n- data: {}\n- threads: {}\n- wall time: {:.1f}s ({:.1f} min)\n- date: {}\n",
-                     options.quick ? "quick" : "default", result.data, num_threads(), wall, wall / 60, today());
+                     options.quick ? "quick" : "default", result.data, threads, wall, wall / 60, today());
     r += fmt::format("- bnlab 0.1, {}, g++ {}\n", openblas_get_config(), __VERSION__);
     r += "- every run's config.json, metrics.csv and train.log are under `runs/`; plots and their data under `plots/`\n";
     const std::string report = context.dir() + "/report.md";
@@ -131,7 +164,7 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
                                     {"reason", result.reason}, {"key_result", result.key_result},
                                     {"regime_axis", result.regime_axis}, {"where_it_holds", result.where_it_holds},
                                     {"profile", options.quick ? "quick" : "default"}, {"wall_seconds", wall},
-                                    {"threads", num_threads()}, {"date", today()}};
+                                    {"threads", threads}, {"date", today()}};
     write_text_atomically(context.dir() + "/summary.json", summary.dump(2) + "\n");
     context.log(fmt::format("claim {}: {} ({:.1f}s); report {}", claim.name, result.verdict, wall, report));
     return {claim.name, result.verdict, result.reason, result.key_result, report, wall};

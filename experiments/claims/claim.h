@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ struct ClaimOptions {
     std::string out_dir = "results/claims";
     int threads = 0;            // 0: all cores
     std::string command_line;   // quoted in the reports
+    // Continue an interrupted run of the claim in out_dir: a claim that needs nothing but a run's
+    // metrics (ClaimContext::finished_run) reads back the runs that finished there with the same
+    // settings instead of training them again.
+    bool reuse_finished_runs = false;
     std::function<void(const std::string&)> log;  // progress lines (may be empty)
 };
 
@@ -66,6 +71,15 @@ public:
                      TrainObserver* extra = nullptr);
 
     void log(const std::string& line) const;
+
+    // With ClaimOptions::reuse_finished_runs: the run DIR/<claim>/runs/<run_name> as a finished
+    // run of `config` left it (config.json equal to `config`'s, no run.incomplete marker, its
+    // model written), read back from its metrics.csv; nullopt otherwise (train it).
+    struct FinishedRun {
+        std::vector<MetricsRow> rows;
+        bool diverged = false;
+    };
+    std::optional<FinishedRun> finished_run(const std::string& run_name, const TrainConfig& config) const;
 
 private:
     ClaimOptions options_;

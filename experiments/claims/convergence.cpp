@@ -213,9 +213,15 @@ private:
                   double target) {
         const std::string name = fmt::format("{}{}-{}-lr{}-seed{}", f.name, depth, arm.name, lr, seed);
         if (auto it = cache_.find(name); it != cache_.end()) return it->second;
-        StopAtTarget stop(target);
-        TrainedRun run = ctx_.train(name, config(f, d, depth, arm, lr, seed), d.train, d.validation, &stop);
+        const TrainConfig c = config(f, d, depth, arm, lr, seed);
         Outcome o;
+        if (const auto done = ctx_.finished_run(name, c)) {  // a resumed claim run: the run's rows are all it needs
+            o.rows = done->rows;
+            o.last_accuracy = done->diverged || o.rows.empty() ? NAN : o.rows.back().test_accuracy;
+            return cache_[name] = o;
+        }
+        StopAtTarget stop(target);
+        TrainedRun run = ctx_.train(name, c, d.train, d.validation, &stop);
         o.rows = run.rows;
         o.last_accuracy = run.result.diverged ? NAN : run.result.last.test_accuracy;
         return cache_[name] = o;
