@@ -205,8 +205,10 @@ private:
     static std::string ceiling_text(const Family& f, const DepthResult& p) {
         if (p.bn.summary.largest_stable + 1 >= static_cast<int>(f.grid.size()))
             return "none within the grid (BN stable at every rate)";
+        const bool split_at_top = p.split.summary.largest_stable + 1 == static_cast<int>(f.grid.size());
         return p.ceiling_from_unnormalized
-                   ? fmt::format("the unnormalized layers (bn-split stable up to {})", stable_text(f, p.split))
+                   ? fmt::format("the unnormalized layers (bn-split stable up to {}{})", stable_text(f, p.split),
+                                 split_at_top ? ", the grid's top" : "")
                    : "the normalized layers (bn-split fails where bn does)";
     }
 
