@@ -139,7 +139,7 @@ TEST_CASE("the landscape probe agrees with a first-order expansion along the gra
     CHECK(s.layer_spread() >= 1.0);
 }
 
-TEST_CASE("the ICS probe: no earlier layer means no shift; noisy BN's fresh noise shifts", "[claims][probes]") {
+TEST_CASE("the ICS probe: no earlier layer means no shift, noisy BN's fresh noise shifts", "[claims][probes]") {
     auto model = make_model({.arch = "mlp", .norm = "noisy-bn", .mlp_width = 16}, kQuadrantInput, 9);
     const FixedBatch batch = fixed_batch(quadrant_train(), 0, 64, quadrant_train());
     const std::vector<WeightLayer> layers = weight_layers(*model);

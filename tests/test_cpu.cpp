@@ -85,7 +85,7 @@ TEST_CASE("cpu_features agrees with the kernel's flags in /proc/cpuinfo", "[cpu]
                          flags.count("avx512vl")));
 }
 
-TEST_CASE("parse_kernels: auto, portable, avx512; anything else names its source", "[cpu]") {
+TEST_CASE("parse_kernels: auto, portable, avx512, anything else names its source", "[cpu]") {
     CHECK(parse_kernels("auto", "x") == Kernels::automatic);
     CHECK(parse_kernels("automatic", "x") == Kernels::automatic);
     CHECK(parse_kernels("portable", "x") == Kernels::portable);
@@ -129,7 +129,7 @@ TEST_CASE("BNLAB_KERNELS: unset or empty is auto, a value is parsed, a bad one n
     CHECK_THROWS_WITH(kernels_from_environment(), Catch::Contains("BNLAB_KERNELS") && Catch::Contains("'fast'"));
 }
 
-TEST_CASE("set_kernels chooses the library of every later product; the environment is read only once",
+TEST_CASE("set_kernels chooses the library of every later product, the environment is read only once",
           "[cpu][blis]") {
     const SavedKernels saved;
     set_kernels(Kernels::portable);

@@ -21,7 +21,7 @@ std::vector<TrainedState> run_parallel(int ranks, BnSync mode, const std::vector
 
 }  // namespace
 
-TEST_CASE("data parallel: R ranks x B/R equal one process (bn-sync all: BN over B; none: ghost BN of B/R)",
+TEST_CASE("data parallel: R ranks x B/R equal one process (bn-sync all: BN over B, none: ghost BN of B/R)",
           "[parallel]") {
     for (const auto& [ranks, batch] : std::vector<std::pair<int, int64_t>>{{2, 12}, {3, 12}, {3, 10}}) {
         for (const BnSync mode : {BnSync::all, BnSync::none}) {

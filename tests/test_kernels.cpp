@@ -320,7 +320,7 @@ std::vector<std::vector<float>> train_steps(const std::string& arch, const std::
 
 }  // namespace
 
-TEST_CASE("training steps: the same thread count gives the same bits; 1 and 2 threads agree to rounding",
+TEST_CASE("training steps: the same thread count gives the same bits, 1 and 2 threads agree to rounding",
           "[kernels][determinism]") {
     for (const std::string arch : {"mnist-cnn", "cifar-cnn"})
         for (const std::string norm : {"none", "bn", "gn"}) {

@@ -125,7 +125,7 @@ TEST_CASE("spec shape mistakes name the layer", "[models][spec]") {
           "gn_groups: 5 does not divide the 12 channels of layer 1 of the spec");
 }
 
-TEST_CASE("named models are specs; their resolved spec builds the same network", "[models][spec]") {
+TEST_CASE("named models are specs, their resolved spec builds the same network", "[models][spec]") {
     CHECK(model_spec({.arch = "mnist-cnn"}) == "conv32-norm-act-pool2-conv64-norm-act-pool2-flatten-fc128-norm-act-dropout-fc");
     CHECK(resolved_spec({.arch = "mnist-cnn", .norm = "bn"}) ==
           "conv32-bn-relu-maxpool2-conv64-bn-relu-maxpool2-flatten-fc128-bn-relu-fc");
@@ -172,7 +172,7 @@ TEST_CASE("resnet20 is He et al.'s CIFAR ResNet-20 with option-A shortcuts", "[m
     for (size_t i = 0; i < pr.size(); ++i) CHECK(pr[i].to_vector() == pp[i].to_vector());
 }
 
-TEST_CASE("option-A shortcut: subsample and zero channels; pad_channels' gradient", "[models][residual][gradcheck]") {
+TEST_CASE("option-A shortcut: subsample and zero channels, pad_channels' gradient", "[models][residual][gradcheck]") {
     Generator gen(3);
     const Tensor x = Tensor::randn({2, 3, 5, 5}, gen);
     Residual block(std::make_shared<Sequential>(), 2, 1, 2);

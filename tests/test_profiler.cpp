@@ -66,7 +66,7 @@ TEST_CASE("the profiler records each op's forward and backward under its tape na
     CHECK(find_op(profiler, "conv2d")->forward_calls == 0);
 }
 
-TEST_CASE("without an active profiler nothing is recorded; profilers nest like scopes", "[profiler]") {
+TEST_CASE("without an active profiler nothing is recorded, profilers nest like scopes", "[profiler]") {
     Generator gen(2);
     CHECK(Profiler::active() == nullptr);
     conv_relu_step(gen);  // no profiler: must simply work

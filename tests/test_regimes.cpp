@@ -100,7 +100,7 @@ TEST_CASE("learning-rate factors scale each parameter's update", "[optim][param_
     CHECK_THROWS_AS(sgd.set_lr_factors({1.0, -1.0, 1.0}), Error);
 }
 
-TEST_CASE("unnormalized_lr equal to lr changes nothing; another value changes only the unnormalized layers",
+TEST_CASE("unnormalized_lr equal to lr changes nothing, and another value changes the run",
           "[trainer][param_groups]") {
     const Dataset train = test::quadrants(256, 1), eval = test::quadrants(64, 2);
     const auto run = [&](double unnormalized_lr) {

@@ -7,7 +7,7 @@
 
 using namespace bnlab;
 
-TEST_CASE("retain_grad keeps an op output's gradient after backward; others are freed", "[tape][retain_grad]") {
+TEST_CASE("retain_grad keeps an op output's gradient after backward, others are freed", "[tape][retain_grad]") {
     Tensor x = Tensor::from_vector({4}, {-1, 2, -3, 4});
     x.set_requires_grad();
     Tape tape;

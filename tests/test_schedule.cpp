@@ -42,7 +42,7 @@ TEST_CASE("schedules give PyTorch's learning rates", "[optim][schedule][pytorch]
     check_schedule(LinearWarmup(0.25, 3, std::make_unique<StepDecay>(base_lr, 5, 0.1)), file, "warmup_step_decay");
 }
 
-TEST_CASE("a constant schedule is constant; schedule options are checked", "[optim][schedule]") {
+TEST_CASE("a constant schedule is constant, schedule options are checked", "[optim][schedule]") {
     const ConstantSchedule constant(0.05);
     for (int64_t t : {0, 1, 1000000}) CHECK(constant.lr(t) == 0.05);
     CHECK(StepDecay(0.1, 3).lr(3) == Approx(0.01));  // gamma defaults to 0.1, as StepLR

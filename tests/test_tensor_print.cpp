@@ -41,7 +41,7 @@ TEST_CASE("printing a tensor: nested rows, aligned columns, the shape", "[tensor
     CHECK(printed(w) == "tensor([1., 1.], shape=(2), requires_grad)");
 }
 
-TEST_CASE("printing a big tensor shows its corners; a long row wraps at 80 columns", "[tensor][print]") {
+TEST_CASE("printing a big tensor shows its corners, a long row wraps at 80 columns", "[tensor][print]") {
     std::vector<float> v(40 * 40);
     for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
     const std::string big = printed(Tensor::from_vector({40, 40}, v));

@@ -62,7 +62,7 @@ TEST_CASE("the trainer learns a simple task and evaluates it", "[trainer]") {
     }
 }
 
-TEST_CASE("two runs with the same seed are bit-identical; another seed differs", "[trainer][determinism]") {
+TEST_CASE("two runs with the same seed are bit-identical, another seed differs", "[trainer][determinism]") {
     const auto run = [](uint64_t seed) {
         TrainConfig c = small_config("mnist-cnn", "bn");
         c.seed = seed;

@@ -304,7 +304,7 @@ TEST_CASE("twins: result files round-trip through JSON, NaN as null", "[twins]")
     CHECK_THROWS_WITH(read_twin_results(nlohmann::json::object(), "x.json"), Catch::Contains("x.json"));
 }
 
-TEST_CASE("twins: bnlab claims twin-run --tiny writes the protocol, inits and orders; twin-report reads them",
+TEST_CASE("twins: bnlab claims twin-run --tiny writes the protocol, inits and orders, twin-report reads them",
           "[twins][cli]") {
     test::TempDir dir;
     const auto out = dir / "twins";
