@@ -168,13 +168,18 @@ void add_train_command(CLI::App& app) {
             if (args->out.empty())
                 args->out = fmt::format("runs/{}-{}-seed{}", bnlab::is_model_name(args->config.model.arch) ? args->config.model.arch : "spec",
                                         args->config.model.norm, args->config.seed);
-            if (!args->force)
-                refuse_existing_output(cmd, args->out, "a previous run", " or --resume " + args->out + " to continue it");
         }
         // Under mpirun -np N: every rank runs this; MPI ends when `world` goes.
         std::unique_ptr<bnlab::MpiCollective> world = join_launched_group(cmd, args->config.bn_sync);
         int code = 0;
-        run_on_ranks(cmd, world.get(), [&] { code = run_train(cmd, *args, world.get()); });
+        run_on_ranks(cmd, world.get(), [&] {
+            // Only rank 0 looks: it alone writes the run directory, and a slower rank could
+            // otherwise find the directory rank 0 has just created and refuse (its refusal
+            // stops every rank).
+            if (args->resume.empty() && !args->force && (!world || world->rank() == 0))
+                refuse_existing_output(cmd, args->out, "a previous run", " or --resume " + args->out + " to continue it");
+            code = run_train(cmd, *args, world.get());
+        });
         if (code != 0) throw CLI::RuntimeError(code);
     });
 }

@@ -82,5 +82,14 @@ if(BNLAB_HAVE_MPI)
                    --limit 256 --test-limit 64 --batch 32 --threads 1 --bn-sync all --force
                    --out ${CMAKE_CURRENT_BINARY_DIR}/mpi_train_run)
   set_tests_properties("mpi: mpirun -np 2 bnlab train --bn-sync all" PROPERTIES ENVIRONMENT "${BNLAB_MPI_ENV}" TIMEOUT 120
-                       PASS_REGULAR_EXPRESSION "data parallel: 2 ranks x batch 16 = global batch 32, --bn-sync all.*wrote ")
+                       PASS_REGULAR_EXPRESSION "data parallel: 2 ranks x batch 16 = global batch 32, --bn-sync all.*wrote "
+                       FIXTURES_SETUP mpi_train_run)
+  # Run again without --force: rank 0 refuses the directory it wrote, and stops every rank.
+  add_test(NAME "mpi: mpirun -np 2 bnlab train refuses to overwrite a previous run"
+           COMMAND ${BNLAB_MPIRUN} $<TARGET_FILE:bnlab_cli> train --model small-cnn --norm bn --steps 2 --eval-every 2
+                   --limit 256 --test-limit 64 --batch 32 --threads 1 --bn-sync all
+                   --out ${CMAKE_CURRENT_BINARY_DIR}/mpi_train_run)
+  set_tests_properties("mpi: mpirun -np 2 bnlab train refuses to overwrite a previous run" PROPERTIES
+                       ENVIRONMENT "${BNLAB_MPI_ENV}" TIMEOUT 120 FIXTURES_REQUIRED mpi_train_run
+                       PASS_REGULAR_EXPRESSION "already holds a previous run.*rank 0/2: failed: stopping every rank")
 endif()
