@@ -94,8 +94,14 @@ TEST_CASE("claim inference: the quick profile writes a report with a verdict", "
 }
 
 TEST_CASE("claim placement: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const std::string report = check_quick_run_on_shared_data("placement", "cifar10");
-    if (!report.empty()) CHECK_THAT(report, Catch::Contains("Conv → ReLU → BN") && Catch::Contains("plots/training_loss.png"));
+    test::TempDir dir;
+    const auto run = check_quick_run_on_shared_data("placement", "cifar10", dir);
+    if (!run) return;
+    check_regime_map(*run, "the activation");
+    CHECK_THAT(run->report, Catch::Contains("Conv → relu → BN") && Catch::Contains("Conv → BN → tanh") &&
+                                Catch::Contains("plots/training_loss_tanh.png"));
+    const std::string config = test::read_text(run->claim_dir / "runs" / "tanh-after-lr0.03-seed0" / "config.json");
+    CHECK_THAT(config, Catch::Contains("\"activation\": \"tanh\"") && Catch::Contains("\"norm_after_activation\": true"));
 }
 
 TEST_CASE("claim covariate-shift: the quick profile writes a report with a verdict", "[claims][quick]") {

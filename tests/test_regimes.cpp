@@ -46,6 +46,12 @@ TEST_CASE("a regime series reads as stretches of one verdict with their boundari
     CHECK(describe_series(one_model) == "confirmed for depth 20");
     CHECK(where_it_holds(std::vector{depth_series({"refuted", "depends"})}) == "nowhere tested");
 
+    RegimeSeries activations{"cifar-cnn", "activation", {{0, "refuted", "", "relu"}, {1, "confirmed", "+2.1", "tanh"},
+                                                          {2, "confirmed", "+3.0", "sigmoid"}}};
+    CHECK(describe_series(activations) == "refuted for activation relu, confirmed for activation tanh, sigmoid (tanh: +2.1; "
+                                          "sigmoid: +3.0)");
+    CHECK(where_it_holds(std::vector{activations}) == "cifar-cnn: activation tanh, sigmoid");
+
     RegimeSeries unordered{"mlp", "depth", {{8, "refuted", ""}, {4, "refuted", ""}}};
     CHECK_THROWS_AS(describe_series(unordered), Error);
 }

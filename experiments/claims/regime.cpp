@@ -30,9 +30,15 @@ std::vector<Stretch> stretches(const RegimeSeries& s) {
 }
 
 std::string x_text(double x) { return fmt::format("{:g}", x); }
+std::string point_text(const RegimePoint& p) { return p.label.empty() ? x_text(p.x) : p.label; }
 
-// "depth >= 8", "depth <= 4", "depth 4-8", "depth 8"
+// "depth >= 8", "depth <= 4", "depth 4-8", "depth 8"; categorical: "activation relu, tanh"
 std::string range_text(const RegimeSeries& s, const Stretch& r) {
+    if (!s.points[r.first].label.empty()) {
+        std::vector<std::string> names;
+        for (size_t i = r.first; i <= r.last; ++i) names.push_back(s.points[i].label);
+        return fmt::format("{} {}", s.axis, fmt::join(names, ", "));
+    }
     const std::string lo = x_text(s.points[r.first].x), hi = x_text(s.points[r.last].x);
     const size_t n = s.points.size();
     if (n == 1) return fmt::format("{} {}", s.axis, lo);
@@ -45,7 +51,7 @@ std::string range_text(const RegimeSeries& s, const Stretch& r) {
 std::string effects_text(const RegimeSeries& s, const Stretch& r) {
     std::vector<std::string> parts;
     for (size_t i = r.first; i <= r.last; ++i)
-        if (!s.points[i].effect.empty()) parts.push_back(fmt::format("{}: {}", x_text(s.points[i].x), s.points[i].effect));
+        if (!s.points[i].effect.empty()) parts.push_back(fmt::format("{}: {}", point_text(s.points[i]), s.points[i].effect));
     return parts.empty() ? "" : fmt::format(" ({})", fmt::join(parts, "; "));
 }
 
@@ -70,7 +76,7 @@ std::string where_it_holds(std::span<const RegimeSeries> series) {
             if (r.verdict == "confirmed") ranges.push_back(range_text(s, r));
         if (ranges.empty()) continue;
         // A one-point series is a model, not an axis: its name says it all.
-        parts.push_back(s.points.size() == 1 ? fmt::format("{} ({} {})", s.family, s.axis, x_text(s.points[0].x))
+        parts.push_back(s.points.size() == 1 ? fmt::format("{} ({} {})", s.family, s.axis, point_text(s.points[0]))
                                              : fmt::format("{}: {}", s.family, fmt::join(ranges, ", ")));
     }
     return parts.empty() ? "nowhere tested" : fmt::format("{}", fmt::join(parts, "; "));

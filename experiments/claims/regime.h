@@ -19,6 +19,9 @@ struct RegimePoint {
     double x = 0;          // the axis value (a depth, a number of values per statistic, ...)
     std::string verdict;   // confirmed | refuted | depends at this point
     std::string effect;    // the number behind it, e.g. "3.1x [2.2, 4.0]"; may be empty
+    // A categorical axis (e.g. the activation): the point's name, shown instead of x; x then
+    // only orders the points.
+    std::string label;
 };
 
 // One family of models along one axis, its points in increasing x.
@@ -31,7 +34,9 @@ struct RegimeSeries {
 // The series as text, its points grouped into contiguous stretches of one verdict:
 //   "confirmed for depth >= 8 (8: 2.9x [2.1, 3.5]; 16: 5.0x [3.3, inf]), refuted for depth <= 4"
 //   "confirmed at every point tested (depth 2-16)"
-// A middle stretch reads "depends for depth 4-8". Effects are quoted for confirmed points.
+// A middle stretch reads "depends for depth 4-8". Effects are quoted for confirmed points. On a
+// categorical axis (points with labels) a stretch lists its points: "refuted for activation
+// relu, tanh".
 std::string describe_series(const RegimeSeries& series);
 
 // Where the claim holds, for an index column: each family's confirmed stretch, e.g.
