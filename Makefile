@@ -25,7 +25,7 @@ DEMO_OUT  ?= demo
 DEMO_ARGS ?= --dataset fashion-mnist --model mnist-cnn --arms none,bn --seeds 3 \
              --limit 30000 --test-limit 5000 --epochs 1 --eval-every 20 --lr 0.05 --momentum 0.9
 
-.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-compare torch claims-twin clean
+.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-compare torch claims-twin claims-index clean
 
 # Installs only what is missing; runs `apt-get update` only when something is.
 deps:
@@ -107,6 +107,19 @@ claims-twin: build torch
 	$(BUILD)/bnlab claims twin-run --out $(TWIN_DIR) --threads $(TWIN_THREADS) --force
 	/usr/bin/python3 experiments/twins/twin.py $(TWIN_DIR)
 	$(BUILD)/bnlab claims twin-report $(TWIN_DIR) --out results/claims/twins.md
+
+# results/claims/index.md from the claims' summaries, and the same table in the README (between
+# its claims-index markers, links made relative to the project root).
+claims-index: configure
+	cmake --build $(BUILD) -j $(JOBS) --target bnlab_cli
+	$(BUILD)/bnlab claims index --out results/claims
+	@awk 'BEGIN { while ((getline line < "results/claims/index.md") > 0) \
+	        if (line ~ /^\|/ || line ~ /^Total/) table = table (line ~ /^Total/ ? "\n" : "") line "\n" } \
+	      /<!-- claims-index:end -->/ { skip = 0 } \
+	      !skip { print } \
+	      /<!-- claims-index:begin -->/ { skip = 1; gsub(/\]\(/, "](results/claims/", table); printf "%s", table }' \
+	  README.md > README.md.tmp && mv README.md.tmp README.md
+	@echo "README.md: claims table updated from results/claims/index.md"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
