@@ -64,8 +64,8 @@ Curve band_curve(const std::string& label, const std::vector<const std::vector<M
     return c;
 }
 
-Curve points_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point,
-                   double scale) {
+Curve summary_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point,
+                    const std::function<PointSummary(std::span<const double>)>& summary, double scale) {
     Curve c;
     c.label = label;
     for (size_t i = 0; i < x.size() && i < per_point.size(); ++i) {
@@ -73,12 +73,21 @@ Curve points_curve(const std::string& label, std::span<const double> x, const st
         for (double v : per_point[i])
             if (std::isfinite(v)) values.push_back(scale * v);
         if (values.empty()) continue;
+        const PointSummary s = summary(values);
         c.x.push_back(x[i]);
-        c.mean.push_back(mean_of(values));
-        c.low.push_back(*std::min_element(values.begin(), values.end()));
-        c.high.push_back(*std::max_element(values.begin(), values.end()));
+        c.mean.push_back(s.centre);
+        c.low.push_back(s.low);
+        c.high.push_back(s.high);
     }
     return c;
+}
+
+Curve points_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point,
+                   double scale) {
+    return summary_curve(label, x, per_point, [](std::span<const double> v) {
+        return PointSummary{mean_of(v), *std::min_element(v.begin(), v.end()),
+                            *std::max_element(v.begin(), v.end())};
+    }, scale);
 }
 
 Curve band_curve(const std::string& label, const std::vector<double>& x, const std::vector<std::vector<double>>& runs) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
 #include <span>
 #include <utility>
 #include <string>
@@ -50,6 +51,14 @@ Curve band_curve(const std::string& label, const std::vector<double>& x, const s
 // point with none is left out of the curve.
 Curve points_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point,
                    double scale = 1.0);
+
+// The same with each point summarized by `summary` from its finite values: the line's value and
+// the band's ends (points_curve: mean, min, max).
+struct PointSummary {
+    double centre, low, high;
+};
+Curve summary_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point,
+                    const std::function<PointSummary(std::span<const double>)>& summary, double scale = 1.0);
 
 // Writes DIR/NAME.dat, DIR/NAME.gp and DIR/NAME.png (atomically). Returns "" on success,
 // else why no PNG was made (gnuplot missing or failing); the .dat and .gp are written anyway.

@@ -29,41 +29,17 @@ SpeedUp speed_up(std::span<const double> per_seed_ratios) {
     return {median_of({per_seed_ratios.begin(), per_seed_ratios.end()}), bootstrap_median_ci(per_seed_ratios)};
 }
 
-namespace {
-
-// One point per x whose values are summarized by `summary` into (centre, CI).
-template <class Summary>
-Curve ci_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point,
-               Summary summary) {
-    Curve c;
-    c.label = label;
-    for (size_t i = 0; i < x.size() && i < per_point.size(); ++i) {
-        std::vector<double> finite;
-        for (double v : per_point[i])
-            if (std::isfinite(v)) finite.push_back(v);
-        if (finite.empty()) continue;
-        const auto [centre, ci] = summary(finite);
-        c.x.push_back(x[i]);
-        c.mean.push_back(centre);
-        c.low.push_back(ci.low);
-        c.high.push_back(ci.high);
-    }
-    return c;
-}
-
-}  // namespace
-
 Curve effect_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point) {
-    return ci_curve(label, x, per_point, [](std::span<const double> v) {
+    return summary_curve(label, x, per_point, [](std::span<const double> v) {
         const PairedEffect e = paired_effect(v);
-        return std::pair{e.mean, e.ci};
+        return PointSummary{e.mean, e.ci.low, e.ci.high};
     });
 }
 
 Curve speed_up_curve(const std::string& label, std::span<const double> x, const std::vector<std::vector<double>>& per_point) {
-    return ci_curve(label, x, per_point, [](std::span<const double> v) {
+    return summary_curve(label, x, per_point, [](std::span<const double> v) {
         const SpeedUp s = speed_up(v);
-        return std::pair{s.median, s.ci};
+        return PointSummary{s.median, s.ci.low, s.ci.high};
     });
 }
 
