@@ -1,11 +1,16 @@
+# Re-plot by hand: gnuplot gradient_predictiveness.gp (writes gradient_predictiveness.png beside it)
+here = ARG0[1:strlen(ARG0) - strlen('gradient_predictiveness.gp')]
+if (!exists('out')) out = here . 'gradient_predictiveness.png'
 set terminal pngcairo size 900,560 font ',11'
-set output 'results/claims/gradients/plots/gradient_predictiveness.png.tmp'
+set output out
 set title 'Gradient change along the gradient'
 set xlabel 'step'
 set ylabel 'max over eta of ‖grad L(w) - grad L(w - eta g)‖'
 set key top right
 set grid
+set autoscale fix
+set offsets graph 0, graph 0, graph 0.05, graph 0.05
 set logscale y
 set format y '%g'
-plot 'results/claims/gradients/plots/gradient_predictiveness.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'none', \
+plot here . 'gradient_predictiveness.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'none', \
      '' index 1 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 2 notitle, '' index 1 using 1:2 with lines lw 2 lc 2 title 'bn'
