@@ -109,7 +109,7 @@ public:
                         "image as training (im2col over the whole batch: 590 MB for the second conv), so the learning "
                         "curves are the training loss, and the test set is evaluated in batches of 25. 14 runs of about "
                         "170 CPU-seconds per activation, 28 in all: about 80 minutes on one thread, about 45 on two "
-                        "idle cores (--threads 2).",
+                        "idle cores with 2 threads per run.",
                         kTrainImages, kEpochs, kValidation, kSeeds),
             fmt::format("The training subset is the first {} of the {} training images found; the test set is the "
                         "full test split ({} images).",
