@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -109,8 +110,9 @@ std::optional<ClaimContext::FinishedRun> ClaimContext::finished_run(const std::s
     // The gradient-norm columns, from the header: step,...,status,grad_norm.<name>,...
     std::vector<std::string> grad_names;
     std::stringstream header(csv.substr(0, csv.find('\n')));
+    constexpr std::string_view kGradColumn = "grad_norm.";
     for (std::string column; std::getline(header, column, ',');)
-        if (column.starts_with("grad_norm.")) grad_names.push_back(column.substr(10));
+        if (column.starts_with(kGradColumn)) grad_names.push_back(column.substr(kGradColumn.size()));
     FinishedRun run{metrics_rows(csv, grad_names, (dir / "metrics.csv").string()),
                     csv.find(",diverged") != std::string::npos};
     log(fmt::format("  {}: finished before, read back ({} rows{})", run_name, run.rows.size(),
