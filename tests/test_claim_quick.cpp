@@ -66,12 +66,18 @@ TEST_CASE("claim regularization: the quick profile writes a report with a verdic
     const auto run = check_quick_run_on_shared_data("regularization", "cifar10", dir);
     if (!run) return;
     CHECK_THAT(run->report, Catch::Contains("gap at matched training accuracy") &&
-                                Catch::Contains("gap(none) - gap(bn), matched") && Catch::Contains("bn, batch 512"));
+                                Catch::Contains("gap(none) - gap(bn), matched") && Catch::Contains("bn, batch 512") &&
+                                Catch::Contains("## 300 training images") && Catch::Contains("## 1000 training images"));
+    check_regime_map(*run, "training images");
     // The fit curve starts before training (the observer sees the trainer first) and has a
-    // row per epoch (2 in the quick profile).
-    const std::string fit = test::read_text(run->claim_dir / "runs" / "bn-dropout0-batch64-seed0" / "fit.csv");
-    CHECK_THAT(fit, Catch::StartsWith("epoch,train_accuracy_eval_mode,test_accuracy\n0.0000,"));
+    // row per evaluation (every 16 of 32 steps in the quick profile), x in training images seen.
+    const std::string fit = test::read_text(run->claim_dir / "runs" / "bn-dropout0-batch64-n300-seed0" / "fit.csv");
+    CHECK_THAT(fit, Catch::StartsWith("images_seen,train_accuracy_eval_mode,test_accuracy\n0,") &&
+                        Catch::Contains("\n2048,"));
     CHECK(std::count(fit.begin(), fit.end(), '\n') == 4);
+    // GroupNorm with dropout and BN at batch 512 run at the largest size only.
+    CHECK(std::filesystem::exists(run->claim_dir / "runs" / "bn-dropout0-batch512-n1000-seed0"));
+    CHECK_FALSE(std::filesystem::exists(run->claim_dir / "runs" / "bn-dropout0-batch512-n300-seed0"));
 }
 
 TEST_CASE("claim batch-size: the quick profile writes a report with a verdict", "[claims][quick]") {
