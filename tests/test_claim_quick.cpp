@@ -111,8 +111,14 @@ TEST_CASE("claim placement: the quick profile writes a report with a verdict", "
 }
 
 TEST_CASE("claim covariate-shift: the quick profile writes a report with a verdict", "[claims][quick]") {
-    const std::string report = check_quick_run_on_shared_data("covariate-shift", "mnist");
-    if (!report.empty()) CHECK_THAT(report, Catch::Contains("drift of the typical unit") && Catch::Contains("cos(G, G')"));
+    test::TempDir dir;
+    const auto run = check_quick_run_on_shared_data("covariate-shift", "mnist", dir);
+    if (!run) return;
+    CHECK_THAT(run->report, Catch::Contains("drift of the typical unit") && Catch::Contains("cos(G, G')") &&
+                                Catch::Contains("### 3 hidden layers (Fig. 1's network)") &&
+                                Catch::Contains("### 6 hidden layers") && Catch::Contains("fc6: ‖G-G'‖/‖G‖") &&
+                                Catch::Contains("plots/ics_h6.png"));
+    check_regime_map(*run, "depth (hidden layers of the sigmoid MLP)");
 }
 
 TEST_CASE("claims run --resume reads back the runs an earlier run finished and writes the same report",

@@ -120,6 +120,7 @@ struct CovariateShiftFindings {
     double accuracy_bn = NAN, accuracy_noisy_bn = NAN;  // final test accuracy, %
     // Santurkar's ICS of the last hidden layer, ||G - G'|| / ||G||, median over training.
     double ics_none = NAN, ics_noisy_bn = NAN;
+    double accuracy_none = NAN;  // reported, not part of the rule
 };
 // Ioffe's Fig. 1: BN is flat if its drift <= 0.5, the baseline drifts if its drift >= 1.
 // Santurkar: supported if noisy BN's accuracy is within 1 point of BN's (or better) while its ICS

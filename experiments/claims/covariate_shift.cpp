@@ -2,12 +2,15 @@
 //
 // The exact Fig. 1 network: MNIST, 784-100-100-100-10 with sigmoids, weights ~ N(0, 0.01^2),
 // batch 60, plain SGD at lr 0.5, arms none / bn (BN before every hidden sigmoid) / noisy-bn
-// (BN followed by a random per-unit affine redrawn each step, Santurkar et al. 2018). Every 100
-// steps, without disturbing training (probes.h):
+// (BN followed by a random per-unit affine redrawn each step, Santurkar et al. 2018). The
+// regime axis is depth: the same network with 3 hidden layers (Fig. 1's) and with 6, since
+// the ICS argument is about shifts that compound through layers. Every 100 steps, without
+// disturbing training (probes.h):
 //   - the 15/50/85th percentiles, over 1000 fixed test images, of each last-hidden-layer unit's
 //     sigmoid input (the output of its BN, or of its Linear for none), in training mode;
 //   - test accuracy on the same 1000 images (eval mode);
-//   - Santurkar's ICS of layers fc2..fc4 on a fixed training batch of 60: ||G - G'|| and cos(G, G').
+//   - Santurkar's ICS of layers fc2..classifier on a fixed training batch of 60: ||G - G'|| and
+//     cos(G, G'); the verdict uses the last hidden layer's (fc3 in Fig. 1's network).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,12 +21,18 @@
 #include "experiments/claims/claims.h"
 #include "experiments/claims/data.h"
 #include "experiments/claims/probes.h"
+#include "experiments/claims/regime.h"
 #include "experiments/claims/report.h"
 #include "experiments/claims/run_config.h"
 #include "experiments/plot.h"
 #include "layers/simple.h"
 
 namespace bnlab::claims {
+
+namespace {
+// A drift in text: huge ones (a near-zero final spread) in short scientific notation.
+std::string drift_text(double drift) { return std::isfinite(drift) && drift >= 1000 ? fmt::format("{:.2g}", drift) : number(drift, 2); }
+}  // namespace
 
 std::pair<std::string, std::string> covariate_shift_verdict(const CovariateShiftFindings& f) {
     // Ioffe's Fig. 1.
@@ -34,7 +43,7 @@ std::pair<std::string, std::string> covariate_shift_verdict(const CovariateShift
     const std::string numbers = fmt::format(
         "percentile drift (range over training / final 15-85 spread): BN {}, none {}; noisy BN {:.2f}% vs BN {:.2f}% "
         "test accuracy with ICS ‖G-G'‖/‖G‖ {} vs none's {}",
-        number(f.drift_bn, 2), number(f.drift_none, 2), f.accuracy_noisy_bn, f.accuracy_bn, number(f.ics_noisy_bn, 3),
+        drift_text(f.drift_bn), drift_text(f.drift_none), f.accuracy_noisy_bn, f.accuracy_bn, number(f.ics_noisy_bn, 3),
         number(f.ics_none, 3));
     if (!bn_steadier) return {"refuted", "BN's input distributions drift as much as the baseline's: " + numbers};
     const std::string ioffe = bn_flat && none_drifts ? "BN keeps the sigmoid inputs flat while the baseline's drift"
@@ -167,22 +176,51 @@ public:
         percentile_batch_ = fixed_batch(test, 0, kProbeImages, train);
         ics_batch_ = fixed_batch(train, 0, kBatch, train);
 
-        std::map<std::string, std::vector<ArmSeed>> arms;
-        for (int s = 0; s < seeds_; ++s)
-            for (const std::string& norm : kArms) arms[norm].push_back(train_arm(norm, static_cast<uint64_t>(s)));
-
         ClaimResult result;
         result.data = fmt::format("{}: {} training images; percentiles and accuracy curves on the first {} test "
                                   "images, final accuracy on all {} test images",
                                   data_.dataset, train.size(), kProbeImages, test.size());
-        CovariateShiftFindings f;
-        report_percentiles(arms, f, result.body);
-        report_accuracy_and_ics(arms, f, result.body);
-        std::tie(result.verdict, result.reason) = covariate_shift_verdict(f);
-        result.key_result = fmt::format("percentile drift BN {} vs none {}; noisy BN {:.2f}% vs BN {:.2f}% with ICS "
-                                        "{} vs none {}",
-                                        number(f.drift_bn, 2), number(f.drift_none, 2), f.accuracy_noisy_bn,
-                                        f.accuracy_bn, number(f.ics_noisy_bn, 3), number(f.ics_none, 3));
+        RegimeSeries series{"sigmoid MLP (width 100, weights N(0, 0.01²))", "hidden layers", {}};
+        std::string sections;
+        std::vector<std::string> reasons, keys;
+        for (const int hidden : kHiddenLayers) {
+            ics_layers_.clear();
+            std::map<std::string, std::vector<ArmSeed>> arms;
+            for (int s = 0; s < seeds_; ++s)
+                for (const std::string& norm : kArms) arms[norm].push_back(train_arm(norm, static_cast<uint64_t>(s), hidden));
+            CovariateShiftFindings f;
+            std::string section;
+            report_percentiles(arms, f, section, hidden);
+            report_accuracy_and_ics(arms, f, section, hidden);
+            const auto [verdict, reason] = covariate_shift_verdict(f);
+            series.points.push_back({static_cast<double>(hidden), verdict,
+                                     fmt::format("drift BN {} vs none {}; noisy BN {:+.2f} points vs BN",
+                                                 drift_text(f.drift_bn), drift_text(f.drift_none),
+                                                 f.accuracy_noisy_bn - f.accuracy_bn)});
+            std::string untrained;
+            if (f.accuracy_none < 20)
+                untrained = fmt::format(
+                    " Without a norm this network does not learn ({:.1f}% test accuracy): its last hidden layer sees "
+                    "almost the same input for every image, so a drift divides by a near-zero spread and says only "
+                    "that the baseline's inputs move.",
+                    f.accuracy_none);
+            sections += fmt::format("### {} hidden layers{}\n\nVerdict at this depth: **{}**: {}.{}\n\n", hidden,
+                                    hidden == 3 ? " (Fig. 1's network)" : "", verdict, reason, untrained) +
+                        section;
+            reasons.push_back(fmt::format("{} hidden layers: {}: {}", hidden, verdict, reason));
+            keys.push_back(fmt::format("{} hidden: drift BN {} vs none {}; noisy BN {:.2f}% vs BN {:.2f}% with ICS {} "
+                                       "vs none {}",
+                                       hidden, drift_text(f.drift_bn), drift_text(f.drift_none), f.accuracy_noisy_bn,
+                                       f.accuracy_bn, number(f.ics_noisy_bn, 3), number(f.ics_none, 3)));
+        }
+        const std::vector<RegimeSeries> all_series{series};
+        result.verdict = overall_verdict(all_series);
+        result.regime_axis = "depth (hidden layers of the sigmoid MLP)";
+        result.where_it_holds = where_it_holds(all_series);
+        result.reason = fmt::format("{}. {}", describe_series(series), fmt::join(reasons, "; "));
+        result.key_result = fmt::format("{}", fmt::join(keys, "; "));
+        Table where{{"model", "where BN works by reducing covariate shift"}, {{series.family, describe_series(series)}}};
+        result.body = "### Where it holds\n\n" + where.markdown() + sections;
         result.deviations = {
             "The BN paper gives no learning rate or optimizer for Fig. 1; plain SGD at lr 0.5 is the reference "
             "reproduction's (Brandon-HY-Lin/deep_learning_comparision), and N(0, 0.01^2) stands in for its \"small "
@@ -204,22 +242,25 @@ private:
     static constexpr double kLearningRate = 0.5;
     static constexpr int64_t kProbeImages = 1000;
     static constexpr int64_t kProbeEvery = 100;
-    static constexpr const char* kIcsLayer = "fc3";  // the last hidden layer: the verdict's ICS
+    // The regime axis: Fig. 1's three hidden layers, and twice as deep.
+    static constexpr std::array<int, 2> kHiddenLayers{3, 6};
 
     int64_t steps() const { return ctx_.quick() ? 1500 : 50000; }
 
-    TrainConfig config(const std::string& norm, uint64_t seed) const {
+    TrainConfig config(const std::string& norm, uint64_t seed, int hidden) const {
         // 784-100-100-100-10 sigmoid MLP, weights ~ N(0, 0.01^2), plain SGD. One thread: at batch
         // 60 this MLP is too small for a second thread to pay for its synchronization (measured:
         // 2 threads were 20x slower on a busy 2-core machine).
-        return run_config(data_.train, {.arch = "mlp", .norm = norm, .init_scale = 0.01f, .init = "gaussian"},
+        return run_config(data_.train,
+                          {.arch = "mlp", .norm = norm, .mlp_hidden_layers = hidden, .init_scale = 0.01f, .init = "gaussian"},
                           {.lr = kLearningRate, .momentum = 0.0, .batch = kBatch, .steps = steps(),
                            .eval_every = kProbeEvery, .seed = seed, .threads = 1});
     }
 
-    ArmSeed train_arm(const std::string& norm, uint64_t seed) {
+    ArmSeed train_arm(const std::string& norm, uint64_t seed, int hidden) {
         ShiftProbe probe(kProbeEvery, percentile_batch_, ics_batch_, kLearningRate);
-        TrainedRun run = ctx_.train(fmt::format("mlp-{}-seed{}", norm, seed), config(norm, seed), data_.train, probe_images_, &probe);
+        TrainedRun run = ctx_.train(fmt::format("mlp{}h-{}-seed{}", hidden, norm, seed), config(norm, seed, hidden),
+                                    data_.train, probe_images_, &probe);
         if (ics_layers_.empty()) ics_layers_ = probe.ics_layer_names;
         const EvalResult final_test = evaluate(run.trainer->model(), data_.test, 0, 1000, data_.train.mean, data_.train.std);
         return {std::move(probe.samples), run.rows, 100 * final_test.accuracy};
@@ -232,8 +273,8 @@ private:
     }
 
     void report_percentiles(const std::map<std::string, std::vector<ArmSeed>>& arms, CovariateShiftFindings& f,
-                            std::string& body) const {
-        body += fmt::format("### Fig. 1: the last hidden layer's sigmoid inputs over {} steps\n\n", steps());
+                            std::string& body, int hidden) const {
+        body += fmt::format("#### Fig. 1: the last hidden layer's sigmoid inputs over {} steps\n\n", steps());
         body += "Per unit of the last hidden layer, the 15th/50th/85th percentiles of its sigmoid input over the "
                 "1000 probe images, every 100 steps. A unit's drift is the largest range over training of one of its "
                 "three percentiles divided by its final 15-85 spread (1 = it moved by its own width); the arm's "
@@ -267,7 +308,7 @@ private:
             Curve c = band_curve(fmt::format("unit {}: 50th percentile (band: 15th to 85th)", unit), x, p50);
             c.low = band_curve("", x, p15).mean;
             c.high = band_curve("", x, p85).mean;
-            body += figure(ctx_.dir(), "percentiles_" + norm,
+            body += figure(ctx_.dir(), fmt::format("percentiles_{}_h{}", norm, hidden),
                            {fmt::format("{}: input to a typical last-hidden-layer sigmoid", norm), "step", "sigmoid input",
                             {c}, false, "top right"});
         }
@@ -275,27 +316,34 @@ private:
     }
 
     void report_accuracy_and_ics(const std::map<std::string, std::vector<ArmSeed>>& arms, CovariateShiftFindings& f,
-                                 std::string& body) const {
-        body += "### Accuracy, and Santurkar's internal covariate shift\n\n";
-        body += "ICS of layer fc_k (Santurkar et al. 2018, Def. 2.1) on a fixed training batch of 60, every 100 steps: "
-                "G = dL/dW_k; G' = the same after fc_1..fc_{k-1} (and their BN) took their SGD step on that batch. "
-                "Cells: the median over training, then mean ± std [95% CI] over seeds. fc4 is the classifier, whose "
-                "input is the sigmoid output tracked above.\n\n";
+                                 std::string& body, int hidden) const {
+        // ICS layers are fc2 .. the classifier; the verdict's is the last hidden layer, the one
+        // before the classifier. The table shows fc2, that layer and the classifier.
+        const size_t verdict_layer = ics_layers_.size() - 2;
+        const std::string& verdict_name = ics_layers_[verdict_layer];
+        std::vector<size_t> shown{0};
+        for (const size_t l : {verdict_layer, ics_layers_.size() - 1})
+            if (l != shown.back()) shown.push_back(l);
+        body += "#### Accuracy, and Santurkar's internal covariate shift\n\n";
+        body += fmt::format(
+            "ICS of layer fc_k (Santurkar et al. 2018, Def. 2.1) on a fixed training batch of 60, every 100 steps: "
+            "G = dL/dW_k; G' = the same after fc_1..fc_{{k-1}} (and their BN) took their SGD step on that batch. "
+            "Cells: the median over training, then mean ± std [95% CI] over seeds. {} is the classifier, whose "
+            "input is the sigmoid output tracked above.\n\n",
+            ics_layers_.back());
         std::vector<std::string> header{"arm", "test accuracy % (10,000 images)"};
-        for (const std::string& layer : ics_layers_) {
-            header.push_back(layer + ": ‖G-G'‖/‖G‖");
-            header.push_back(layer + ": cos(G, G')");
+        for (const size_t l : shown) {
+            header.push_back(ics_layers_[l] + ": ‖G-G'‖/‖G‖");
+            header.push_back(ics_layers_[l] + ": cos(G, G')");
         }
-        header.push_back(std::string(kIcsLayer) + ": ‖G-G'‖/‖G‖, noise of G kept");
+        header.push_back(verdict_name + ": ‖G-G'‖/‖G‖, noise of G kept");
         Table table{header, {}};
-        const size_t verdict_layer = static_cast<size_t>(
-            std::find(ics_layers_.begin(), ics_layers_.end(), kIcsLayer) - ics_layers_.begin());
         for (const std::string& norm : kArms) {
             const std::vector<ArmSeed>& runs = arms.at(norm);
             std::vector<double> accuracy;
             for (const ArmSeed& a : runs) accuracy.push_back(a.test_accuracy);
             std::vector<std::string> row{norm, mean_std_ci(accuracy, 1, 2)};
-            for (size_t l = 0; l < ics_layers_.size(); ++l) {
+            for (const size_t l : shown) {
                 row.push_back(mean_std_ci(median_ics(runs, l, &IcsSample::relative, false), 1, 3));
                 row.push_back(mean_std_ci(median_ics(runs, l, &IcsSample::cosine, false), 1, 3));
             }
@@ -304,7 +352,10 @@ private:
                                 : "as before (no noise)");
             table.rows.push_back(row);
             const double ics = mean_of(median_ics(runs, verdict_layer, &IcsSample::relative, false));
-            if (norm == "none") f.ics_none = ics;
+            if (norm == "none") {
+                f.ics_none = ics;
+                f.accuracy_none = mean_of(accuracy);
+            }
             if (norm == "bn") f.accuracy_bn = mean_of(accuracy);
             if (norm == "noisy-bn") {
                 f.ics_noisy_bn = ics;
@@ -325,11 +376,11 @@ private:
             }
             ics_curves.push_back(band_curve(norm, steps_axis(arms.at(norm).front().samples), relative));
         }
-        body += figure(ctx_.dir(), "test_accuracy",
+        body += figure(ctx_.dir(), fmt::format("test_accuracy_h{}", hidden),
                        {"Test accuracy on the 1000 probe images (eval mode)", "step", "accuracy", accuracy_curves},
                        "Like Fig. 1a. Bands: min to max over seeds.");
-        body += figure(ctx_.dir(), "ics",
-                       {fmt::format("Internal covariate shift of {} (Santurkar et al.)", kIcsLayer), "step",
+        body += figure(ctx_.dir(), fmt::format("ics_h{}", hidden),
+                       {fmt::format("Internal covariate shift of {} (Santurkar et al.)", verdict_name), "step",
                         "‖G - G'‖ / ‖G‖", ics_curves, true, "bottom right"},
                        "Higher: the layer's gradient changes more when the layers before it take their step. Bands: "
                        "min to max over seeds.");
@@ -353,18 +404,20 @@ Claim covariate_shift_claim() {
         "stable\" with it. Santurkar et al. 2018: BN followed by noise redrawn every step (\"noisy BN\", high "
         "covariate shift) trains about as well as BN, so reducing ICS is not the mechanism; by their gradient-based "
         "ICS measure BN does not reduce ICS (recalled, unverified).",
-        "The exact Fig. 1 setup on full MNIST: 784-100-100-100-10 sigmoid MLP, weights N(0, 0.01^2), batch 60, plain "
+        "The exact Fig. 1 setup on full MNIST: 784-100-100-100-10 sigmoid MLP, and the same with 6 hidden layers (the "
+        "regime axis: depth), weights N(0, 0.01^2), batch 60, plain "
         "SGD lr 0.5, 50,000 steps, 5 paired seeds, arms none / bn / noisy-bn (BN then per-unit noise, shift ~ "
         "U(-1,1), scale ~ U(0.5,2), redrawn each step). Every 100 steps, without disturbing training: the 15/50/85th "
         "percentiles of each last-hidden-layer unit's sigmoid input over 1000 fixed test images, test accuracy on "
-        "them, and Santurkar's ICS (‖G - G'‖ and cos(G, G')) of fc2..fc4 on a fixed training batch.",
+        "them, and Santurkar's ICS (‖G - G'‖ and cos(G, G')) of fc2..the classifier on a fixed training batch.",
         "Drift of a unit = the largest range over training of its 15th/50th/85th percentile / its final 15-85 "
         "spread; an arm's drift = the median over the 100 units (mean over seeds). Ioffe holds if BN is flat (drift "
         "<= 0.5) and the baseline drifts (>= 1). Santurkar is supported if noisy BN's final test accuracy is at least "
-        "BN's minus 1 point while its ICS of fc3 (median ‖G - G'‖/‖G‖) is at least the baseline's. Refuted if BN's "
+        "BN's minus 1 point while its ICS of the last hidden layer (fc3 in Fig. 1's network; median ‖G - G'‖/‖G‖) is at least the baseline's. Refuted if BN's "
         "drift is not below the baseline's; confirmed if Ioffe holds and Santurkar is not supported; \"depends\" "
         "otherwise: if Santurkar is supported (BN steadies the distributions, but that is not why it trains well), or "
-        "if BN is steadier without meeting the thresholds.",
+        "if BN is steadier without meeting the thresholds. The rule decides at each depth; overall: confirmed if "
+        "confirmed at both depths, refuted if at neither, \"depends\" otherwise, naming the depths.",
         run_experiment<CovariateShiftExperiment>,
     };
 }
