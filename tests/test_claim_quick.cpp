@@ -121,27 +121,40 @@ TEST_CASE("claim covariate-shift: the quick profile writes a report with a verdi
     check_regime_map(*run, "depth (hidden layers of the sigmoid MLP)");
 }
 
-TEST_CASE("claims run --resume reads back the runs an earlier run finished and writes the same report",
-          "[claims][quick]") {
+namespace {
+
+// Runs a claim's quick profile, marks one finished run unfinished, runs it again with --resume:
+// that run is trained again, the others are read back, and the verdict and numbers agree.
+void check_resume(const std::string& claim, const std::string& unfinished_run) {
     test::TempDir dir;
     claims::ClaimOptions options;
     std::vector<std::string> lines;
     options.log = [&](const std::string& line) { lines.push_back(line); };
-    const auto first = check_quick_run("convergence", dir, options);
-    const size_t trained = std::count_if(lines.begin(), lines.end(),
-                                         [](const std::string& l) { return l.find("after") != std::string::npos; });
-    REQUIRE(trained > 0);
-    // A run left unfinished (its marker still there) and one with other settings are trained again.
-    std::ofstream(first.claim_dir / "runs" / "mlp2-bn-lr0.3-seed1" / "run.incomplete") << "";
-    lines.clear();
-    options.reuse_finished_runs = true;
-    const auto resumed = check_quick_run("convergence", dir, options);
+    const auto first = check_quick_run(claim, dir, options);
     const auto count = [&](const std::string& what) {
         return std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
     };
+    REQUIRE(count(" after ") > 0);
+    REQUIRE(std::filesystem::exists(first.claim_dir / "runs" / unfinished_run));
+    std::ofstream(first.claim_dir / "runs" / unfinished_run / "run.incomplete") << "";
+    lines.clear();
+    options.reuse_finished_runs = true;
+    const auto resumed = check_quick_run(claim, dir, options);
     CHECK(count("read back") > 0);
-    CHECK(count("mlp2-bn-lr0.3-seed1: eval accuracy") == 1);  // the unfinished one, trained again
+    CHECK(count(unfinished_run + ": ") == 1);  // the unfinished one, trained again
+    CHECK(count(unfinished_run + ": finished before") == 0);
     CHECK(resumed.outcome.verdict == first.outcome.verdict);
     CHECK(resumed.outcome.key_result == first.outcome.key_result);
     CHECK(resumed.outcome.reason == first.outcome.reason);
+}
+
+}  // namespace
+
+TEST_CASE("claims run --resume reads back the runs an earlier convergence run finished and writes the same report",
+          "[claims][quick]") {
+    check_resume("convergence", "mlp2-bn-lr0.3-seed1");
+}
+
+TEST_CASE("claims run --resume reads back learning-rate's sweep runs, diverged ones too", "[claims][quick]") {
+    check_resume("learning-rate", "mlp2-bn-lr1-seed0");
 }

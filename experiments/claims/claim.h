@@ -39,9 +39,10 @@ struct ClaimOptions {
     std::string out_dir = "results/claims";
     int threads = 0;            // 0: all cores
     std::string command_line;   // quoted in the reports
-    // Continue an interrupted run of the claim in out_dir: a claim that needs nothing but a run's
-    // metrics (ClaimContext::finished_run) reads back the runs that finished there with the same
-    // settings instead of training them again.
+    // Continue an interrupted run of the claim in out_dir: the runs that finished there with the
+    // same settings are read back instead of trained again, where a claim needs nothing but
+    // their metrics (ClaimContext::finished_run: convergence) or train_and_test's record of them
+    // (sweep.h: learning-rate, init-scale, placement).
     bool reuse_finished_runs = false;
     std::function<void(const std::string&)> log;  // progress lines (may be empty)
 };

@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "train/evaluate.h"
 #include "experiments/stats.h"
@@ -53,8 +57,61 @@ void LossWatch::on_step(const StepProgress& p) {
     if (mean > initial_loss_) diverged_at_ = p.step;  // NaN losses compare false: the Trainer stops those
 }
 
+namespace {
+
+// What train_and_test measured beyond a run's metrics.csv, kept beside it (RUN/sweep.json) so
+// that a resumed claim run reads the outcome back instead of training the run again. NaN is
+// written as null; doubles round-trip exactly.
+constexpr const char* kSweepRecord = "sweep.json";
+
+void write_sweep_record(const std::string& run_dir, const SweepRun& run) {
+    nlohmann::json curve = nlohmann::json::array();
+    for (const MetricsRow& p : run.loss_curve) curve.push_back({p.step, p.train_loss});
+    const nlohmann::json record{{"diverged", run.diverged},
+                                {"divergence", run.divergence},
+                                {"validation_accuracy", run.validation_accuracy},
+                                {"test_accuracy", run.test_accuracy},
+                                {"last_evaluated", run.last_evaluated},
+                                {"loss_curve", curve}};
+    write_text_atomically(run_dir + "/" + kSweepRecord, record.dump(1) + "\n");
+}
+
+double number_or_nan(const nlohmann::json& value) { return value.is_null() ? NAN : value.get<double>(); }
+
+// The record of a run that finished with the same settings, with its metrics rows; nullopt when
+// resuming is off, the run is not finished or has no record (it is trained again).
+std::optional<SweepRun> read_sweep_record(const ClaimContext& ctx, const std::string& run_name, const TrainConfig& config) {
+    const std::filesystem::path path = std::filesystem::path(ctx.dir()) / "runs" / run_name / kSweepRecord;
+    if (!ctx.options().reuse_finished_runs || !std::filesystem::exists(path)) return std::nullopt;
+    const auto finished = ctx.finished_run(run_name, config);
+    if (!finished) return std::nullopt;
+    try {
+        const nlohmann::json j = nlohmann::json::parse(std::ifstream(path));
+        SweepRun run{run_name,
+                     j.at("diverged").get<bool>(),
+                     j.at("divergence").get<std::string>(),
+                     number_or_nan(j.at("validation_accuracy")),
+                     number_or_nan(j.at("test_accuracy")),
+                     number_or_nan(j.at("last_evaluated")),
+                     finished->rows,
+                     {}};
+        for (const auto& point : j.at("loss_curve")) {
+            MetricsRow row;
+            row.step = point.at(0).get<int64_t>();
+            row.train_loss = number_or_nan(point.at(1));
+            run.loss_curve.push_back(row);
+        }
+        return run;
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;  // not a record bnlab wrote whole: train the run again
+    }
+}
+
+}  // namespace
+
 SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const TrainConfig& config,
                         const ClaimData& data, std::optional<DivergenceRule> divergence) {
+    if (auto saved = read_sweep_record(ctx, run_name, config)) return *saved;
     // About 10 or more points on the loss curve: a point per 20 steps, fewer for short runs.
     const int64_t steps = config.steps > 0 ? config.steps : config.epochs * (data.train.size() / config.batch_size);
     LossWatch watch(divergence, static_cast<int>(std::clamp<int64_t>(steps / 10, 1, 20)));
@@ -75,6 +132,7 @@ SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const Tr
     }
     if (out.diverged) {
         ctx.log(fmt::format("  {}: diverged: {}", run_name, out.divergence));
+        write_sweep_record(run.dir, out);
         return out;
     }
     out.validation_accuracy = run.result.last.test_accuracy;  // the Trainer's "test" rows are on validation
@@ -86,6 +144,7 @@ SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const Tr
     constexpr int64_t kTestBatch = 25;
     out.test_accuracy =
         evaluate(run.trainer->model(), data.test, 0, kTestBatch, data.train.mean, data.train.std).accuracy;
+    write_sweep_record(run.dir, out);
     return out;
 }
 

@@ -75,6 +75,8 @@ struct SweepRun {
 // Trains `config` on data.train (rows evaluated on data.validation, which decides), then
 // measures data.test (the final numbers). With a divergence rule, a run whose loss climbs above
 // its initial loss is stopped and counted as diverged, like a NaN loss.
+// The outcome is recorded in the run's folder (sweep.json); with ClaimOptions::reuse_finished_runs
+// a run that finished with the same settings is read back from it, not trained again.
 SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const TrainConfig& config,
                         const ClaimData& data, std::optional<DivergenceRule> divergence = std::nullopt);
 
