@@ -208,9 +208,12 @@ void require_file(const CLI::App* command, const std::string& path, const std::s
 }
 
 void add_model_choice_flags(CLI::App* command, ModelChoice& choice) {
-    // The model-spec grammar (models/) plugs in here: --model takes what ModelConfig::arch takes.
-    command->add_option(flag("model"), choice.arch, "architecture of a plain state_dict (no bnlab metadata)")
-        ->check(one_of("model", model_names()));
+    // --model takes what ModelConfig::arch takes: a named network or a spec (models/spec.h),
+    // whose mistakes the library reports with their position when the model is built.
+    command->add_option(flag("model"), choice.arch,
+                        "architecture of a plain state_dict (no bnlab metadata): a named network or a spec such as "
+                        "fc100-norm-relu-fc10")
+        ->check(one_of("model", model_names(), [](const std::string&) { return true; }));
     command->add_option(flag("norm"), choice.norm, "its normalization (default none)")->check(one_of("norm", norm_names()));
     command->add_option(flag("threads"), choice.threads, "threads for OpenBLAS and OpenMP (0: all cores)")
         ->capture_default_str();

@@ -45,6 +45,7 @@ CompareResult run_compare(const CompareConfig& config, const Dataset& train, con
     validate(config);
     const auto start = std::chrono::steady_clock::now();
     CompareResult result;
+    result.chance = train.class_names.empty() ? 0 : 1.0 / static_cast<double>(train.class_names.size());
     for (const std::string& arm : config.arms) {
         for (int s = 0; s < config.seeds; ++s) {
             TrainConfig c = config.base;
@@ -94,10 +95,19 @@ void summarize(CompareResult& result, const std::vector<std::string>& arms, doub
         s.final_loss_std = sample_std(loss);
         result.arms.push_back(s);
     }
-    // Default target: 95% of the weaker arm's mean final accuracy (arms that all diverged aside).
-    double weakest = INFINITY;
-    for (const ArmSummary& s : result.arms)
-        if (!std::isnan(s.final_accuracy_mean)) weakest = std::min(weakest, s.final_accuracy_mean);
+    // Default target: 95% of the weakest arm's mean final accuracy, among the arms that learned
+    // (arms that all diverged aside; all of them if none learned).
+    double weakest = INFINITY, weakest_learned = INFINITY;
+    result.near_chance.clear();
+    for (const ArmSummary& s : result.arms) {
+        if (std::isnan(s.final_accuracy_mean)) continue;
+        weakest = std::min(weakest, s.final_accuracy_mean);
+        if (s.final_accuracy_mean >= kLearnedOverChance * result.chance)
+            weakest_learned = std::min(weakest_learned, s.final_accuracy_mean);
+        else
+            result.near_chance.push_back(s.arm);
+    }
+    if (std::isfinite(weakest_learned)) weakest = weakest_learned;
     result.target = requested_target > 0 ? requested_target : (std::isfinite(weakest) ? 0.95 * weakest : 1.0);
     for (ArmSummary& s : result.arms) {
         std::vector<double> steps;  // never reached = +inf, so the median counts censored runs
@@ -114,6 +124,16 @@ void summarize(CompareResult& result, const std::vector<std::string>& arms, doub
 }
 
 namespace {
+
+// How the default target was chosen, for the report.
+std::string default_target_text(const CompareResult& result) {
+    if (result.near_chance.empty() || result.near_chance.size() == result.arms.size())
+        return " (95% of the weaker arm's mean final accuracy)";
+    return fmt::format(" (95% of the mean final accuracy of the weakest arm that learned: {} stayed near chance, "
+                       "below {:.1f}% = {}x the {:.1f}% of guessing, and count as not reaching it)",
+                       fmt::join(result.near_chance, ", "), 100 * kLearnedOverChance * result.chance, kLearnedOverChance,
+                       100 * result.chance);
+}
 
 // Mean and min-max over the seeds of one arm, at each evaluated step.
 Curve arm_curve(const CompareResult& result, const std::string& arm, double MetricsRow::*field) {
@@ -136,12 +156,23 @@ std::string arm_table(const CompareResult& result) {
         "| arm | final test accuracy | final test loss | steps to {} (median) | reached | speed-up vs {} | diverged |\n"
         "|---|---|---|---|---|---|---|\n",
         pct(result.target), baseline.arm);
-    for (const ArmSummary& s : result.arms) {
+    // The baseline's last evaluated step: a baseline that never reached the target needed more.
+    int64_t baseline_steps = 0;
+    for (const CompareRun& r : result.runs)
+        if (r.arm == baseline.arm && !r.rows.empty()) baseline_steps = std::max(baseline_steps, r.rows.back().step);
+    const auto speed_up = [&](const ArmSummary& s) -> std::string {
         const double ratio = baseline.median_steps_to_target / s.median_steps_to_target;
+        if (!std::isnan(ratio)) return fmt::format("{:.2f}x", ratio);
+        if (std::isnan(baseline.median_steps_to_target) && !std::isnan(s.median_steps_to_target) && baseline_steps > 0)
+            return fmt::format("> {:.2f}x ({} did not reach it in {} steps)",
+                               static_cast<double>(baseline_steps) / s.median_steps_to_target, baseline.arm, baseline_steps);
+        return "n/a";
+    };
+    for (const ArmSummary& s : result.arms) {
         t += fmt::format("| {} | {} ± {} | {:.4f} ± {:.4f} | {} | {}/{} | {} | {}/{} |\n", s.arm, pct(s.final_accuracy_mean),
                          pct(s.final_accuracy_std), s.final_loss_mean, s.final_loss_std,
                          std::isnan(s.median_steps_to_target) ? "not reached" : fmt::format("{:.0f}", s.median_steps_to_target),
-                         s.reached, s.runs, std::isnan(ratio) ? "n/a" : fmt::format("{:.2f}x", ratio), s.diverged, s.runs);
+                         s.reached, s.runs, speed_up(s), s.diverged, s.runs);
     }
     return t;
 }
@@ -222,7 +253,7 @@ std::string write_compare_report(const CompareResult& result, const CompareConfi
                      "reached it count as not reached, and the median is \"not reached\" when half the runs or more did not. "
                      "\"speed-up\" divides the first arm's median steps by this arm's.\n\n",
                      config.seeds, pct(result.target),
-                     config.target > 0 ? "" : " (95% of the weaker arm's mean final accuracy)",
+                     config.target > 0 ? "" : default_target_text(result),
                      result.runs.empty() || result.runs.front().rows.empty() ? 0 : result.runs.front().rows.front().step);
     r += "![test accuracy](plots/test_accuracy.png)\n\n![training loss](plots/train_loss.png)\n\n";
     if (!plot_problems.empty()) r += "Plots not drawn:\n" + plot_problems + "\n";

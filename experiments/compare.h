@@ -49,8 +49,14 @@ struct CompareResult {
     std::vector<CompareRun> runs;  // arm-major: arm 0 seeds..., arm 1 seeds...
     std::vector<ArmSummary> arms;
     double target = 0;
+    // Chance accuracy (1 / classes; 0: unknown). The default target ignores arms that stayed
+    // near it (final accuracy below kLearnedOverChance x chance), listed in `near_chance`: a
+    // target under chance would be "reached" by every arm at its first evaluation.
+    double chance = 0;
+    std::vector<std::string> near_chance;
     double wall_seconds = 0;
 };
+constexpr double kLearnedOverChance = 1.5;
 
 // How a caller follows the runs (both optional): make_observer wraps a run's recorder, e.g.
 // with a progress bar (it gets the recorder and a label such as "bn seed 1"); run_finished

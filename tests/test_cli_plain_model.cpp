@@ -80,3 +80,27 @@ TEST_CASE("eval and predict on a plain state_dict give what bnlab's own model fi
     CHECK(disagrees.exit_code == 2);
     CHECK_THAT(disagrees.output, Catch::Contains("is a bnlab model of mlp with norm bn"));
 }
+
+TEST_CASE("eval on a plain state_dict of a spec model: --model takes the spec", "[cli][eval][plain]") {
+    TempDir dir;
+    const fs::path run = dir / "run";
+    const std::string spec = "fc32-norm-relu-fc10";
+    const CommandResult train = run_bnlab("train --model " + spec + " --norm bn --limit 1000 --test-limit 100 --steps 20 "
+                                          "--threads 1 --out " + quoted(run));
+    INFO(train.output);
+    REQUIRE(train.exit_code == 0);
+    write_plain(run / "model.safetensors", dir / "plain.safetensors");
+    const std::string flags = " --limit 500 --threads 1";
+    const CommandResult reference = run_bnlab("eval " + quoted(run / "model.safetensors") + flags);
+    const CommandResult plain = run_bnlab("eval " + quoted(dir / "plain.safetensors") + " --model " + spec +
+                                          " --norm bn --dataset fashion-mnist" + flags);
+    INFO(reference.output << "\n" << plain.output);
+    REQUIRE(reference.exit_code == 0);
+    CHECK(plain.exit_code == 0);
+    CHECK(from_line(plain.output, "loss") == from_line(reference.output, "loss"));
+    // A mistake in the spec is a usage error with its position.
+    const CommandResult bad = run_bnlab("eval " + quoted(dir / "plain.safetensors") +
+                                        " --model fc32-norm-rleu-fc10 --norm bn --dataset fashion-mnist" + flags);
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.output, Catch::Contains("unknown layer 'rleu'") && Catch::Contains("position"));
+}

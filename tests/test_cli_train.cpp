@@ -132,6 +132,9 @@ TEST_CASE("bnlab compare writes summary.csv, report.md, run directories and PNG 
     std::ifstream report_file(out / "report.md");
     const std::string report((std::istreambuf_iterator<char>(report_file)), std::istreambuf_iterator<char>());
     CHECK_THAT(report, Catch::Contains("| none |") && Catch::Contains("| bn |") && Catch::Contains("bnlab compare --model mlp"));
+    // The sigmoid MLP without BN is still at chance after 40 steps: the default target comes from
+    // bn, and bn's speed-up is a lower bound, not "1.00x" at a target below chance.
+    CHECK_THAT(report, Catch::Contains("none stayed near chance") && Catch::Contains("(none did not reach it in 40 steps)"));
     for (const char* plot : {"test_accuracy.png", "train_loss.png"}) {
         int width = 0, height = 0;
         CHECK(is_png(out / "plots" / plot, width, height));
@@ -186,6 +189,17 @@ TEST_CASE("compare statistics: steps to target with censored runs, default targe
     // Default target: 95% of the weaker arm's mean final accuracy.
     summarize(result, {"a", "b"}, 0);
     CHECK(result.target == Approx(0.95 * (0.85 + 0.81 + 0.7) / 3));
+
+    // An arm that stayed near chance does not set the default target: the weakest arm that
+    // learned does, and the one at chance never reaches it.
+    CompareResult chance;
+    chance.chance = 0.1;
+    chance.runs = {run_of("none", {row(10, 0.12), row(20, 0.09)}), run_of("bn", {row(10, 0.5), row(20, 0.8)})};
+    summarize(chance, {"none", "bn"}, 0);
+    CHECK(chance.target == Approx(0.95 * 0.8));
+    CHECK(chance.near_chance == std::vector<std::string>{"none"});
+    CHECK(chance.arms[0].reached == 0);
+    CHECK(chance.arms[1].median_steps_to_target == 20);
 }
 
 TEST_CASE("compare statistics: diverged runs are counted, not averaged", "[compare][stats]") {
