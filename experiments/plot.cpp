@@ -103,6 +103,42 @@ Curve scaled(Curve curve, double factor) {
     return curve;
 }
 
+namespace {
+
+// Labels for a log axis over the data's [low, high]: gnuplot labels whole decades only, which
+// leaves a range of a decade or two with one label or none. Narrower than a decade: steps of
+// 1, 1.5, 2, 3, 5, 7; up to two decades: 1, 2, 5. "" (gnuplot's decades) for wider ranges.
+std::string log_tics(char axis, double low, double high) {
+    if (!(low > 0) || !(high > low) || high / low > 100) return "";
+    const std::vector<double> steps = high / low < 10 ? std::vector<double>{1, 1.5, 2, 3, 5, 7} : std::vector<double>{1, 2, 5};
+    std::vector<std::string> tics;
+    for (int e = static_cast<int>(std::floor(std::log10(low))); e <= static_cast<int>(std::ceil(std::log10(high))); ++e)
+        for (const double m : steps)
+            if (const double v = m * std::pow(10.0, e); v >= low * (1 - 1e-9) && v <= high * (1 + 1e-9))
+                tics.push_back(fmt::format("{:g}", v));
+    return fmt::format("set {}tics ({})\n", axis, fmt::join(tics, ", "));
+}
+
+// The smallest and largest positive finite value of one coordinate over every curve.
+std::pair<double, double> positive_range(const PlotSpec& spec, bool y) {
+    double low = INFINITY, high = -INFINITY;
+    for (const Curve& c : spec.curves)
+        for (const std::vector<double>* values : y ? std::vector{&c.mean, &c.low, &c.high} : std::vector{&c.x})
+            for (const double v : *values)
+                if (std::isfinite(v) && v > 0) {
+                    low = std::min(low, v);
+                    high = std::max(high, v);
+                }
+    return {low, high};
+}
+
+std::string log_axis(char axis, const PlotSpec& spec) {
+    const auto [low, high] = positive_range(spec, axis == 'y');
+    return fmt::format("set logscale {0}\nset format {0} '%g'\n", axis) + log_tics(axis, low, high);
+}
+
+}  // namespace
+
 std::string plot_bands(const std::string& dir, const std::string& name, const PlotSpec& spec) {
     const std::string base = (std::filesystem::path(dir) / name).string();
     // One gnuplot data block per curve (blocks are separated by two blank lines: "index i").
@@ -131,8 +167,7 @@ std::string plot_bands(const std::string& dir, const std::string& name, const Pl
         "set autoscale fix\nset offsets graph 0, graph 0, graph 0.05, graph 0.05\n{8}{9}",
         script_name, name, quoted(script_name), quoted(name + ".png"), quoted(spec.title), quoted(spec.xlabel),
         quoted(spec.ylabel), spec.key,
-        spec.log_y ? "set logscale y\nset format y '%g'\n" : "",
-        spec.log_x ? "set logscale x\nset format x '%g'\n" : "");
+        spec.log_y ? log_axis('y', spec) : "", spec.log_x ? log_axis('x', spec) : "");
     std::string plots;
     for (size_t i = 0; i < spec.curves.size(); ++i) {
         const std::string file = i == 0 ? "here . " + quoted(name + ".dat") : "''";

@@ -5,6 +5,7 @@
 
 #include "experiments/claims/sweep.h"
 #include "experiments/plot.h"
+#include "claims_test_util.h"
 
 using namespace bnlab;
 using namespace bnlab::claims;
@@ -115,4 +116,20 @@ TEST_CASE("points curves: mean and min..max per x, NaN left out", "[claims]") {
     CHECK(c.low[0] == Approx(10));
     CHECK(c.high[0] == Approx(30));
     CHECK(c.mean[1] == Approx(50));
+}
+
+TEST_CASE("a log axis narrower than two decades gets labels between the decades", "[claims][plot]") {
+    test::TempDir dir;
+    PlotSpec narrow{"loss", "step", "loss", {{"a", {1, 2, 3}, {2.3, 1.0, 0.6}, {2.3, 1.0, 0.6}, {2.3, 1.0, 0.6}}}};
+    narrow.log_y = true;
+    plot_bands(dir.path().string(), "narrow", narrow);
+    const std::string script = test::read_text(dir.path() / "narrow.gp");
+    CHECK_THAT(script, Catch::Contains("set logscale y") && Catch::Contains("set ytics (0.7, 1, 1.5, 2)"));
+    // Over more than two decades gnuplot's own decade labels are enough.
+    PlotSpec wide = narrow;
+    wide.curves[0].mean = wide.curves[0].low = wide.curves[0].high = {1000, 10, 0.5};
+    plot_bands(dir.path().string(), "wide", wide);
+    const std::string wide_script = test::read_text(dir.path() / "wide.gp");
+    CHECK_THAT(wide_script, Catch::Contains("set logscale y"));
+    CHECK_THAT(wide_script, !Catch::Contains("ytics ("));
 }
