@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "apps/cli_common.h"
+#include "core/parallel.h"
 #include "data/catalog.h"
 #include "experiments/claims/claim.h"
 
@@ -78,6 +79,9 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
         reject_extras(run);
         if (args->name.empty()) fail(run, kUsageError, "missing the claim name (see bnlab claims list) or all");
         if (args->options.seeds < 0) fail(run, kUsageError, "--seeds: must be >= 0");
+        if (args->options.threads < 0 || args->options.threads > bnlab::kMaxThreads)
+            fail(run, kUsageError, fmt::format("--threads: must be in [0, {}] (0: all cores), got {}", bnlab::kMaxThreads,
+                                               args->options.threads));
         run_guarded(run, [&] { run_claims(run, *args); });
     });
     CLI::App* index = cmd->add_subcommand("index", "rewrite DIR/index.md from the claims' summaries in DIR");

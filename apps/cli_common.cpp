@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "data/catalog.h"
 #include "models/zoo.h"
 
@@ -59,10 +60,16 @@ std::string how_to_get(const MissingDataError& missing) {
            " --to DIR   (needs internet), then pass --data-dir DIR or set BNLAB_DATA=DIR";
 }
 
-// Runs `body`; a bnlab::Error or filesystem error ends the command with exit code `code`.
+// Runs `body`; a bnlab::Error or filesystem error ends the command with exit code `code`,
+// except a FieldError (a bad config value: a bad flag wherever the library finds it, e.g. a
+// --batch larger than the data set) and a MissingDataError, which are usage errors.
 void guarded(const CLI::App* command, int code, const std::function<void()>& body) {
     try {
         body();
+    } catch (const FieldError& e) {
+        fail(command, kUsageError, cli_message(e));
+    } catch (const MissingDataError& e) {
+        fail(command, kUsageError, cli_message(e));
     } catch (const Error& e) {
         fail(command, code, cli_message(e));
     } catch (const std::filesystem::filesystem_error& e) {
@@ -140,9 +147,15 @@ void require_file(const CLI::App* command, const std::string& path, const std::s
                                        (std::filesystem::exists(path, ec) ? "not a file" : "no such file"));
 }
 
+void warn_about_model(const CLI::App* command, const std::string& path, const SavedModel& saved) {
+    for (const std::string& warning : model_warnings(saved))
+        report(command, "warning: " + path + ": " + warning + " (its outputs are not meaningful)");
+}
+
 std::string describe(const SavedModel& saved) {
-    return fmt::format("{} (norm {}) trained on {}, input {}x{}x{}, {} classes", saved.config.model.arch,
-                       saved.config.model.norm, saved.config.dataset, saved.input.channels, saved.input.height,
+    // The names come from the model file: printed with control characters escaped.
+    return fmt::format("{} (norm {}) trained on {}, input {}x{}x{}, {} classes", printable(saved.config.model.arch),
+                       printable(saved.config.model.norm), printable(saved.config.dataset), saved.input.channels, saved.input.height,
                        saved.input.width, saved.class_names.size());
 }
 

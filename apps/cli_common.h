@@ -40,7 +40,8 @@ std::string or_list(const std::vector<std::string>& names);
 void report(const CLI::App* command, const std::string& message);
 // report(), then ends the command with exit code `code`.
 [[noreturn]] void fail(const CLI::App* command, int code, const std::string& message);
-// Runs `body`; a bnlab::Error or filesystem error becomes exit code 1 with its cli_message.
+// Runs `body`; a bnlab::Error or filesystem error becomes exit code 1 with its cli_message
+// (a FieldError or MissingDataError: exit code 2, a bad flag or data set found late).
 void run_guarded(const CLI::App* command, const std::function<void()>& body);
 // Runs `check` (a library validation); a bnlab::Error becomes exit code 2 with its cli_message.
 void check_usage(const CLI::App* command, const std::function<void()>& check);
@@ -56,6 +57,9 @@ void add_model_argument(CLI::App* command, std::string& path);
 // Exit code 2 naming `what` (e.g. "MODEL") when `path` is empty or not an existing file: a
 // path on the command line that names nothing is a usage error, not a failure of the run.
 void require_file(const CLI::App* command, const std::string& path, const std::string& what);
+// Prints "warning: MODEL: ..." on stderr for each of model_warnings(saved) (NaN or infinite
+// weights, negative running_var); the command goes on (exit code unchanged).
+void warn_about_model(const CLI::App* command, const std::string& path, const SavedModel& saved);
 // One line about a saved model: "mlp (norm bn) trained on fashion-mnist, input 1x28x28, 10 classes".
 std::string describe(const SavedModel& saved);
 

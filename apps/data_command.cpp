@@ -167,7 +167,8 @@ void add_data_command(CLI::App& app) {
                 failed = true;
             }
         }
-        if (failed) throw CLI::RuntimeError(kRuntimeFailure);
+        // A split that is missing or unreadable (corrupt) is a usage error, as in train and eval.
+        if (failed) throw CLI::RuntimeError(kUsageError);
     });
 
     CLI::App* show = data->add_subcommand("show", "a PNG grid of samples labelled with their class names");
@@ -187,8 +188,14 @@ void add_data_command(CLI::App& app) {
         if (out->empty()) fail(show, kUsageError, "missing --out FILE.png");
         if (*count <= 0 || *columns <= 0 || *zoom <= 0 || *zoom > 16)
             fail(show, kUsageError, "--count and --columns must be positive, --zoom in [1, 16]");
+        const bnlab::Dataset loaded = bnlab::cli::load_split(show, args->name, args->split,
+                                                             {.data_dir = args->data_dir, .allow_partial = args->partial});
+        // A canvas too large for memory (--count 60000 --columns 1 --zoom 16: 38 GB) is a bad
+        // flag value, refused before anything is allocated.
+        bnlab::cli::check_usage(show, [&] {
+            bnlab::check_image_grid(loaded, std::min(*count, loaded.size()), *columns, *zoom, *out);
+        });
         run_guarded(show, [&] {
-            const bnlab::Dataset loaded = load(*args, args->split);
             const std::vector<int64_t> picked = pick_samples(loaded.size(), *count, *seed);
             bnlab::write_image_grid(loaded, picked, *columns, *zoom, *out);
             std::printf("wrote %s: %zu images of %s\n", out->c_str(), picked.size(), loaded.name.c_str());

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "core/atomic_file.h"
+#include "core/error.h"
 #include "experiments/stats.h"
 #include "train/metrics.h"
 
@@ -101,29 +102,36 @@ std::string plot_bands(const std::string& dir, const std::string& name, const Pl
     }
     write_text_atomically(base + ".dat", data);
 
-    std::string script = fmt::format(
-        "set terminal pngcairo size 900,560 font ',11'\n"
-        "set output {}\n"
-        "set title {}\nset xlabel {}\nset ylabel {}\n"
-        "set key {}\nset grid\n{}{}",
-        quoted(base + ".png.tmp"), quoted(spec.title), quoted(spec.xlabel), quoted(spec.ylabel), spec.key,
-        spec.log_y ? "set logscale y\nset format y '%g'\n" : "",
-        spec.log_x ? "set logscale x\nset format x '%g'\n" : "");
-    std::string plots;
-    for (size_t i = 0; i < spec.curves.size(); ++i) {
-        const std::string file = i == 0 ? quoted(base + ".dat") : "''";
-        plots += fmt::format("{}{} index {} using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc {} notitle, "
-                             "'' index {} using 1:2 with lines lw 2 lc {} title {}",
-                             i ? ", \\\n     " : "plot ", file, i, i + 1, i, i + 1, quoted(spec.curves[i].label));
-    }
-    script += plots + "\n";
-    write_text_atomically(base + ".gp", script);
+    // gnuplot writes the PNG into a fresh, exclusively created temporary file
+    // (base.png.tmp-<pid>-<n>, core/atomic_file.h) that is renamed over base.png once it is whole.
+    const auto plot_into = [&](const std::string& png_tmp) {
+        std::string script = fmt::format(
+            "set terminal pngcairo size 900,560 font ',11'\n"
+            "set output {}\n"
+            "set title {}\nset xlabel {}\nset ylabel {}\n"
+            "set key {}\nset grid\n{}{}",
+            quoted(png_tmp), quoted(spec.title), quoted(spec.xlabel), quoted(spec.ylabel), spec.key,
+            spec.log_y ? "set logscale y\nset format y '%g'\n" : "",
+            spec.log_x ? "set logscale x\nset format x '%g'\n" : "");
+        std::string plots;
+        for (size_t i = 0; i < spec.curves.size(); ++i) {
+            const std::string file = i == 0 ? quoted(base + ".dat") : "''";
+            plots += fmt::format("{}{} index {} using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc {} notitle, "
+                                 "'' index {} using 1:2 with lines lw 2 lc {} title {}",
+                                 i ? ", \\\n     " : "plot ", file, i, i + 1, i, i + 1, quoted(spec.curves[i].label));
+        }
+        script += plots + "\n";
+        write_text_atomically(base + ".gp", script);
 
-    const std::string problem = run_gnuplot(base + ".gp", base + ".gnuplot.log");
-    if (!problem.empty()) return problem;
+        const std::string problem = run_gnuplot(base + ".gp", base + ".gnuplot.log");
+        if (!problem.empty()) throw Error(problem);
+    };
+    try {
+        produce_atomically(base + ".png", plot_into);
+    } catch (const Error& e) {
+        return e.what();
+    }
     std::error_code ec;
-    std::filesystem::rename(base + ".png.tmp", base + ".png", ec);
-    if (ec) return "cannot rename " + base + ".png.tmp: " + ec.message();
     std::filesystem::remove(base + ".gnuplot.log", ec);
     return "";
 }

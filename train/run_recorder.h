@@ -9,14 +9,17 @@
 // Every file is rewritten atomically (temp + rename) whenever it changes, so an
 // interrupted run leaves complete files describing everything up to the last row.
 //
-// A killed run never passes for a finished one (the rule readers rely on):
-//   1. before anything else the recorder writes DIR/run.incomplete (kRunIncompleteMarker)
-//      and removes a previous run's model.safetensors;
-//   2. it writes config.json, metrics.csv, train.log as the run goes;
-//   3. finish() writes model.safetensors, then removes the marker.
-// So DIR is either the previous finished run (a kill before step 1 completed), a run marked
-// incomplete (a kill in between: load_model refuses it, naming the marker), or the new
-// finished run. Each step is atomic and fsynced (core/atomic_file.h).
+// A killed run never leaves a mix of two runs in DIR (the rule readers rely on): DIR is
+// always either the previous finished run (or nothing) or the new finished run.
+//   1. the run is written into a fresh staging folder beside DIR, staging_dir(DIR) =
+//      DIR.partial (a stale one, left by a killed run, is removed first), marked with
+//      run.incomplete (kRunIncompleteMarker: load_model refuses a model in it);
+//   2. config.json, metrics.csv, train.log are written there as the run goes (follow
+//      DIR.partial/train.log to watch a run);
+//   3. finish() writes model.safetensors, removes the marker, and swaps the staging folder
+//      with DIR in one atomic renameat2(RENAME_EXCHANGE) (a plain rename when DIR does not
+//      exist yet); the previous run, now at DIR.partial, is then removed.
+// Every file is written atomically and fsynced (core/atomic_file.h), and so are the folders.
 #pragma once
 
 #include <functional>
@@ -29,28 +32,32 @@ namespace bnlab {
 
 class RunRecorder : public TrainObserver {
 public:
-    // Creates DIR (and parents). `echo` receives every log line too (e.g. to print it).
+    // Creates DIR's parents and the staging folder staging_dir(DIR). `echo` receives every log line too (e.g. to print it).
     RunRecorder(std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo = nullptr);
 
     void on_row(const MetricsRow& row) override;
     void log(const std::string& line);
     // Writes model.safetensors and the closing log line ("finished ..." or "diverged at step k"),
-    // then marks the run finished (removes run.incomplete).
+    // then puts the finished run in place at DIR (step 3 above).
     void finish(const RunResult& result, Trainer& trainer);
 
-    const std::string& dir() const { return dir_; }
+    // DIR, where the run is once finished.
+    const std::string& dir() const { return final_dir_; }
     const std::vector<MetricsRow>& rows() const { return rows_; }
 
 private:
     void write_metrics() const;
 
-    std::string dir_;
+    std::string final_dir_, dir_;  // DIR, and the staging folder written until finish()
     std::vector<std::string> grad_names_;
     std::vector<MetricsRow> rows_;
     std::string log_;
     bool diverged_ = false;
     std::function<void(const std::string&)> echo_;
 };
+
+// Where a run into DIR is written until it finishes: "DIR.partial".
+std::string staging_dir(const std::string& run_dir);
 
 // The CSV text of metrics rows (the header names the gradient-norm columns).
 std::string metrics_csv(const std::vector<MetricsRow>& rows, const std::vector<std::string>& grad_names,
