@@ -25,7 +25,7 @@ DEMO_OUT  ?= demo
 DEMO_ARGS ?= --dataset fashion-mnist --model mnist-cnn --arms none,bn --seeds 3 \
              --limit 30000 --test-limit 5000 --epochs 1 --eval-every 20 --lr 0.05 --momentum 0.9
 
-.PHONY: deps build test test-asan fuzz fuzz-build demo fixtures bench bench-compare torch clean
+.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-compare torch clean
 
 # Installs only what is missing; runs `apt-get update` only when something is.
 deps:
@@ -37,16 +37,20 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all $(words $(PACKAGES)) packages present"; fi
 
-build: deps
+configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-demo: build
+# Builds only the `bnlab` program (not the tests and benchmarks); a rerun replaces $(DEMO_OUT).
+demo: configure
+	cmake --build $(BUILD) -j $(JOBS) --target bnlab_cli
 	@start=$$(date +%s); \
-	$(BUILD)/bnlab compare $(DEMO_ARGS) --out $(DEMO_OUT) && \
+	$(BUILD)/bnlab compare $(DEMO_ARGS) --force --out $(DEMO_OUT) && \
 	echo "demo finished in $$(( $$(date +%s) - start ))s: open $(DEMO_OUT)/report.md and $(DEMO_OUT)/plots/*.png"
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then every test.

@@ -11,8 +11,11 @@
 #include "apps/cli_common.h"
 #include "apps/compare_command.h"
 #include "apps/data_command.h"
+#include "apps/docs_command.h"
 #include "apps/eval_command.h"
+#include "apps/graph_command.h"
 #include "apps/predict_command.h"
+#include "apps/summary_command.h"
 #include "apps/train_command.h"
 #include "apps/uncaught.h"
 
@@ -30,12 +33,15 @@ int run_bnlab(int argc, char** argv) {
     add_eval_command(app);
     add_predict_command(app);
     add_data_command(app);
+    add_summary_command(app);
+    add_graph_command(app);
+    add_docs_commands(app);  // last: it documents the others
     if (argc > 1 && argv[1][0] != '-') {
         bool known = false;
         std::string names;
         for (const CLI::App* sub : app.get_subcommands({})) {
             known = known || sub->get_name() == argv[1];
-            names += (names.empty() ? "" : ", ") + sub->get_name();
+            if (!sub->get_group().empty()) names += (names.empty() ? "" : ", ") + sub->get_name();  // not the hidden ones
         }
         if (!known) {
             std::fprintf(stderr, "bnlab: unknown command '%s' (commands: %s; see bnlab --help)\n", argv[1], names.c_str());

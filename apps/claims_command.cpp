@@ -17,6 +17,7 @@ namespace {
 struct ClaimsArgs {
     std::string name;
     claims::ClaimOptions options;
+    bool force = false;
 };
 
 void list_claims() {
@@ -35,6 +36,9 @@ void run_claims(const CLI::App* command, ClaimsArgs& args) {
         for (const claims::Claim& c : claims::all_claims()) names += c.name + ", ";
         fail(command, kUsageError, "unknown claim '" + args.name + "': use one of " + names + "or all");
     }
+    if (!args.force)
+        for (const claims::Claim* c : selected)
+            refuse_existing_output(command, args.options.out_dir + "/" + c->name, "the report of claim " + c->name);
     args.options.log = [](const std::string& line) {
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);
@@ -73,7 +77,8 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
     run->add_option("--data-dir", args->options.data_dir,
                     "folder searched first for data sets (then $BNLAB_DATA, ./data, /usr/share/datasets)");
     run->add_option("--threads", args->options.threads, "threads (0: all cores)")->capture_default_str();
-    run->add_option("--out", args->options.out_dir, "output directory")->capture_default_str();
+    run->add_option("--out", args->options.out_dir, "output directory (each claim writes OUT/<claim>/)")->capture_default_str();
+    run->add_flag("--force", args->force, "replace a claim's previous report in OUT/<claim>/");
     run->allow_extras();
     run->callback([run, args] {
         reject_extras(run);

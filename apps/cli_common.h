@@ -23,6 +23,8 @@ constexpr int kDiverged = 3;        // training stopped on a NaN or infinite los
 // command name their options through flag(), and cli_message() reads it back.
 // The flag of a config field: "batch_size" -> "--batch". A std::logic_error for a field with no flag.
 const std::string& flag(const std::string& field);
+// The names CLI11 is given for the field's option: the flag, then its aliases ("--batch-size,--batch").
+std::string flag_names(const std::string& field);
 // A library error as the command line says it: a FieldError names the flag ("--batch: must be
 // >= 1, got 0"; a field with no flag keeps its own name), a MissingDataError adds how to get the
 // data (bnlab data download, --data-dir, --partial); any other error is its message.
@@ -45,8 +47,15 @@ void report(const CLI::App* command, const std::string& message);
 void run_guarded(const CLI::App* command, const std::function<void()>& body);
 // Runs `check` (a library validation); a bnlab::Error becomes exit code 2 with its cli_message.
 void check_usage(const CLI::App* command, const std::function<void()>& check);
-// Exit code 2 for arguments CLI11 left over (commands use allow_extras to report them here).
+// Exit code 2 for arguments CLI11 left over (commands use allow_extras to report them here);
+// an unknown option names the command's nearest one by edit distance ("did you mean --lr?").
 void reject_extras(const CLI::App* command);
+
+// Exit code 2 when `dir` exists and is not empty: what a previous run or report wrote is never
+// silently replaced. The message names the directory, says it holds `what` ("a previous run"),
+// that --force replaces it, then `how_to_continue` (e.g. " or --resume DIR to continue it").
+void refuse_existing_output(const CLI::App* command, const std::string& dir, const std::string& what,
+                            const std::string& how_to_continue = "");
 
 // Loads a data set split for a command; a data set that is missing or unreadable is a usage
 // error (exit code 2) whose message says where bnlab looked and how to get it (cli_message).
@@ -60,9 +69,26 @@ void require_file(const CLI::App* command, const std::string& path, const std::s
 // Prints "warning: MODEL: ..." on stderr for each of model_warnings(saved) (NaN or infinite
 // weights, negative running_var); the command goes on (exit code unchanged).
 void warn_about_model(const CLI::App* command, const std::string& path, const SavedModel& saved);
+// --model, --norm and --threads of eval and predict: the architecture of a plain state_dict
+// (a safetensors file without bnlab metadata, train/plain_model.h) and the threads to use.
+struct ModelChoice {
+    std::string arch, norm;  // "": the model file's own (a plain state_dict needs --model)
+    int threads = 0;         // 0: all cores
+};
+void add_model_choice_flags(CLI::App* command, ModelChoice& choice);
+// Sets the thread count, then loads the model at `path`: a bnlab model file (its metadata says
+// everything; --model/--norm, if given, must agree with it) or a plain state_dict built as
+// --model/--norm say, with the input size, classes and normalization of `dataset` (default: the
+// one bnlab trains on by default). Usage errors (exit code 2) for what the flags get wrong.
+SavedModel load_model_file(const CLI::App* command, const std::string& path, const ModelChoice& choice,
+                           const std::string& dataset, const LoadOptions& options);
 // One line about a saved model: "mlp (norm bn) trained on fashion-mnist, input 1x28x28, 10 classes".
 std::string describe(const SavedModel& saved);
 
+// --model (a name or a spec), --depth and --width, bound to `model` (also used by summary).
+void add_model_flags(CLI::App* command, ModelConfig& model);
+// The --norm-position value as norm_after_activation; exit code 2 unless it is before or after.
+bool is_after_activation(const CLI::App* command, const std::string& norm_position);
 // The flags of a training run (train, compare), bound to `config`. Validated by check_train_flags.
 void add_train_flags(CLI::App* command, TrainConfig& config, std::string& bn_momentum, std::string& norm_position);
 // Applies the string flags and validates the config (TrainConfig::validate); exit code 2

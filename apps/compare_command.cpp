@@ -16,7 +16,7 @@ namespace {
 struct CompareArgs {
     CompareConfig config;
     std::string arms = "none,bn", bn_momentum = "0.1", norm_position = "before", out = "runs/compare";
-    bool partial = false;
+    bool partial = false, force = false;
     std::string command_line;
 };
 
@@ -88,6 +88,7 @@ void add_compare_command(CLI::App& app, const std::string& command_line) {
                     "test accuracy to reach, e.g. 0.85 (0: 95% of the weaker arm's final accuracy)")
         ->capture_default_str();
     cmd->add_option("--out", args->out, "output directory")->capture_default_str();
+    cmd->add_flag("--force", args->force, "replace what a previous comparison left in the output directory");
     cmd->add_flag("--partial", args->partial, "accept a data set folder missing some files");
     cmd->allow_extras();
     cmd->callback([cmd, args] {
@@ -95,6 +96,7 @@ void add_compare_command(CLI::App& app, const std::string& command_line) {
         args->config.arms = split_commas(args->arms);
         check_train_flags(cmd, args->config.base, args->bn_momentum, args->norm_position);
         check_usage(cmd, [&] { bnlab::validate(args->config); });
+        if (!args->force) refuse_existing_output(cmd, args->out, "a previous comparison");
         run_guarded(cmd, [&] { run(cmd, *args); });
     });
 }

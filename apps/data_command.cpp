@@ -112,9 +112,8 @@ fs::path found_folder(const bnlab::DatasetSpec& spec, const DataArgs& args) {
     throw bnlab::Error("data set '" + spec.name + "' not found. Looked in:" + tried);
 }
 
-// Verifies the files; false when any is missing or wrong.
-bool verify(const bnlab::DatasetSpec& spec, const DataArgs& args) {
-    const fs::path folder = found_folder(spec, args);
+// Verifies the files in `folder`; false when any is missing or wrong.
+bool verify(const bnlab::DatasetSpec& spec, const fs::path& folder) {
     std::printf("%s in %s\n", spec.name.c_str(), folder.c_str());
     int good = 0, bad = 0, unverified = 0;
     for (const bnlab::FileCheck& check : bnlab::verify_folder(spec, folder)) {
@@ -209,8 +208,10 @@ void add_data_command(CLI::App& app) {
         check_usage(verify_command, *args, true);
         const bnlab::DatasetSpec* spec = bnlab::find_spec(args->name);
         if (spec == nullptr) fail(verify_command, kUsageError, "folder data sets have no published checksums");
+        fs::path folder;
+        bnlab::cli::check_usage(verify_command, [&] { folder = found_folder(*spec, *args); });  // not there: exit code 2
         bool ok = false;
-        run_guarded(verify_command, [&] { ok = verify(*spec, *args); });
+        run_guarded(verify_command, [&] { ok = verify(*spec, folder); });
         if (!ok) fail(verify_command, kRuntimeFailure, "some files are missing or differ from the published ones");
     });
 

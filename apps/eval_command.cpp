@@ -19,6 +19,7 @@ namespace {
 
 struct EvalArgs {
     std::string model_path, dataset, split = "test", data_dir, json;
+    ModelChoice choice;
     int64_t limit = 0, batch = 500;
     bool partial = false;
 };
@@ -126,7 +127,8 @@ std::string report_json(const EvalArgs& args, const SavedModel& saved, const Dat
 }
 
 void run_eval(const CLI::App* command, const EvalArgs& args) {
-    const SavedModel saved = load_model(args.model_path);
+    const SavedModel saved = load_model_file(command, args.model_path, args.choice, args.dataset,
+                                             {.data_dir = args.data_dir, .allow_partial = args.partial});
     warn_about_model(command, args.model_path, saved);
     const InputSpec& in = saved.input;
     // By default the data the model was trained on, found where training found it.
@@ -170,7 +172,8 @@ void add_eval_command(CLI::App& app) {
     cmd->add_option("--split", args->split, "train or test")->capture_default_str();
     cmd->add_option("--data-dir", args->data_dir, "folder searched first (default: the model's training --data-dir)");
     cmd->add_option("--limit", args->limit, "evaluate the first N images (0: all)")->capture_default_str();
-    cmd->add_option("--batch", args->batch, "images per forward pass")->capture_default_str();
+    cmd->add_option(flag_names("batch_size"), args->batch, "images per forward pass")->capture_default_str();
+    add_model_choice_flags(cmd, args->choice);
     cmd->add_flag("--partial", args->partial, "accept a data set folder missing some files");
     cmd->add_option("--json", args->json, "also write the results to this JSON file");
     cmd->allow_extras();
@@ -180,7 +183,7 @@ void add_eval_command(CLI::App& app) {
         if (!bnlab::is_valid_split(args->split))
             fail(cmd, kUsageError, "--split: '" + args->split + "' is not train or test");
         if (args->limit < 0) fail(cmd, kUsageError, "--limit: must be 0 (all) or positive");
-        if (args->batch <= 0) fail(cmd, kUsageError, "--batch: must be positive");
+        if (args->batch <= 0) fail(cmd, kUsageError, flag("batch_size") + ": must be positive");
         run_guarded(cmd, [&] { run_eval(cmd, *args); });
     });
 }

@@ -23,6 +23,8 @@ constexpr int64_t kImagesPerPass = 256;  // bounds the memory of one forward pas
 struct PredictArgs {
     std::string model_path;
     std::vector<std::string> images;
+    ModelChoice choice;
+    std::string dataset, data_dir;  // of a plain state_dict: its input size, classes, normalization
     int64_t top_k = 3;
 };
 
@@ -37,7 +39,7 @@ std::vector<size_t> top_classes(std::span<const float> log_probs, size_t k) {
 }
 
 void run_predict(const CLI::App* command, const PredictArgs& args) {
-    const SavedModel saved = load_model(args.model_path);
+    const SavedModel saved = load_model_file(command, args.model_path, args.choice, args.dataset, {.data_dir = args.data_dir});
     warn_about_model(command, args.model_path, saved);
     std::printf("model %s: %s\n", args.model_path.c_str(), describe(saved).c_str());
     const InputSpec& in = saved.input;
@@ -92,6 +94,10 @@ void add_predict_command(CLI::App& app) {
     cmd->add_option("images", args->images,
                     "IMAGE files, converted to the model's input (grey <-> RGB, resized, normalized)");
     cmd->add_option("--top-k", args->top_k, "classes shown per image")->capture_default_str();
+    add_model_choice_flags(cmd, args->choice);
+    cmd->add_option(flag("dataset"), args->dataset, "a plain state_dict's data set: its input size, classes, normalization")
+        ->check(one_of("data set", bnlab::dataset_choices(), bnlab::is_valid_dataset_name));
+    cmd->add_option(flag("data_dir"), args->data_dir, "folder searched first for that data set");
     cmd->allow_extras();
     cmd->callback([cmd, args] {
         reject_extras(cmd);

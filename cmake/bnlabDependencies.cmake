@@ -21,3 +21,13 @@ if(NOT TARGET BLIS::BLIS)
   add_library(BLIS::BLIS SHARED IMPORTED GLOBAL)
   set_target_properties(BLIS::BLIS PROPERTIES IMPORTED_LOCATION ${BLIS_LIBRARY})
 endif()
+# MPI (optional): data-parallel training (train/mpi_collective.h). A build without it trains on
+# one process and, asked for a distributed run, says how to get it. find_package(bnlab) needs it
+# exactly when the installed bnlab was built with it (BNLAB_BUILT_WITH_MPI, from bnlabConfig).
+if(DEFINED BNLAB_BUILT_WITH_MPI)
+  if(BNLAB_BUILT_WITH_MPI)
+    find_package(MPI REQUIRED COMPONENTS CXX)
+  endif()
+elseif(BNLAB_MPI)
+  find_package(MPI COMPONENTS CXX)
+endif()

@@ -59,3 +59,26 @@ add_test(NAME "docs/walkthrough.md shows what examples/walkthrough.cpp prints"
                  -P ${BNLAB_ROOT}/tests/docs/check_doc_output.cmake)
 add_test(NAME "docs/walkthrough.md: its g++ line builds the example against an installed bnlab"
          COMMAND ${BNLAB_ROOT}/tests/docs/check_compile_outside_cmake.sh ${CMAKE_COMMAND} ${CMAKE_CURRENT_BINARY_DIR} ${BNLAB_ROOT})
+
+# Data parallelism over real MPI processes (only where CMake found MPI): the checks of
+# tests/data_parallel_checks.h and SyncBatchNorm, on 2 ranks. --oversubscribe: 2 ranks even on
+# a 1-core machine; running as root (CI containers) needs Open MPI's explicit consent.
+if(BNLAB_HAVE_MPI)
+  add_executable(test_mpi_data_parallel tests/mpi/test_mpi_data_parallel.cpp)
+  target_include_directories(test_mpi_data_parallel PRIVATE ${BNLAB_ROOT})
+  target_link_libraries(test_mpi_data_parallel PRIVATE bnlab Catch2::Catch2)
+  add_dependencies(bnlab_tests test_mpi_data_parallel)
+  set(BNLAB_MPIRUN ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 --oversubscribe --bind-to none)
+  set(BNLAB_MPI_ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1)
+  add_test(NAME "mpi: 2 ranks: SyncBatchNorm and data-parallel training equal one process"
+           COMMAND ${BNLAB_MPIRUN} $<TARGET_FILE:test_mpi_data_parallel>)
+  set_tests_properties("mpi: 2 ranks: SyncBatchNorm and data-parallel training equal one process" PROPERTIES
+                       ENVIRONMENT "${BNLAB_MPI_ENV}" TIMEOUT 120)
+  # The command line: rank 0 reports the split and writes the run directory.
+  add_test(NAME "mpi: mpirun -np 2 bnlab train --bn-sync all"
+           COMMAND ${BNLAB_MPIRUN} $<TARGET_FILE:bnlab_cli> train --model small-cnn --norm bn --steps 2 --eval-every 2
+                   --limit 256 --test-limit 64 --batch 32 --threads 1 --bn-sync all
+                   --out ${CMAKE_CURRENT_BINARY_DIR}/mpi_train_run)
+  set_tests_properties("mpi: mpirun -np 2 bnlab train --bn-sync all" PROPERTIES ENVIRONMENT "${BNLAB_MPI_ENV}" TIMEOUT 120
+                       PASS_REGULAR_EXPRESSION "data parallel: 2 ranks x batch 16 = global batch 32, --bn-sync all.*wrote ")
+endif()

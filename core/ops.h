@@ -13,6 +13,7 @@
 
 namespace bnlab {
 
+class Collective;
 class Generator;
 
 // --- elementwise.cpp: arithmetic with broadcasting -------------------------------------
@@ -95,6 +96,11 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride = 0, int padding = 0);
 // x: (N,C,H,W) -> (N,C): the mean over H,W of each channel.
 Tensor global_avg_pool2d(const Tensor& x);
 
+// --- pad.cpp ----------------------------------------------------------------------------
+// x: (N,C,*) -> (N, before + C + after, *): zero channels before and after x's channels (the
+// parameter-free "option A" shortcut of CIFAR ResNets, after a stride-2 subsample).
+Tensor pad_channels(const Tensor& x, int64_t before, int64_t after);
+
 // --- dropout.cpp ------------------------------------------------------------------------
 // Training: zero each element with probability p and scale the rest by 1/(1-p), drawing
 // the mask from `gen`. Not training (or p == 0): the identity.
@@ -111,6 +117,21 @@ Tensor dropout(const Tensor& x, float p, bool training, Generator& gen);
 // loops, the test oracle) and core/ops/batch_norm_composed.h (built from the ops above).
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// --- batch_norm_grouped.cpp: training-mode batch_norm with other statistics ------------
+// Same arguments and running-statistics update as batch_norm in training, but:
+// ghost_batch_norm: x is split along N into ghost batches of ghost_batch_size samples (the last
+//   may be smaller), each normalized with its own mean and variance (Hoffer et al. 2017);
+//   running statistics move once per call, towards the mean over ghost batches of their means
+//   and unbiased variances. Equals per-rank BatchNorm on ceil(N/ghost_batch_size) ranks.
+// sync_batch_norm: statistics over the batches of every rank of `group` together (PyTorch's
+//   SyncBatchNorm): equals batch_norm on the concatenation of the ranks' batches. Every rank
+//   must call it, in forward and (when it records) in backward: each allreduces per channel.
+// Neither has an evaluation mode: evaluate with batch_norm (running statistics).
+Tensor ghost_batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
+                        const Tensor& bias, int64_t ghost_batch_size, double momentum = 0.1, double eps = 1e-5);
+Tensor sync_batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
+                       const Tensor& bias, Collective& group, double momentum = 0.1, double eps = 1e-5);
 
 // --- layer_group_norm.cpp: layer_norm and group_norm ------------------------------------
 // Normalizes over the last `normalized_ndim` dimensions of x, per leading index.

@@ -83,6 +83,13 @@ std::vector<const char*> Tape::op_names() const {
     return names;
 }
 
+std::vector<Tape::EntryInfo> Tape::entries() const {
+    std::vector<EntryInfo> out;
+    out.reserve(entries_.size());
+    for (const Entry& e : entries_) out.push_back({e.op, e.inputs, e.output});
+    return out;
+}
+
 NoTape::NoTape() : saved_(active_tape) { active_tape = nullptr; }
 NoTape::~NoTape() { active_tape = saved_; }
 

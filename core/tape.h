@@ -45,6 +45,16 @@ public:
     bool released() const { return released_; }
     // Names of the recorded ops, oldest first (for printing and tests).
     std::vector<const char*> op_names() const;
+    // What each entry recorded, oldest first, for inspection (core/tape_graph.h draws it):
+    // the op, its inputs (handles to the same tensors; an absent bias is an undefined tensor)
+    // and its output. Tensor::same() tells which input is an earlier entry's output. Empty
+    // once backward() has consumed the tape.
+    struct EntryInfo {
+        const char* op;
+        std::vector<Tensor> inputs;
+        Tensor output;
+    };
+    std::vector<EntryInfo> entries() const;
 
 private:
     struct Entry {

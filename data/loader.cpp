@@ -94,6 +94,9 @@ DataLoader::DataLoader(const Dataset& data, LoaderOptions options) : data_(data)
     if (options_.limit < 0) throw Error(where + ": limit must be >= 0, got " + std::to_string(options_.limit));
     check_consistent(data, where);
     if (data.size() == 0) throw Error(where + ": the data set is empty");
+    if (options_.shards < 1 || options_.shard < 0 || options_.shard >= options_.shards)
+        throw Error("DataLoader: shard " + std::to_string(options_.shard) + " of " + std::to_string(options_.shards) +
+                    " does not exist");
     size_ = options_.limit > 0 ? std::min(options_.limit, data.size()) : data.size();
     if (options_.mean.empty() != options_.std.empty() ||
         (!options_.mean.empty() && static_cast<int64_t>(options_.mean.size()) != data.channels))
@@ -199,7 +202,11 @@ void DataLoader::worker_loop() {
 
 Batch DataLoader::make_batch(int64_t batch_index) const {
     const int64_t first = batch_index * options_.batch_size;
-    const int64_t count = std::min(options_.batch_size, size_ - first);
+    const int64_t full = std::min(options_.batch_size, size_ - first);  // the whole (unsharded) batch
+    // This shard's samples [lo, lo + count) of the batch. The augmentation draws of the samples
+    // before lo are made and discarded, so each sample is augmented as without sharding.
+    const int64_t lo = full * options_.shard / options_.shards;
+    const int64_t count = full * (options_.shard + 1) / options_.shards - lo;
     const int64_t channels = data_.channels, height = data_.height, width = data_.width;
     const int64_t image_floats = channels * height * width;
     Batch batch;
@@ -208,8 +215,12 @@ Batch DataLoader::make_batch(int64_t batch_index) const {
     batch.indices.resize(static_cast<size_t>(count));
     Generator augment_generator = epoch_generator_.fork(static_cast<uint64_t>(1 + batch_index));
     float* out = batch.images.data();
+    if (options_.augment)
+        for (int64_t k = 0; k < lo; ++k)
+            for (const auto bound : {2 * kPad + 1, 2 * kPad + 1, int64_t{2}})  // dy, dx, flip
+                augment_generator.below(static_cast<uint64_t>(bound));
     for (int64_t k = 0; k < count; ++k) {
-        const int64_t sample = order_[static_cast<size_t>(first + k)];
+        const int64_t sample = order_[static_cast<size_t>(first + lo + k)];
         batch.indices[static_cast<size_t>(k)] = sample;
         batch.labels[static_cast<size_t>(k)] = data_.labels[static_cast<size_t>(sample)];
         const uint8_t* pixels = data_.image(sample).data();

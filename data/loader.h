@@ -44,6 +44,10 @@ struct LoaderOptions {
     bool augment = false;    // CIFAR-style: random crop with zero padding 4, then random horizontal flip
     bool prefetch = true;    // build the next batch on a background thread
     uint64_t seed = 0;
+    // Data parallelism: this loader yields only shard `shard` of `shards` of every batch, the
+    // samples [B*shard/shards, B*(shard+1)/shards) of the batch the unsharded loader would
+    // build (B = that batch's size), with the same augmentation. Rank r of R uses shard r.
+    int shard = 0, shards = 1;
     // Normalize with these per-channel constants instead of the data set's own, e.g. a test
     // split normalized as the training split was (empty: the data set's mean/std).
     std::vector<float> mean = {}, std = {};

@@ -152,6 +152,37 @@ std::string arm_table(const CompareResult& result) {
     return t;
 }
 
+// Each later arm against the first, paired by seed: the per-seed difference in final test
+// accuracy (arm - first; same seed = same initial weights and batches), its mean with a 95%
+// bootstrap interval, and a verdict line that says whether the interval excludes zero.
+std::string paired_verdict(const CompareResult& result) {
+    const std::string& first = result.arms.front().arm;
+    std::string text;
+    for (size_t a = 1; a < result.arms.size(); ++a) {
+        const std::string& arm = result.arms[a].arm;
+        std::vector<double> differences;
+        for (const CompareRun& base : result.runs) {
+            if (base.arm != first) continue;
+            for (const CompareRun& other : result.runs)
+                if (other.arm == arm && other.seed == base.seed && !base.result.diverged && !other.result.diverged)
+                    differences.push_back(100 * (other.result.last.test_accuracy - base.result.last.test_accuracy));
+        }
+        if (differences.size() < 2) {
+            text += fmt::format("**Verdict ({} vs {}):** n/a: fewer than 2 paired seeds finished in both arms.\n\n", arm, first);
+            continue;
+        }
+        const double mean = mean_of(differences);
+        const Interval ci = bootstrap_mean_ci(differences);
+        const std::string verdict = ci.low > 0    ? fmt::format("{} is more accurate than {}", arm, first)
+                                    : ci.high < 0 ? fmt::format("{} is less accurate than {}", arm, first)
+                                                  : "no detectable difference in final accuracy at this many seeds";
+        text += fmt::format("Paired by seed ({} pairs), final test accuracy {} - {}: {:+.2f} points, 95% bootstrap "
+                            "interval [{:+.2f}, {:+.2f}].\n\n**Verdict ({} vs {}):** {}.\n\n",
+                            differences.size(), arm, first, mean, ci.low, ci.high, arm, first, verdict);
+    }
+    return text;
+}
+
 }  // namespace
 
 std::string write_compare_report(const CompareResult& result, const CompareConfig& config, const std::string& out_dir,
@@ -170,14 +201,17 @@ std::string write_compare_report(const CompareResult& result, const CompareConfi
     // Plots: one line per arm (mean over seeds) with the min-max band.
     std::vector<Curve> accuracy, loss;
     for (const ArmSummary& s : result.arms) {
-        accuracy.push_back(arm_curve(result, s.arm, &MetricsRow::test_accuracy));
+        accuracy.push_back(scaled(arm_curve(result, s.arm, &MetricsRow::test_accuracy), 100));  // in %, as the report
         loss.push_back(arm_curve(result, s.arm, &MetricsRow::train_loss));
     }
     const TrainConfig& b = config.base;
     const std::string what = fmt::format("{} on {}", b.model.arch, b.dataset);
     std::string plot_problems;
+    PlotSpec accuracy_plot{"test accuracy, " + what, "step", "test accuracy (%)", accuracy, false, "bottom right"};
+    accuracy_plot.reference_y = 100 * result.target;
+    accuracy_plot.reference_label = "target " + pct(result.target);
     for (const auto& [name, spec] : std::vector<std::pair<std::string, PlotSpec>>{
-             {"test_accuracy", {"test accuracy, " + what, "step", "test accuracy", accuracy, false, "bottom right"}},
+             {"test_accuracy", accuracy_plot},
              {"train_loss", {"training loss, " + what, "step", "training loss (mean over the steps since the last point)", loss,
                              true, "top right"}}}) {
         const std::string problem = plot_bands(out_dir + "/plots", name, spec);
@@ -188,7 +222,7 @@ std::string write_compare_report(const CompareResult& result, const CompareConfi
     r += "Each arm trains the same model on the same data with the same settings; only the normalization "
          "differs. For a given seed every arm sees the same batches in the same order and starts from the same "
          "weights in every layer they share.\n\n";
-    r += "## Results\n\n" + arm_table(result) + "\n";
+    r += "## Results\n\n" + arm_table(result) + "\n" + paired_verdict(result) + "\n";
     r += fmt::format("Mean ± sample standard deviation over {} seeds. Target: {} test accuracy{}. \"steps to target\" is the "
                      "first evaluation (every {} steps) at which a run's test accuracy reached the target; runs that never "
                      "reached it count as not reached, and the median is \"not reached\" when half the runs or more did not. "

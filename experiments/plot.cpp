@@ -28,14 +28,14 @@ std::string quoted(const std::string& s) {
     return out + "'";
 }
 
-// Runs `gnuplot script` and waits; "" on success.
-std::string run_gnuplot(const std::string& script, const std::string& log) {
+// Runs `gnuplot -e "out='OUT'" script` and waits; "" on success.
+std::string run_gnuplot(const std::string& script, const std::string& out, const std::string& log) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::string program = "gnuplot", argument = script;
-    char* argv[] = {program.data(), argument.data(), nullptr};
+    std::string program = "gnuplot", option = "-e", set_out = "out=" + quoted(out), argument = script;
+    char* argv[] = {program.data(), option.data(), set_out.data(), argument.data(), nullptr};
     pid_t pid = 0;
     const int spawned = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
@@ -89,6 +89,12 @@ Curve band_curve(const std::string& label, const std::vector<double>& x, const s
     return points_curve(label, x, per_point);
 }
 
+Curve scaled(Curve curve, double factor) {
+    for (std::vector<double>* ys : {&curve.mean, &curve.low, &curve.high})
+        for (double& y : *ys) y *= factor;
+    return curve;
+}
+
 std::string plot_bands(const std::string& dir, const std::string& name, const PlotSpec& spec) {
     const std::string base = (std::filesystem::path(dir) / name).string();
     // One gnuplot data block per curve (blocks are separated by two blank lines: "index i").
@@ -102,32 +108,54 @@ std::string plot_bands(const std::string& dir, const std::string& name, const Pl
     }
     write_text_atomically(base + ".dat", data);
 
-    // gnuplot writes the PNG into a fresh, exclusively created temporary file
-    // (base.png.tmp-<pid>-<n>, core/atomic_file.h) that is renamed over base.png once it is whole.
-    const auto plot_into = [&](const std::string& png_tmp) {
-        std::string script = fmt::format(
-            "set terminal pngcairo size 900,560 font ',11'\n"
-            "set output {}\n"
-            "set title {}\nset xlabel {}\nset ylabel {}\n"
-            "set key {}\nset grid\n{}{}",
-            quoted(png_tmp), quoted(spec.title), quoted(spec.xlabel), quoted(spec.ylabel), spec.key,
-            spec.log_y ? "set logscale y\nset format y '%g'\n" : "",
-            spec.log_x ? "set logscale x\nset format x '%g'\n" : "");
-        std::string plots;
-        for (size_t i = 0; i < spec.curves.size(); ++i) {
-            const std::string file = i == 0 ? quoted(base + ".dat") : "''";
+    // The script finds its .dat beside itself (ARG0 is the script's path), so `gnuplot NAME.gp`
+    // rewrites NAME.png from any folder; bnlab passes out='NAME.png.tmp-<pid>-<n>' and renames it.
+    const std::string script_name = name + ".gp";
+    std::string script = fmt::format(
+        "# Re-plot by hand: gnuplot {0} (writes {1}.png beside it)\n"
+        "here = ARG0[1:strlen(ARG0) - strlen({2})]\n"
+        "if (!exists('out')) out = here . {3}\n"
+        "set terminal pngcairo size 900,560 font ',11'\n"
+        "set output out\n"
+        "set title {4}\nset xlabel {5}\nset ylabel {6}\n"
+        "set key {7}\nset grid\n"
+        // Axes fitted to the data (a log axis would otherwise round out to whole decades), plus 5% air.
+        "set autoscale fix\nset offsets graph 0, graph 0, graph 0.05, graph 0.05\n{8}{9}",
+        script_name, name, quoted(script_name), quoted(name + ".png"), quoted(spec.title), quoted(spec.xlabel),
+        quoted(spec.ylabel), spec.key,
+        spec.log_y ? "set logscale y\nset format y '%g'\n" : "",
+        spec.log_x ? "set logscale x\nset format x '%g'\n" : "");
+    std::string plots;
+    for (size_t i = 0; i < spec.curves.size(); ++i) {
+        const std::string file = i == 0 ? "here . " + quoted(name + ".dat") : "''";
+        if (spec.bands)
             plots += fmt::format("{}{} index {} using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc {} notitle, "
                                  "'' index {} using 1:2 with lines lw 2 lc {} title {}",
                                  i ? ", \\\n     " : "plot ", file, i, i + 1, i, i + 1, quoted(spec.curves[i].label));
-        }
-        script += plots + "\n";
-        write_text_atomically(base + ".gp", script);
+        else
+            plots += fmt::format("{}{} index {} using 1:2 with linespoints lw 2 pt {} ps 1.2 lc {} title {}",
+                                 i ? ", \\\n     " : "plot ", file, i, i + 1, i + 1, quoted(spec.curves[i].label));
+    }
+    if (std::isfinite(spec.reference_y))
+        plots += fmt::format(", \\\n     {} with lines dt 2 lw 1.5 lc rgb 'black' title {}", spec.reference_y,
+                             quoted(spec.reference_label));
+    if (!spec.markers.empty()) {
+        plots += fmt::format(", \\\n     '-' using 1:2 with points pt 2 ps 2 lw 2 lc rgb 'red' title {}",
+                             quoted(spec.markers_label));
+        plots += "\n";
+        for (const auto& [x, y] : spec.markers) plots += fmt::format("{} {:.6g}\n", x, y);
+        plots += "e";
+    }
+    script += plots + "\n";
+    write_text_atomically(base + ".gp", script);
 
-        const std::string problem = run_gnuplot(base + ".gp", base + ".gnuplot.log");
-        if (!problem.empty()) throw Error(problem);
-    };
+    // gnuplot writes the PNG into a fresh, exclusively created temporary file
+    // (base.png.tmp-<pid>-<n>, core/atomic_file.h) that is renamed over base.png once it is whole.
     try {
-        produce_atomically(base + ".png", plot_into);
+        produce_atomically(base + ".png", [&](const std::string& png_tmp) {
+            const std::string problem = run_gnuplot(base + ".gp", png_tmp, base + ".gnuplot.log");
+            if (!problem.empty()) throw Error(problem);
+        });
     } catch (const Error& e) {
         return e.what();
     }

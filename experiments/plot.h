@@ -2,7 +2,9 @@
 // The data (.dat) and the gnuplot script (.gp) stay beside the PNG, so anyone can re-plot.
 #pragma once
 
+#include <cmath>
 #include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -19,7 +21,19 @@ struct PlotSpec {
     bool log_y = false;
     std::string key = "bottom right";  // gnuplot legend position
     bool log_x = false;
+    // false: lines with a distinct point shape per curve and no bands (for many curves, whose
+    // overlapping bands would hide each other).
+    bool bands = true;
+    // A dashed horizontal line at y = reference_y (e.g. a target accuracy), titled reference_label.
+    double reference_y = NAN;
+    std::string reference_label;
+    // Points drawn as crosses on top of the curves (e.g. runs that diverged), titled markers_label.
+    std::vector<std::pair<double, double>> markers;
+    std::string markers_label;
 };
+
+// The curve with every y (mean, low, high) multiplied by `factor`, e.g. 100 for percent.
+Curve scaled(Curve curve, double factor);
 
 // Mean and min-max over runs of one metric at each evaluated step (steps where the metric is
 // finite), e.g. band_curve("bn", runs, &MetricsRow::test_accuracy).

@@ -14,9 +14,11 @@ namespace {
 
 // pytorch_default: kaiming_uniform_(a = sqrt(5)) for the weight (times init_scale),
 // U(+-1/sqrt(fan_in)) for the bias. gaussian: weight ~ N(0, init_scale^2), bias = 0.
+// he: weight ~ N(0, init_scale^2 * 2/fan_in), bias = 0.
 void init_affine(Tensor& weight, Tensor& bias, int64_t fan_in, float init_scale, WeightInit init, Generator& gen) {
-    if (init == WeightInit::gaussian) {
-        for (float& w : weight.values()) w = gen.normal(0.0f, init_scale);
+    if (init == WeightInit::gaussian || init == WeightInit::he) {
+        const float std = init == WeightInit::he ? init_scale * std::sqrt(2.0f / static_cast<float>(fan_in)) : init_scale;
+        for (float& w : weight.values()) w = gen.normal(0.0f, std);
         if (bias.defined()) std::ranges::fill(bias.values(), 0.0f);
         return;
     }

@@ -9,13 +9,17 @@
 // WeightInit::gaussian instead draws weight ~ N(0, init_scale^2) whatever the fan-in, with
 // zero biases: the `weight_scale * randn` of the CS231n weight-scale sweep (claim init-scale),
 // where one scale means the same weight std in every layer.
+//
+// WeightInit::he is He et al. 2015's kaiming_normal_(mode='fan_in', nonlinearity='relu'):
+// weight ~ N(0, init_scale^2 * 2 / fan_in), zero biases; it keeps the variance of a ReLU
+// network's activations constant from layer to layer.
 #pragma once
 
 #include "layers/module.h"
 
 namespace bnlab {
 
-enum class WeightInit { pytorch_default, gaussian };
+enum class WeightInit { pytorch_default, gaussian, he };
 
 struct LinearOptions {
     bool bias = true;

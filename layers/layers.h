@@ -4,4 +4,5 @@
 #include "layers/affine.h"
 #include "layers/module.h"
 #include "layers/norm.h"
+#include "layers/residual.h"
 #include "layers/simple.h"

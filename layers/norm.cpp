@@ -16,6 +16,8 @@ BatchNorm::BatchNorm(const char* kind, int64_t num_features, BatchNormOptions op
         throw Error(fmt::format("{}: momentum must be in [0, 1] (PyTorch's convention: the weight of the new "
                                 "batch), got {}", kind, *options.momentum));
     if (!(options.eps > 0.0)) throw Error(fmt::format("{}: eps must be > 0, got {}", kind, options.eps));
+    if (options.ghost_batch_size < 0)
+        throw Error(fmt::format("{}: ghost_batch_size must be >= 0 (0: off), got {}", kind, options.ghost_batch_size));
     if (options.affine) {
         weight = Tensor::ones({num_features});
         bias = Tensor::zeros({num_features});
@@ -44,6 +46,12 @@ void BatchNorm::set_momentum(std::optional<double> momentum) {
     options_.momentum = momentum;
 }
 
+void BatchNorm::set_sync(Collective* group) {
+    if (group && options_.ghost_batch_size > 0)
+        throw Error(fmt::format("{}: ghost batches and synchronized statistics exclude each other", kind_));
+    sync_ = group;
+}
+
 Tensor BatchNorm::forward(const Tensor& x) {
     if (std::find(ranks_.begin(), ranks_.end(), x.ndim()) == ranks_.end())
         throw ShapeError(fmt::format("{}: expected a {} input, got {}", kind_,
@@ -54,15 +62,25 @@ Tensor BatchNorm::forward(const Tensor& x) {
     const bool update_running = is_training() && options_.track_running_stats;
     double factor = 0.0;
     if (update_running) {
-        // Check the batch before counting it, so a rejected batch leaves no trace.
-        if (x.numel() / num_features_ <= 1)
-            throw ShapeError(fmt::format("{}: expected more than 1 value per channel when training, got input size {}",
-                                         kind_, x.shape().str()));
+        // Check the batch before counting it, so a rejected batch leaves no trace. (Under sync
+        // only the global count matters: sync_batch_norm checks it, on every rank alike.)
+        const int64_t per_sample = x.numel() / std::max<int64_t>(x.dim(0), 1) / num_features_;
+        const int64_t ghost = options_.ghost_batch_size, n = x.dim(0);
+        const int64_t smallest_group = ghost > 0 && n > 0 ? (n % ghost == 0 ? ghost : n % ghost) : n;
+        if (!sync_ && smallest_group * per_sample <= 1)
+            throw ShapeError(fmt::format("{}: expected more than 1 value per channel when training, got input size {}{}",
+                                         kind_, x.shape().str(),
+                                         ghost > 0 ? fmt::format(" in ghost batches of {}", ghost) : ""));
         ++num_batches_tracked;
         factor = options_.momentum ? *options_.momentum : 1.0 / static_cast<double>(num_batches_tracked);
     }
     // Batch statistics in training, and always without running statistics.
     const bool use_batch_stats = is_training() || !options_.track_running_stats;
+    if (is_training() && options_.ghost_batch_size > 0)
+        return ghost_batch_norm(x, running_mean, running_var, weight, bias, options_.ghost_batch_size, factor,
+                                options_.eps);
+    if (is_training() && sync_)
+        return sync_batch_norm(x, running_mean, running_var, weight, bias, *sync_, factor, options_.eps);
     return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, factor, options_.eps);
 }
 
@@ -73,6 +91,8 @@ std::string BatchNorm::describe() const {
     else if (*options_.momentum != 0.1) s += fmt::format(", momentum={}", *options_.momentum);
     if (!options_.affine) s += ", affine=False";
     if (!options_.track_running_stats) s += ", track_running_stats=False";
+    if (options_.ghost_batch_size > 0) s += fmt::format(", ghost_batch_size={}", options_.ghost_batch_size);
+    if (sync_) s += ", sync=True";
     return s + ")";
 }
 

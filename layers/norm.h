@@ -9,6 +9,12 @@
 //   track_running_stats off: batch statistics in both modes, and no running buffers at all
 //     (they are absent from the state_dict, as in PyTorch).
 //   Training with one value per channel (N*H*W == 1) is an error, not a NaN.
+//   ghost_batch_size > 0 (training only): statistics per sub-batch of that many samples
+//     (ghost batch BN, Hoffer et al. 2017; core/ops.h ghost_batch_norm), e.g. to study small
+//     per-GPU batches on one process. Evaluation is unchanged.
+//   set_sync(group) (training only): statistics over the batches of every rank of a
+//     Collective (SyncBatchNorm; core/ops.h sync_batch_norm). Data-parallel training sets it
+//     for `--bn-sync all` (train/distributed.h); without it each rank uses its own batch.
 // LayerNorm and GroupNorm use statistics of each sample, identical in train and eval.
 #pragma once
 
@@ -18,11 +24,14 @@
 
 namespace bnlab {
 
+class Collective;
+
 struct BatchNormOptions {
     double eps = 1e-5;
     std::optional<double> momentum = 0.1;  // std::nullopt: cumulative moving average
     bool affine = true;
     bool track_running_stats = true;
+    int64_t ghost_batch_size = 0;  // > 0: training statistics per ghost batch of this many samples
 };
 
 // Shared by BatchNorm1d and BatchNorm2d, which differ only in the input ranks they accept.
@@ -41,6 +50,11 @@ public:
     // population statistics over many batches ("PreciseBN", Wu & Johnson 2021).
     void set_momentum(std::optional<double> momentum);
     std::optional<double> momentum() const { return options_.momentum; }
+    // Training statistics over every rank of `group` (nullptr: this process's batch only). The
+    // group must outlive the layer's use; every rank must set the same. Error with ghost batches.
+    void set_sync(Collective* group);
+    Collective* sync() const { return sync_; }
+    int64_t num_features() const { return num_features_; }
 
 protected:
     BatchNorm(const char* kind, int64_t num_features, BatchNormOptions options, std::initializer_list<int> ranks);
@@ -50,6 +64,7 @@ private:
     int64_t num_features_;
     BatchNormOptions options_;
     std::vector<int> ranks_;  // accepted input ranks
+    Collective* sync_ = nullptr;
 };
 
 // x: (N,C) or (N,C,L); statistics over N (and L) per channel.

@@ -22,11 +22,13 @@ Flatten::Flatten() : Stateless("Flatten", [](const Tensor& x) { return flatten(x
 
 MaxPool2d::MaxPool2d(int kernel_size, int stride, int padding)
     : Stateless(pool_description("MaxPool2d", kernel_size, stride, padding),
-                [=](const Tensor& x) { return max_pool2d(x, kernel_size, stride, padding); }) {}
+                [=](const Tensor& x) { return max_pool2d(x, kernel_size, stride, padding); }),
+      kernel_size_(kernel_size) {}
 
 AvgPool2d::AvgPool2d(int kernel_size, int stride, int padding)
     : Stateless(pool_description("AvgPool2d", kernel_size, stride, padding),
-                [=](const Tensor& x) { return avg_pool2d(x, kernel_size, stride, padding); }) {}
+                [=](const Tensor& x) { return avg_pool2d(x, kernel_size, stride, padding); }),
+      kernel_size_(kernel_size) {}
 
 Dropout::Dropout(float p, uint64_t seed) : p_(p), gen_(seed) {
     if (!(p >= 0.0f && p <= 1.0f)) throw Error(fmt::format("Dropout: p must be in [0, 1], got {}", p));

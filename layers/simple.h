@@ -38,10 +38,18 @@ public:
 class MaxPool2d : public Stateless {
 public:
     explicit MaxPool2d(int kernel_size, int stride = 0, int padding = 0);
+    int kernel_size() const { return kernel_size_; }
+
+private:
+    int kernel_size_;
 };
 class AvgPool2d : public Stateless {
 public:
     explicit AvgPool2d(int kernel_size, int stride = 0, int padding = 0);
+    int kernel_size() const { return kernel_size_; }
+
+private:
+    int kernel_size_;
 };
 // (N,C,H,W) -> (N,C)
 class GlobalAvgPool : public Stateless {

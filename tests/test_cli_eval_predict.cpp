@@ -249,10 +249,10 @@ TEST_CASE("bnlab eval and predict report bad usage and bad files", "[cli][eval][
     check("eval " + quoted(missing), 2, "bnlab eval: MODEL " + quoted(missing) + ": no such file");
     check("eval " + quoted(dir.path()), 2, "MODEL " + quoted(dir.path()) + ": not a file");
     check("eval " + quoted(dir / "notes.txt"), 1, (dir / "notes.txt").string() + ": ");
-    check("eval " + m + " --bogus", 2, "bnlab eval: unexpected argument '--bogus'");
+    check("eval " + m + " --bogus", 2, "bnlab eval: unknown option '--bogus'");
     check("eval " + m + " --split validation", 2, "--split: 'validation' is not train or test");
     check("eval " + m + " --dataset imagenet", 2, "--dataset: unknown data set 'imagenet'");
-    check("eval " + m + " --batch 0", 2, "--batch: must be positive");
+    check("eval " + m + " --batch 0", 2, "--batch-size: must be positive");
     check("eval " + m + " --json " + quoted(dir / "no/such/dir/out.json"), 1, (dir / "no/such/dir/out.json").string());
 
     // Data sets that do not fit the model: 4x3 images, then 28x28 ones with other classes.
@@ -271,7 +271,7 @@ TEST_CASE("bnlab eval and predict report bad usage and bad files", "[cli][eval][
     check("predict " + quoted(missing) + " " + quoted(image), 2, "MODEL " + quoted(missing) + ": no such file");
     check("predict " + quoted(dir / "notes.txt") + " " + quoted(image), 1, (dir / "notes.txt").string() + ": ");
     check("predict " + m + " " + quoted(image) + " --top-k 0", 2, "--top-k: must be at least 1, got 0");
-    check("predict " + m + " --bogus " + quoted(image), 2, "bnlab predict: unexpected argument '--bogus'");
+    check("predict " + m + " --bogus " + quoted(image), 2, "bnlab predict: unknown option '--bogus'");
     check("predict " + m + " " + quoted(dir / "nope.png"), 2, (dir / "nope.png").string() + ": cannot read image: no such file");
     check("predict " + m + " " + quoted(dir / "text.png"), 2, (dir / "text.png").string() + ": cannot read image: ");
     // An unreadable image among readable ones: the others are still predicted, the exit code is 2.

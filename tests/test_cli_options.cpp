@@ -75,7 +75,7 @@ TEST_CASE("library errors naming a config field reach the user naming the flag",
     const std::string data = " --dataset mnist --data-dir '" + root.path().string() + "' --threads 1 --out '" +
                              (root / "run").string() + "'";
     const std::vector<Case> cases = {
-        {"train --batch 0", 2, "bnlab train: --batch: must be >= 1, got 0", "batch_size"},
+        {"train --batch 0", 2, "bnlab train: --batch-size: must be >= 1, got 0", "batch_size"},
         {"train --limit -1", 2, "--limit: must be >= 0, got -1", "train_limit"},
         {"train --test-limit -2", 2, "--test-limit: must be >= 0, got -2", "test_limit"},
         {"train --warmup -1", 2, "--warmup: must be >= 0, got -1", "warmup_steps"},
@@ -83,7 +83,7 @@ TEST_CASE("library errors naming a config field reach the user naming the flag",
         {"train --epochs 0", 2, "--epochs: must be >= 1 when steps is 0, got 0", ""},
         {"compare --target 2", 2, "--target: must be in [0, 1], got 2", ""},
         // Found only once the data is loaded: a failure of the run (exit code 1), still by flag.
-        {"train --model mlp --batch 64" + data, 1, "bnlab train: --batch: 64 is larger than the 12 training samples",
+        {"train --model mlp --batch 64" + data, 1, "bnlab train: --batch-size: 64 is larger than the 12 training samples",
          "batch_size"},
         {"train --model mlp --norm gn --gn-groups 7" + data, 1,
          "--gn-groups: 7 does not divide the 100 channels of layer 1 of mlp", "gn_groups"},

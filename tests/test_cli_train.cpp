@@ -102,7 +102,7 @@ TEST_CASE("bnlab train: bad flags and missing data are usage errors (exit code 2
         {"train --bn-momentum fast", "--bn-momentum: 'fast' is not a number or 'none'"},
         {"train --optimizer rmsprop", "--optimizer: unknown optimizer 'rmsprop' (known: sgd, adam, adamw)"},
         {"train --dataset imagenet", "--dataset: unknown data set 'imagenet'"},
-        {"train --frobnicate", "unexpected argument '--frobnicate'"},
+        {"train --frobnicate", "unknown option '--frobnicate'"},
         {"train --dataset mnist --data-dir /nonexistent", "data set 'mnist' (train split) not found"},
         {"compare --arms none,bm", "--arms: unknown norm 'bm'"},
         {"compare --seeds 0", "--seeds: need at least 1"},

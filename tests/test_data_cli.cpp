@@ -44,7 +44,7 @@ TEST_CASE("bnlab data usage errors exit with code 2", "[data][cli]") {
     check_usage("info imagenet", "bnlab data info: unknown data set 'imagenet' (known: fashion-mnist, mnist");
     check_usage("info mnist --split validation", "unknown split 'validation': use train or test");
     check_usage("info", "missing the data set NAME");
-    check_usage("info mnist --bogus", "unexpected argument '--bogus'");
+    check_usage("info mnist --bogus", "unknown option '--bogus'");
     check_usage("show mnist", "missing --out FILE.png");
     check_usage("show mnist --out x.png --zoom 0", "--zoom in [1, 16]");
     check_usage("verify folder:/tmp", "folder data sets have no published checksums");
@@ -52,11 +52,17 @@ TEST_CASE("bnlab data usage errors exit with code 2", "[data][cli]") {
     check_usage("", "missing a subcommand: list, info, show, verify or download");
 }
 
-TEST_CASE("bnlab data reports missing and corrupt data with exit code 1", "[data][cli]") {
+TEST_CASE("bnlab data: missing data is a usage error (exit code 2), corrupt data a failure (1)", "[data][cli]") {
     TempDir root;
     const std::string dir = " --data-dir '" + root.path().string() + "'";
     const CommandResult missing = bnlab_data("info kmnist" + dir);
-    CHECK(missing.exit_code == 1);
+    CHECK(missing.exit_code == 2);
+    for (const std::string command : {"show kmnist --out x.png", "verify kmnist"}) {
+        const CommandResult r = bnlab_data(command + dir);
+        INFO(command << "\n" << r.output);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.output, Catch::Contains("data set 'kmnist'") && Catch::Contains("not found"));
+    }
     CHECK_THAT(missing.output, Catch::Contains("data set 'kmnist' (train split) not found. Looked in:") &&
                                    Catch::Contains((root / "kmnist").string()) &&
                                    Catch::Contains("bnlab data download kmnist --to DIR") &&
@@ -66,14 +72,14 @@ TEST_CASE("bnlab data reports missing and corrupt data with exit code 1", "[data
     // An incomplete CIFAR folder: the command line says which flag loads what is there.
     write_bytes(root / "cifar10/cifar-10-batches-bin/data_batch_1.bin", cifar_records({{1}}));
     const CommandResult incomplete = bnlab_data("info cifar10 --split train" + dir);
-    CHECK(incomplete.exit_code == 1);
+    CHECK(incomplete.exit_code == 2);
     CHECK_THAT(incomplete.output, Catch::Contains("split is incomplete, missing: data_batch_2.bin") &&
                                       Catch::Contains("(--partial loads the files present)"));
     CHECK(bnlab_data("info cifar10 --split train --partial" + dir).exit_code == 0);
     write_tiny_mnist(root.path());
     write_bytes(root / "mnist/t10k-labels-idx1-ubyte.gz", {0, 0, 8, 1, 0, 0, 0, 2, 1});  // says 2 labels, holds 1
     const CommandResult corrupt = bnlab_data("info mnist --split test" + dir);
-    CHECK(corrupt.exit_code == 1);
+    CHECK(corrupt.exit_code == 2);  // a corrupt data set is a usage error, as in train and eval (README)
     CHECK_THAT(corrupt.output, Catch::Contains((root / "mnist/t10k-labels-idx1-ubyte.gz").string() + ": truncated"));
     const CommandResult verify = bnlab_data("verify mnist" + dir);
     CHECK(verify.exit_code == 1);

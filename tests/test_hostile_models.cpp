@@ -58,7 +58,18 @@ TEST_CASE("a model file declaring a huge or overflowing model is refused before 
                       Catch::Contains("the model its metadata declares") && Catch::Contains("overflows 64 bits"));
     CHECK_THROWS_WITH(load_model(with_metadata(model, "bnlab.input", "1,100000,100000").string()),
                       Catch::Contains("more than the memory budget"));
-    CHECK_THROWS_WITH(load_model(with_metadata(model, "bnlab.config", config_with(model, "mlp_width", 1000000000)).string()),
+    // A file without a stored spec (written before specs) is built from its config; one with a
+    // spec from the spec (models/zoo.h model_float_count bounds either).
+    TensorFile without_spec = read_safetensors(model.string());
+    without_spec.metadata.erase("bnlab.spec");
+    const fs::path old_model = dir / "old.safetensors";
+    write_safetensors(old_model.string(), without_spec);
+    REQUIRE(load_model(old_model.string()).input.height == 8);
+    CHECK_THROWS_WITH(load_model(with_metadata(old_model, "bnlab.config", config_with(model, "mlp_width", 1000000000)).string()),
+                      Catch::Contains("more than the memory budget"));
+    std::string huge_spec = "flatten";
+    for (int i = 0; i < 300; ++i) huge_spec += "-fc65536";
+    CHECK_THROWS_WITH(load_model(with_metadata(model, "bnlab.spec", huge_spec + "-fc").string()),
                       Catch::Contains("more than the memory budget"));
     CHECK_THROWS_WITH(load_model(with_metadata(model, "bnlab.input", "1,8").string()), Catch::Contains("bad bnlab.input metadata '1,8'"));
     CHECK_THROWS_WITH(load_model(with_metadata(model, "bnlab.input", "1,99999999999999999999,8").string()),

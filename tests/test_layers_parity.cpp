@@ -8,6 +8,7 @@
 #include "core/ops.h"
 #include "core/tape.h"
 #include "layers/layers.h"
+#include "models/zoo.h"
 
 using namespace bnlab;
 namespace fs = std::filesystem;
@@ -168,4 +169,10 @@ TEST_CASE("a small CNN with GroupNorm(C,C) and GroupNorm(1,C) matches PyTorch", 
     Generator gen(0);
     auto model = small_cnn_gn(gen);
     replay_model("cnn_gn", *model);
+}
+
+TEST_CASE("ResNet-20's blocks with option-A shortcuts train and evaluate like PyTorch", "[layers][parity][residual]") {
+    // tests/fixtures/resnet_fixtures.py builds the same network in PyTorch.
+    auto model = make_model({.arch = "conv4-norm-relu-basic4-basic8s2-basic8-gap-fc", .norm = "bn"}, {3, 7, 7, 5}, 0);
+    replay_model("resnet_option_a", *model);
 }

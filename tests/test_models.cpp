@@ -128,7 +128,7 @@ TEST_CASE("init gaussian reaches every layer of a model, and the norms' layers k
 }
 
 TEST_CASE("bad model settings are clear errors", "[models]") {
-    CHECK_THROWS_WITH(make_model({.arch = "resnet"}, {}, 0), Catch::Contains("unknown model 'resnet' (known: mlp, small-cnn, mnist-cnn, cifar-cnn)"));
+    CHECK_THROWS_WITH(make_model({.arch = "resnet"}, {}, 0), Catch::Contains("unknown model 'resnet' (known: mlp, small-cnn, mnist-cnn, cifar-cnn, plain-cnn, resnet20)"));
     CHECK_THROWS_WITH(make_model({.arch = "mlp", .norm = "bm"}, {}, 0), Catch::Contains("unknown norm 'bm'"));
     CHECK_THROWS_WITH(make_model({.arch = "mlp", .norm = "gn", .gn_groups = 8}, {}, 0),
                       Catch::Contains("gn_groups: 8 does not divide the 100 channels"));
@@ -141,9 +141,11 @@ TEST_CASE("model errors name the config field, never a command-line flag", "[mod
         std::string field, message;
     };
     const std::vector<Case> cases = {
-        {{.arch = "resnet"}, "model", "model: unknown model 'resnet' (known: mlp, small-cnn, mnist-cnn, cifar-cnn)"},
+        {{.arch = "resnet"}, "model",
+         "model: unknown model 'resnet' (known: mlp, small-cnn, mnist-cnn, cifar-cnn, plain-cnn, resnet20), or a spec of layers "
+         "such as conv32-norm-relu-pool2-fc"},
         {{.arch = "mlp", .norm = "bm"}, "norm", "norm: unknown norm 'bm' (known: none, bn, ln, gn, noisy-bn)"},
-        {{.arch = "mlp", .init = "xavier"}, "init", "init: unknown init 'xavier' (known: default, gaussian)"},
+        {{.arch = "mlp", .init = "xavier"}, "init", "init: unknown init 'xavier' (known: default, gaussian, he)"},
         {{.arch = "mlp", .activation = "gelu"}, "activation", "activation: unknown activation 'gelu' (known: relu, sigmoid, tanh)"},
         {{.arch = "mlp", .norm = "gn", .gn_groups = 8}, "gn_groups", "gn_groups: 8 does not divide the 100 channels of layer 1 of mlp"},
         {{.arch = "mlp", .mlp_hidden_layers = 0}, "mlp_hidden_layers", "mlp_hidden_layers: must be >= 1, got 0"},

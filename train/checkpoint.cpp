@@ -49,7 +49,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
     file.metadata["bnlab.config"] = to_json(config_).dump();
     file.metadata["bnlab.step"] = std::to_string(step_);
     file.metadata["bnlab.window"] = fmt::format("{} {} {} {} {}", exact(window_loss_), window_correct_, window_samples_,
-                                                window_steps_, exact(wall_offset_));
+                                                window_steps_, exact(wall_seconds_));
     write_safetensors(path, file);
 }
 
@@ -95,7 +95,7 @@ void Trainer::load_checkpoint(const std::string& path) {
     window_correct_ = parse_integer<decltype(window_correct_)>(correct, path, key);
     window_samples_ = parse_integer<decltype(window_samples_)>(samples, path, key);
     window_steps_ = parse_integer<decltype(window_steps_)>(steps, path, key);
-    wall_offset_ = std::bit_cast<double>(parse_integer<uint64_t>(wall_bits, path, key));
+    wall_offset_ = wall_seconds_ = std::bit_cast<double>(parse_integer<uint64_t>(wall_bits, path, key));
     loader_epoch_ = -1;  // the next run() restarts the loader at the right epoch and batch
 }
 

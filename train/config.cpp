@@ -23,7 +23,7 @@ void TrainConfig::validate() const {
     const auto require = [](bool ok, const char* field, const std::string& problem) {
         if (!ok) throw FieldError(field, problem);
     };
-    validate_names(model);
+    validate_model_config(model);
     require_choice("optimizer", "optimizer", optimizer, optimizer_names());
     require_choice("schedule", "schedule", schedule, schedule_names());
     require(std::isfinite(lr) && lr > 0, "lr", fmt::format("must be > 0, got {}", lr));
@@ -44,6 +44,14 @@ void TrainConfig::validate() const {
     require(!bn_momentum || (*bn_momentum >= 0 && *bn_momentum <= 1), "bn_momentum",
             fmt::format("must be in [0, 1] or none, got {}", bn_momentum.value_or(0)));
     require(model.gn_groups >= 1, "gn_groups", fmt::format("must be >= 1, got {}", model.gn_groups));
+    require(ranks >= 1, "ranks", fmt::format("must be >= 1, got {}", ranks));
+    require(batch_size >= ranks, "batch_size",
+            fmt::format("{} cannot be shared by {} ranks (each needs at least one sample)", batch_size, ranks));
+    require_choice("bn_sync", "bn_sync mode", bn_sync, {"none", "all"});
+    require(model.batch_norm.ghost_batch_size >= 0, "bn_ghost_batch_size",
+            fmt::format("must be >= 0 (0: off), got {}", model.batch_norm.ghost_batch_size));
+    require(model.batch_norm.ghost_batch_size == 0 || bn_sync == "none", "bn_ghost_batch_size",
+            "ghost batches and bn_sync all exclude each other");
     require(model.init_scale > 0, "init_scale", fmt::format("must be > 0, got {}", model.init_scale));
     require(model.dropout >= 0 && model.dropout < 1, "dropout", fmt::format("must be in [0, 1), got {}", model.dropout));
 }
@@ -62,12 +70,15 @@ nlohmann::json to_json(const TrainConfig& c) {
         {"activation", c.model.activation},
         {"mlp_hidden_layers", c.model.mlp_hidden_layers},
         {"mlp_width", c.model.mlp_width},
+        {"depth", c.model.depth},
+        {"width", c.model.width},
         {"gn_groups", c.model.gn_groups},
         {"init_scale", c.model.init_scale},
         {"init", c.model.init},
         {"dropout", c.model.dropout},
         {"bn_eps", bn.eps},
         {"bn_momentum", bn.momentum ? nlohmann::json(*bn.momentum) : nlohmann::json(nullptr)},
+        {"bn_ghost_batch_size", bn.ghost_batch_size},
         {"optimizer", c.optimizer},
         {"lr", c.lr},
         {"momentum", c.momentum},
@@ -82,6 +93,8 @@ nlohmann::json to_json(const TrainConfig& c) {
         {"eval_every", c.eval_every},
         {"seed", c.seed},
         {"threads", c.threads},
+        {"ranks", c.ranks},
+        {"bn_sync", c.bn_sync},
     };
 }
 
@@ -110,11 +123,14 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     get("activation", c.model.activation);
     get("mlp_hidden_layers", c.model.mlp_hidden_layers);
     get("mlp_width", c.model.mlp_width);
+    get("depth", c.model.depth);
+    get("width", c.model.width);
     get("gn_groups", c.model.gn_groups);
     get("init_scale", c.model.init_scale);
     get("init", c.model.init);
     get("dropout", c.model.dropout);
     get("bn_eps", c.model.batch_norm.eps);
+    get("bn_ghost_batch_size", c.model.batch_norm.ghost_batch_size);
     if (j.contains("bn_momentum")) {
         if (j["bn_momentum"].is_null()) c.model.batch_norm.momentum = std::nullopt;
         else c.model.batch_norm.momentum = j["bn_momentum"].get<double>();
@@ -133,6 +149,8 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     get("eval_every", c.eval_every);
     get("seed", c.seed);
     get("threads", c.threads);
+    get("ranks", c.ranks);
+    get("bn_sync", c.bn_sync);
     return c;
 }
 

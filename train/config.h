@@ -34,7 +34,12 @@ struct TrainConfig {
     int64_t steps = 0;                  // > 0: train exactly this many steps (overrides epochs)
     int64_t eval_every = 0;             // steps between test evaluations; 0: once per epoch
     uint64_t seed = 0;
-    int threads = 0;                    // 0: all cores
+    int threads = 0;                    // 0: all cores (per process)
+    // Data parallelism (train/data_parallel.h): the number of processes each global batch of
+    // batch_size samples is spread over (the Trainer checks it against its Collective), and
+    // how their BatchNorms compute statistics: none (per rank) | all (SyncBatchNorm).
+    int ranks = 1;
+    std::string bn_sync = "none";
 
     // Throws FieldError naming the first bad field by its config.json key (to_json below), e.g.
     // "batch_size: must be >= 1, got 0" or "model: unknown model 'resnet' (known: ...)".

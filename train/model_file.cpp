@@ -17,6 +17,7 @@ void save_model(const std::string& path, const SavedModel& saved) {
     TensorFile file = saved.model->state_dict();
     file.metadata["format"] = "pt";
     file.metadata["bnlab.config"] = to_json(saved.config).dump();
+    file.metadata["bnlab.spec"] = resolved_spec(saved.config.model);
     file.metadata["bnlab.input"] = fmt::format("{},{},{}", saved.input.channels, saved.input.height, saved.input.width);
     file.metadata["bnlab.classes"] = nlohmann::json(saved.class_names).dump();
     file.metadata["bnlab.mean"] = nlohmann::json(saved.mean).dump();
@@ -28,32 +29,21 @@ namespace {
 
 // The metadata alone decides how large a model make_model() builds, so it is bounded before
 // anything is built: a file declaring input 1,100000,100000 or mlp_width 1e9 is refused here,
-// not by std::bad_alloc. The bound, in floats, over the zoo's models (models/zoo.h):
-//   conv stacks: C x 32 x 9 for the first conv, < 2^20 for the rest (at most 128 channels)
-//   hidden linear layers: (in + 1) x width each, plus 4 x width of norm state
-//   the output layer: (features + 1) x classes
-// where the first linear layer sees features = C x H x W (mlp) or at most 4 x H x W (the
-// CNNs: at most 64 channels after two 2x2 pools, or 128 after three), and width is
-// mlp_width (mlp) or 128. Every product is overflow-checked.
+// not by std::bad_alloc. models/zoo.h's model_float_count() walks the spec without allocating;
+// a model that does not build at all is left to make_model() to name.
 void check_declared_model_size(const std::string& path, const ModelConfig& model, const InputSpec& in,
                                int64_t memory_budget) {
     const std::string what = path + ": the model its metadata declares (" + model.arch + ", input " +
                              std::to_string(in.channels) + "x" + std::to_string(in.height) + "x" +
                              std::to_string(in.width) + ", " + std::to_string(in.classes) + " classes)";
-    const bool mlp = model.arch == "mlp";
-    const int64_t features = mlp ? checked_product({in.channels, in.height, in.width}, what)
-                                 : checked_product({4, in.height, in.width}, what);
-    const int64_t width = mlp ? model.mlp_width : 128, hidden_layers = mlp ? model.mlp_hidden_layers : 1;
-    if (width < 1 || hidden_layers < 1 || in.classes < 1) return;  // make_model names the bad field
-    const auto sum = [&](int64_t a, int64_t b) {
-        if (__builtin_add_overflow(a, b, &a)) throw Error(what + ": sizes overflow 64 bits");
-        return a;
-    };
-    int64_t floats = int64_t{1} << 20;
-    if (!mlp) floats = sum(floats, checked_product({in.channels, 32 * 9}, what));  // the first conv
-    floats = sum(floats, checked_product({sum(features, 1), sum(width, 4)}, what));
-    floats = sum(floats, checked_product({hidden_layers - 1, sum(width, 5), width}, what));
-    floats = sum(floats, checked_product({sum(std::max(features, width), 1), in.classes}, what));
+    int64_t floats = 0;
+    try {
+        floats = model_float_count(model, in);
+    } catch (const FieldError&) {
+        return;  // make_model names the bad field
+    } catch (const Error& e) {
+        throw Error(what + ": " + e.what());
+    }
     check_memory_budget(checked_product({floats, int64_t{sizeof(float)}}, what), what, memory_budget);
 }
 
@@ -111,8 +101,18 @@ SavedModel load_model(const std::string& path, int64_t memory_budget) {
             throw Error(path + ": bad normalisation for channel " + std::to_string(c) + ": mean " +
                         std::to_string(saved.mean[c]) + ", std " + std::to_string(saved.std[c]) +
                         " (the std must be finite and positive)");
-    check_declared_model_size(path, saved.config.model, in, memory_budget);
-    saved.model = make_model(saved.config.model, in, saved.config.seed);
+    // The stored spec, when there is one, is the network as it was built; the config's model
+    // name may mean another network in a later bnlab.
+    ModelConfig architecture = saved.config.model;
+    if (auto spec = file.metadata.find("bnlab.spec"); spec != file.metadata.end())
+        architecture = ModelConfig{.arch = spec->second, .gn_groups = architecture.gn_groups, .init_scale = architecture.init_scale,
+                                   .init = architecture.init, .batch_norm = architecture.batch_norm};
+    check_declared_model_size(path, architecture, in, memory_budget);
+    try {
+        saved.model = make_model(architecture, in, saved.config.seed);
+    } catch (const Error& e) {
+        throw Error(path + ": cannot rebuild its model: " + e.what());
+    }
     saved.model->load_state_dict(file);
     saved.model->eval();
     return saved;

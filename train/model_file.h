@@ -1,6 +1,8 @@
 // model.safetensors: a trained model as a PyTorch-compatible state_dict, plus metadata that
 // lets bnlab rebuild the architecture (`bnlab eval`, `bnlab predict`):
 //   bnlab.config   the TrainConfig as JSON (model, norm, ...)
+//   bnlab.spec     the network as a resolved spec (models/zoo.h resolved_spec): what load_model
+//                  builds, with the config's init, gn_groups and BatchNorm options
 //   bnlab.input    "C,H,W" of the images it takes
 //   bnlab.classes  the class names as a JSON array
 //   bnlab.mean, bnlab.std  the per-channel normalization it was trained with (JSON arrays)

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -18,6 +20,12 @@ namespace bnlab {
 
 namespace {
 std::string number(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.6g}", v); }
+
+std::string read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot read it (is this a run directory?)");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 }  // namespace
 
 std::string metrics_csv(const std::vector<MetricsRow>& rows, const std::vector<std::string>& grad_names,
@@ -47,6 +55,42 @@ std::string staging_dir(const std::string& run_dir) {
     return dir + ".partial";
 }
 
+std::vector<MetricsRow> metrics_rows(const std::string& csv, const std::vector<std::string>& grad_names,
+                                     const std::string& source) {
+    std::istringstream in(csv);
+    std::string line;
+    std::getline(in, line);
+    if (line + "\n" != metrics_csv({}, grad_names))
+        throw Error(source + ": not the metrics of this run (its header is not '" + line + "')");
+    const auto value = [&](const std::string& cell) { return cell == "nan" ? NAN : std::stod(cell); };
+    std::vector<MetricsRow> rows;
+    for (int64_t number = 2; std::getline(in, line); ++number) {
+        std::vector<std::string> cells;
+        std::istringstream fields(line);
+        for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+        if (cells.size() != 9 + grad_names.size())
+            throw Error(fmt::format("{}:{}: {} columns, expected {}", source, number, cells.size(), 9 + grad_names.size()));
+        try {
+            MetricsRow r{.step = std::stoll(cells[0]), .epoch = value(cells[1]), .lr = value(cells[2]),
+                         .train_loss = value(cells[3]), .train_accuracy = value(cells[4]), .test_loss = value(cells[5]),
+                         .test_accuracy = value(cells[6]), .wall_seconds = value(cells[7])};
+            for (size_t k = 9; k < cells.size(); ++k) r.grad_norms.push_back(value(cells[k]));
+            rows.push_back(std::move(r));
+        } catch (const std::logic_error&) {  // stoll/stod: not a number
+            throw Error(fmt::format("{}:{}: not a row of numbers: {}", source, number, line));
+        }
+    }
+    return rows;
+}
+
+std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.safetensors"; }
+
+void RunRecorder::mark_incomplete() const {
+    write_text_atomically(dir_ + "/" + kRunIncompleteMarker,
+                          "This run has not finished (it is still going, or it was stopped). bnlab moves this folder\n"
+                          "to " + final_dir_ + " when the run finishes.\n");
+}
+
 RunRecorder::RunRecorder(std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo)
     : final_dir_(std::move(dir)), dir_(staging_dir(final_dir_)), grad_names_(trainer.grad_norm_names()),
       echo_(std::move(echo)) {
@@ -61,10 +105,19 @@ RunRecorder::RunRecorder(std::string dir, const Trainer& trainer, std::function<
     if (ec) throw Error(dir_ + ": cannot remove a stopped run's staging folder: " + ec.message());
     if (!fs::create_directory(dir_, ec))
         throw Error(dir_ + ": cannot create the run's staging folder: " + (ec ? ec.message() : "it exists"));
-    write_text_atomically(dir_ + "/" + kRunIncompleteMarker,
-                          "This run has not finished (it is still going, or it was stopped). bnlab moves this folder\n"
-                          "to " + final_dir_ + " when the run finishes.\n");
+    mark_incomplete();
     write_text_atomically(dir_ + "/config.json", to_json(trainer.config()).dump(2) + "\n");
+    write_metrics();
+}
+
+RunRecorder::RunRecorder(Resume, std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo)
+    : final_dir_(std::move(dir)), dir_(staging_dir(final_dir_)), grad_names_(trainer.grad_norm_names()),
+      echo_(std::move(echo)) {
+    mark_incomplete();  // still there from the interrupted run; a resumed run is unfinished too
+    const std::string metrics = dir_ + "/metrics.csv";
+    for (MetricsRow& row : metrics_rows(read_text_file(metrics), grad_names_, metrics))
+        if (row.step <= trainer.step()) rows_.push_back(std::move(row));
+    log_ = read_text_file(dir_ + "/train.log");
     write_metrics();
 }
 

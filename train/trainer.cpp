@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <chrono>
 #include <thread>
 
@@ -54,8 +55,8 @@ std::vector<double> grad_norms(Module& model) {
     return out;
 }
 
-float train_step(Module& model, Optimizer& optimizer, const Batch& batch, double clip_norm,
-                 std::vector<int32_t>* predicted) {
+StepResult train_step(Module& model, Optimizer& optimizer, const Batch& batch, double clip_norm,
+                      DataParallel* parallel, std::vector<int32_t>* predicted) {
     {
         const ProfileScope profile("optimizer");
         optimizer.zero_grad();
@@ -63,22 +64,51 @@ float train_step(Module& model, Optimizer& optimizer, const Batch& batch, double
     Tape tape;
     Tensor logits = model.forward(batch.images);
     Tensor loss = cross_entropy(logits, batch.labels);
-    const float loss_value = loss.item();
-    if (!std::isfinite(loss_value)) return loss_value;
-    if (predicted) *predicted = argmax_rows(logits);
-    tape.backward(loss);
+    std::vector<int32_t> argmax = argmax_rows(logits);
+    StepResult result{loss.item(), static_cast<int64_t>(batch.labels.size()), 0};
+    for (size_t i = 0; i < argmax.size(); ++i) result.correct += argmax[i] == batch.labels[i];
+    if (predicted) *predicted = std::move(argmax);
+    float loss_scale = 1.0f;
+    if (parallel) {
+        // [n, n * loss, correct] summed over the ranks: the global batch's numbers, so every rank
+        // sees the same loss, and a non-finite loss stops every rank at the same step.
+        std::array<double, 3> sums{static_cast<double>(result.samples), static_cast<double>(result.loss) *
+                                   static_cast<double>(result.samples), static_cast<double>(result.correct)};
+        parallel->group().allreduce_sum(sums);
+        loss_scale = static_cast<float>(static_cast<double>(result.samples) / sums[0]);  // this rank's share n / N
+        result = {static_cast<float>(sums[1] / sums[0]), static_cast<int64_t>(sums[0]), static_cast<int64_t>(sums[2])};
+    }
+    if (!std::isfinite(result.loss)) return result;
+    // d(share * local mean loss): summed over the ranks, the gradient of the global mean loss.
+    if (parallel) tape.backward(loss, Tensor::scalar(loss_scale));
+    else tape.backward(loss);
+    if (parallel) parallel->reduce_gradients();
     const ProfileScope profile("optimizer");
     if (clip_norm > 0) clip_grad_norm(model.parameters(), clip_norm);
     optimizer.step();
-    return loss_value;
+    return result;
 }
 
-Trainer::Trainer(TrainConfig config, const Dataset& train, const Dataset& test)
+float train_step(Module& model, Optimizer& optimizer, const Batch& batch, double clip_norm,
+                 std::vector<int32_t>* predicted) {
+    return train_step(model, optimizer, batch, clip_norm, nullptr, predicted).loss;
+}
+
+Trainer::Trainer(TrainConfig config, const Dataset& train, const Dataset& test, Collective* group)
     : config_(std::move(config)), train_(train), test_(test) {
     config_.validate();
+    const int ranks = group ? group->size() : 1;
+    if (config_.ranks != ranks)
+        throw FieldError("ranks", fmt::format("the run is configured for {} rank(s) but {} process(es) run it{}",
+                                              config_.ranks, ranks,
+                                              ranks == 1 ? " (launch it with mpirun -np N)" : ""));
     set_num_threads(config_.threads > 0 ? config_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     input_ = InputSpec{train.channels, train.height, train.width, static_cast<int64_t>(train.class_names.size())};
     model_ = make_model(config_.model, input_, config_.seed);
+    if (group) {
+        parallel_ = std::make_unique<DataParallel>(*model_, *group, parse_bn_sync(config_.bn_sync));
+        parallel_->broadcast_state();  // same seed, same weights already; this makes sure of it
+    }
     optimizer_ = make_optimizer(config_, model_->parameters());
     // drop_last: a last batch of 1 would make BatchNorm1d fail, and a tiny last batch gives
     // noisy batch statistics; every step sees a full batch.
@@ -86,7 +116,9 @@ Trainer::Trainer(TrainConfig config, const Dataset& train, const Dataset& test)
                                                                 .drop_last = true,
                                                                 .limit = config_.train_limit,
                                                                 .augment = config_.augment,
-                                                                .seed = config_.seed});
+                                                                .seed = config_.seed,
+                                                                .shard = group ? group->rank() : 0,
+                                                                .shards = ranks});
     steps_per_epoch_ = loader_->batches_per_epoch();
     if (steps_per_epoch_ == 0)
         throw FieldError("batch_size", fmt::format("{} is larger than the {} training samples", config_.batch_size, loader_->size()));
@@ -131,8 +163,22 @@ MetricsRow Trainer::make_row(double wall_seconds) {
     return row;
 }
 
+bool Trainer::stop_requested(TrainObserver& observer) {
+    // Rank 0's observer decides for every rank, so that all stop at the same step.
+    std::array<double, 1> stop{observer.stop_requested() ? 1.0 : 0.0};
+    if (parallel_) parallel_->group().broadcast(std::as_writable_bytes(std::span<double>(stop)), 0);
+    return stop[0] != 0.0;
+}
+
+bool Trainer::checkpoint_due() const {
+    if (checkpoint_.path.empty()) return false;
+    return (checkpoint_.every_steps > 0 && step_ % checkpoint_.every_steps == 0) ||
+           (checkpoint_.every_epoch && step_ % steps_per_epoch_ == 0);
+}
+
 RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
     const int64_t end = stop_at > 0 ? std::min(stop_at, total_steps_) : total_steps_;
+    const int64_t first_step = step_;  // > 0 when resumed: the speed counts this run's steps only
     const auto start = std::chrono::steady_clock::now();
     const auto elapsed = [&] {
         return wall_offset_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -142,7 +188,6 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
     // no page faults, once the first step has run.
     MemoryPool pool;
     Batch batch;
-    std::vector<int32_t> predicted;
     model_->train();
     while (step_ < end) {
         const int64_t epoch = step_ / steps_per_epoch_;
@@ -158,8 +203,8 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
             if (!loader_->next(batch)) throw Error("trainer: the data loader ran out of batches mid-epoch");
         }
         optimizer_->set_lr(schedule_->lr(step_));
-        const float loss_value = train_step(*model_, *optimizer_, batch, config_.clip_grad_norm, &predicted);
-        if (!std::isfinite(loss_value)) {
+        const StepResult r = train_step(*model_, *optimizer_, batch, config_.clip_grad_norm, parallel_.get());
+        if (!std::isfinite(r.loss)) {
             result.diverged = true;
             result.diverged_at = step_ + 1;
             break;
@@ -167,21 +212,24 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
         ++step_;
         if (Profiler* profiler = Profiler::active()) profiler->end_step();
 
-        const auto n = static_cast<int64_t>(batch.labels.size());
-        int64_t correct = 0;
-        for (size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == batch.labels[i];
-        window_loss_ += loss_value;
-        window_correct_ += correct;
-        window_samples_ += n;
+        // Over the global batch (all ranks' shards) under data parallelism.
+        window_loss_ += r.loss;
+        window_correct_ += r.correct;
+        window_samples_ += r.samples;
         ++window_steps_;
         const double wall = elapsed();
-        observer.on_step({step_, total_steps_, epoch, loss_value, static_cast<double>(correct) / static_cast<double>(n),
-                          optimizer_->lr(), static_cast<double>(step_ * n) / std::max(wall - wall_offset_, 1e-9), wall});
+        observer.on_step({step_, total_steps_, epoch, r.loss, static_cast<double>(r.correct) / static_cast<double>(r.samples),
+                          optimizer_->lr(),
+                          static_cast<double>((step_ - first_step) * r.samples) / std::max(wall - wall_offset_, 1e-9), wall});
+        bool stop = false;
         if (step_ % eval_every_ == 0 || step_ == total_steps_) {
             result.last = make_row(elapsed());
             observer.on_row(result.last);
-            if (observer.stop_requested()) break;
+            stop = stop_requested(observer);
         }
+        wall_seconds_ = elapsed();
+        if (checkpoint_due()) save_checkpoint(checkpoint_.path);
+        if (stop) break;
     }
     result.steps = step_;
     result.wall_seconds = elapsed();
@@ -196,7 +244,7 @@ RunResult Trainer::run(TrainObserver& observer, int64_t stop_at) {
         result.last = row;
         observer.on_row(row);
     }
-    wall_offset_ = result.wall_seconds;
+    wall_offset_ = wall_seconds_ = result.wall_seconds;
     return result;
 }
 

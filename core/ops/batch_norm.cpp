@@ -26,6 +26,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/ops/batch_norm_checks.h"
 #include "core/ops/loops.h"
 #include "core/parallel.h"
 #include "core/profiler.h"
@@ -40,29 +41,21 @@ using detail::for_rows, detail::kChannelBlock, detail::sum_products, detail::Two
 // Defined below the op, so that the file reads forward, then backward, then helpers.
 void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& stats,
                          bool use_batch_stats, int64_t N, int64_t C, int64_t S, int64_t M, const Tensor& gy);
-void check_channel_vector(const char* what, const Tensor& t, int64_t C, const Tensor& x);
 
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
     const ProfileScope profile("batch_norm");
-    if (x.ndim() < 2) throw ShapeError("batch_norm: input must be (N,C,...), got " + x.shape().str());
-    const int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / std::max<int64_t>(N * C, 1), M = N * S;
-    check_channel_vector("weight", weight, C, x);
-    check_channel_vector("bias", bias, C, x);
-    check_channel_vector("running_mean", running_mean, C, x);
-    check_channel_vector("running_var", running_var, C, x);
-    if (running_mean.defined() != running_var.defined())
-        throw Error("batch_norm: running_mean and running_var must both be given or both be absent");
+    const detail::BatchNormDims dims =
+        detail::check_batch_norm_args("batch_norm", x, running_mean, running_var, weight, bias, momentum);
+    const int64_t N = dims.N, C = dims.C, S = dims.S, M = dims.M;
     const bool use_batch_stats = training || !running_mean.defined();
     if (!training && !running_mean.defined())
         throw Error("batch_norm: evaluation mode needs running_mean and running_var (or train with batch statistics)");
     if (use_batch_stats && M <= 1)
         throw ShapeError("batch_norm: expected more than 1 value per channel when training, got input size " +
                          x.shape().str());
-    if (!(momentum >= 0.0 && momentum <= 1.0))
-        throw Error("batch_norm: momentum must be in [0, 1], got " + std::to_string(momentum));
 
     // Per channel: the mean and 1/sqrt(var + eps) used, row 0 and row 1 (saved for backward).
     Tensor stats = Tensor::empty({2, C});
@@ -177,12 +170,28 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& bi
 }
 
 // ShapeError unless t is undefined or a (C) vector.
-void check_channel_vector(const char* what, const Tensor& t, int64_t C, const Tensor& x) {
+void check_channel_vector(const char* op, const char* what, const Tensor& t, int64_t C, const Tensor& x) {
     if (t.defined() && (t.ndim() != 1 || t.dim(0) != C))
-        throw ShapeError(std::string("batch_norm: ") + what + " " + t.shape().str() + " does not match input " +
+        throw ShapeError(std::string(op) + ": " + what + " " + t.shape().str() + " does not match input " +
                          x.shape().str() + " with " + std::to_string(C) + " channels");
 }
 
 }  // namespace
+
+detail::BatchNormDims detail::check_batch_norm_args(const char* op, const Tensor& x, const Tensor& running_mean,
+                                                    const Tensor& running_var, const Tensor& weight,
+                                                    const Tensor& bias, double momentum) {
+    if (x.ndim() < 2) throw ShapeError(std::string(op) + ": input must be (N,C,...), got " + x.shape().str());
+    const int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / std::max<int64_t>(N * C, 1);
+    check_channel_vector(op, "weight", weight, C, x);
+    check_channel_vector(op, "bias", bias, C, x);
+    check_channel_vector(op, "running_mean", running_mean, C, x);
+    check_channel_vector(op, "running_var", running_var, C, x);
+    if (running_mean.defined() != running_var.defined())
+        throw Error(std::string(op) + ": running_mean and running_var must both be given or both be absent");
+    if (!(momentum >= 0.0 && momentum <= 1.0))
+        throw Error(std::string(op) + ": momentum must be in [0, 1], got " + std::to_string(momentum));
+    return {N, C, S, N * S};
+}
 
 }  // namespace bnlab

@@ -310,6 +310,7 @@ private:
                      "training accuracy, eval mode (%)", "training minus test accuracy (points)", {}};
         gap.key = "top left";
         PlotSpec test{"test accuracy over training", "epoch", "test accuracy on the curve slice (%)", {}};
+        gap.bands = test.bands = false;  // seven arms: their bands would cover each other
         for (size_t a = 0; a < kArms.size(); ++a) {
             const auto& runs = outcomes_.at(a);
             std::vector<double> epochs = runs.front().epochs, mean_train;
@@ -332,8 +333,8 @@ private:
         return "### Plots\n\n" +
                figure(ctx_.dir(), "gap_vs_training_accuracy", gap,
                              "Each point is one evaluation (x: training accuracy averaged over seeds); a narrower gap "
-                             "at the same x is the regularization the claim is about. Bands: min to max over seeds.") +
-               figure(ctx_.dir(), "test_accuracy", test, "Bands: min to max over seeds.");
+                             "at the same x is the regularization the claim is about. Lines: mean over seeds.") +
+               figure(ctx_.dir(), "test_accuracy", test, "Lines: mean over seeds (the tables give the spread).");
     }
 
     std::vector<std::string> deviations() const {

@@ -166,8 +166,14 @@ std::string validation_plot_markdown(const ClaimContext& ctx, const std::string&
                                      const std::string& caption) {
     PlotSpec spec{title, x_label, "validation accuracy", {}, false, key};
     spec.log_x = true;
-    for (const GridSweep* arm : arms) spec.curves.push_back(arm->validation_curve(xs));
-    return figure(ctx.dir(), name, spec, caption);
+    for (const GridSweep* arm : arms) {
+        spec.curves.push_back(arm->validation_curve(xs));
+        for (size_t i = 0; i < arm->runs.size() && i < xs.size(); ++i)
+            if (diverged_count(arm->runs[i]) > 0) spec.markers.emplace_back(xs[i], 0.1);  // 10 classes: chance
+    }
+    if (spec.markers.empty()) return figure(ctx.dir(), name, spec, caption);
+    spec.markers_label = "a seed diverged here (drawn at chance, 0.1)";
+    return figure(ctx.dir(), name, spec, caption + " A red cross at chance accuracy marks each point where a seed diverged.");
 }
 
 double best_lr_on_validation(ClaimContext& ctx, const std::string& label, const std::vector<double>& grid,

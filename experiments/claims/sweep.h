@@ -127,7 +127,8 @@ std::string loss_plot_markdown(const ClaimContext& ctx, const std::string& name,
                                std::vector<Curve> curves, bool log_y);
 
 // Plots the arms' validation accuracy over a logarithmic grid xs (GridSweep::validation_curve)
-// as DIR/<claim>/plots/NAME.png and returns the markdown that shows it.
+// as DIR/<claim>/plots/NAME.png and returns the markdown that shows it; a red cross at chance
+// accuracy marks each grid point where a seed of an arm diverged.
 std::string validation_plot_markdown(const ClaimContext& ctx, const std::string& name, const std::string& title,
                                      const std::string& x_label, std::span<const double> xs,
                                      std::initializer_list<const GridSweep*> arms, const std::string& key,

@@ -10,6 +10,9 @@ trap 'rm -rf "$work"' EXIT
 test -x "$work/prefix/bin/bnlab" || { echo "no bin/bnlab after cmake --install"; exit 1; }
 "$work/prefix/bin/bnlab" --help | head -3
 test -f "$work/prefix/include/bnlab/core/tensor.h" || { echo "headers not installed"; exit 1; }
+test -f "$work/prefix/share/man/man1/bnlab.1" || { echo "man page bnlab.1 not installed"; exit 1; }
+grep -q "complete -o default -F _bnlab bnlab" "$work/prefix/share/bash-completion/completions/bnlab" \
+  || { echo "bash completion not installed"; exit 1; }
 "$cmake" -S "$src/tests/package/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$work/prefix" \
          -DCMAKE_BUILD_TYPE=Release > "$work/consumer.log"
 "$cmake" --build "$work/consumer" > "$work/consumer-build.log" || { cat "$work/consumer-build.log"; exit 1; }
