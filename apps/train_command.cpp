@@ -172,8 +172,11 @@ void add_train_command(CLI::App& app) {
             if (args->out.empty())
                 args->out = fmt::format("runs/{}-{}-seed{}", is_model_name(args->config.model.arch) ? args->config.model.arch : "spec",
                                         args->config.model.norm, args->config.seed);
-            if (!args->force)
-                refuse_existing_output(cmd, args->out, "a previous run", " or --resume " + args->out + " to continue it");
+            if (!args->force) {  // the finished run, and a stopped one that --resume could continue
+                refuse_existing_output(cmd, args->out, "a previous run", "");
+                refuse_existing_output(cmd, bnlab::staging_dir(args->out), "a stopped run",
+                                       " or --resume " + args->out + " to continue it");
+            }
         }
         // Under mpirun -np N: every rank runs this; MPI ends when `world` goes.
         std::unique_ptr<bnlab::MpiCollective> world = join_launched_group(cmd, args->config.bn_sync);

@@ -170,7 +170,7 @@ TEST_CASE("exit codes: a bad flag value or an unreadable data set is 2 in every 
         {train + tiny.data_flags() + " --norm gn --gn-groups 0", "--gn-groups: must be >= 1"},
         {train + tiny.data_flags() + " --norm gn --gn-groups 7", "--gn-groups: 7 does not divide"},
         {train + tiny.data_flags() + " --weight-decay inf", "--weight-decay: must be finite"},
-        {train + tiny.data_flags() + " --batch 1000", "--batch: 1000 is larger than the 400 training samples"},
+        {train + tiny.data_flags() + " --batch 1000", "1000 is larger than the 400 training samples"},
         {bare + tiny.data_flags() + " --epochs 4611686018427387904", "--epochs: 4611686018427387904 epochs of 3 steps"},
         {bare + tiny.data_flags() + " --threads 100000", "--threads: must be in [0, 1024]"},
         {"claims run gradients --quick --threads 5000", "--threads: must be in [0, 1024]"},

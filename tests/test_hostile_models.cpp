@@ -139,7 +139,7 @@ TEST_CASE("kill -9 at 100 random points of bnlab train: the run directory is the
     // Seed s makes a run distinguishable from the others by its config.json.
     const auto train_command = [&](int seed) {
         return fmt::format("env -u BNLAB_DATA '{}' train --dataset mnist --data-dir '{}' --model mlp --batch 8 --epochs 2 "
-                           "--eval-every 5 --threads 1 --seed {} --out '{}'",
+                           "--eval-every 5 --threads 1 --seed {} --force --out '{}'",
                            BNLAB_BINARY, (dir / "data").string(), seed, run.string());
     };
     const auto start = std::chrono::steady_clock::now();
