@@ -170,7 +170,7 @@ void add_train_command(CLI::App& app) {
         } else {
             check_train_flags(cmd, args->config, args->bn_momentum, args->norm_position);
             if (args->out.empty())
-                args->out = fmt::format("runs/{}-{}-seed{}", is_model_name(args->config.model.arch) ? args->config.model.arch : "spec",
+                args->out = fmt::format("runs/{}-{}-seed{}", bnlab::is_model_name(args->config.model.arch) ? args->config.model.arch : "spec",
                                         args->config.model.norm, args->config.seed);
             if (!args->force) {  // the finished run, and a stopped one that --resume could continue
                 refuse_existing_output(cmd, args->out, "a previous run", "");

@@ -66,7 +66,7 @@ TEST_CASE("a model file declaring a huge or overflowing model is refused before 
     write_safetensors(old_model.string(), without_spec);
     REQUIRE(load_model(old_model.string()).input.height == 8);
     CHECK_THROWS_WITH(load_model(with_metadata(old_model, "bnlab.config", config_with(model, "mlp_width", 1000000000)).string()),
-                      Catch::Contains("more than the memory budget"));
+                      Catch::Contains("more than the memory budget") || Catch::Contains("must be an integer in [1, 65536]"));
     std::string huge_spec = "flatten";
     for (int i = 0; i < 300; ++i) huge_spec += "-fc65536";
     CHECK_THROWS_WITH(load_model(with_metadata(model, "bnlab.spec", huge_spec + "-fc").string()),
