@@ -173,7 +173,7 @@ void add_train_command(CLI::App& app) {
                 args->out = fmt::format("runs/{}-{}-seed{}", bnlab::is_model_name(args->config.model.arch) ? args->config.model.arch : "spec",
                                         args->config.model.norm, args->config.seed);
             if (!args->force) {  // the finished run, and a stopped one that --resume could continue
-                refuse_existing_output(cmd, args->out, "a previous run", "");
+                refuse_existing_output(cmd, args->out, "a previous run", " or --resume " + args->out + " to continue it");
                 refuse_existing_output(cmd, bnlab::staging_dir(args->out), "a stopped run",
                                        " or --resume " + args->out + " to continue it");
             }

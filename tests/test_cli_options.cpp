@@ -79,13 +79,13 @@ TEST_CASE("library errors naming a config field reach the user naming the flag",
         {"train --limit -1", 2, "--limit: must be >= 0, got -1", "train_limit"},
         {"train --test-limit -2", 2, "--test-limit: must be >= 0, got -2", "test_limit"},
         {"train --warmup -1", 2, "--warmup: must be >= 0, got -1", "warmup_steps"},
-        {"train --weight-decay -1", 2, "--weight-decay: must be >= 0, got -1", "weight_decay"},
+        {"train --weight-decay -1", 2, "--weight-decay: must be finite and >= 0, got -1", "weight_decay"},
         {"train --epochs 0", 2, "--epochs: must be >= 1 when steps is 0, got 0", ""},
         {"compare --target 2", 2, "--target: must be in [0, 1], got 2", ""},
-        // Found only once the data is loaded: a failure of the run (exit code 1), still by flag.
-        {"train --model mlp --batch 64" + data, 1, "bnlab train: --batch-size: 64 is larger than the 12 training samples",
+        // Found only once the data is loaded: still a bad flag (exit code 2, issue 17), named by flag.
+        {"train --model mlp --batch 64" + data, 2, "bnlab train: --batch-size: 64 is larger than the 12 training samples",
          "batch_size"},
-        {"train --model mlp --norm gn --gn-groups 7" + data, 1,
+        {"train --model mlp --norm gn --gn-groups 7" + data, 2,
          "--gn-groups: 7 does not divide the 100 channels of layer 1 of mlp", "gn_groups"},
     };
     for (const Case& c : cases) {
