@@ -2,7 +2,8 @@
 // wires library pieces together.
 //
 // Exit codes: 0 success, 1 runtime failure (unreadable file, ...), 2 usage error (bad flag),
-// 3 training diverged (a NaN or infinite loss).
+// 3 training diverged (a NaN or infinite loss). Any exception no command handled is exit
+// code 1 with one line naming it (apps/uncaught.h), never an abort.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -16,8 +17,11 @@
 #include "apps/predict_command.h"
 #include "apps/summary_command.h"
 #include "apps/train_command.h"
+#include "apps/uncaught.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_bnlab(int argc, char** argv) {
     CLI::App app{"bnlab: what batch normalization does to training, end to end"};
     app.set_version_flag("--version", "bnlab 0.1");
     app.require_subcommand(1);
@@ -55,4 +59,15 @@ int main(int argc, char** argv) {
         return bnlab::cli::kUsageError;
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run_bnlab(argc, argv);
+    } catch (...) {
+        std::fprintf(stderr, "bnlab: %s\n", bnlab::cli::uncaught_message(std::current_exception()).c_str());
+        return bnlab::cli::kRuntimeFailure;
+    }
 }

@@ -9,7 +9,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/cpu.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "data/catalog.h"
 #include "core/parallel.h"
 #include "models/zoo.h"
@@ -65,10 +67,16 @@ std::string how_to_get(const MissingDataError& missing) {
            " --to DIR   (needs internet), then pass --data-dir DIR or set BNLAB_DATA=DIR";
 }
 
-// Runs `body`; a bnlab::Error or filesystem error ends the command with exit code `code`.
+// Runs `body`; a bnlab::Error or filesystem error ends the command with exit code `code`,
+// except a FieldError (a bad config value: a bad flag wherever the library finds it, e.g. a
+// --batch larger than the data set) and a MissingDataError, which are usage errors.
 void guarded(const CLI::App* command, int code, const std::function<void()>& body) {
     try {
         body();
+    } catch (const FieldError& e) {
+        fail(command, kUsageError, cli_message(e));
+    } catch (const MissingDataError& e) {
+        fail(command, kUsageError, cli_message(e));
     } catch (const Error& e) {
         fail(command, code, cli_message(e));
     } catch (const std::filesystem::filesystem_error& e) {
@@ -207,6 +215,28 @@ void require_file(const CLI::App* command, const std::string& path, const std::s
                                        (std::filesystem::exists(path, ec) ? "not a file" : "no such file"));
 }
 
+void warn_about_model(const CLI::App* command, const std::string& path, const SavedModel& saved) {
+    for (const std::string& warning : model_warnings(saved))
+        report(command, "warning: " + path + ": " + warning + " (its outputs are not meaningful)");
+}
+
+void add_kernels_flag(CLI::App* command) {
+    const auto check = [](std::string& text) -> std::string {
+        try {
+            resolve_kernels(parse_kernels(text, "--kernels"), cpu_features());
+            return "";
+        } catch (const Error& e) {
+            return e.what();
+        }
+    };
+    command
+        ->add_option_function<std::string>(
+            "--kernels", [](const std::string& text) { set_kernels(parse_kernels(text, "--kernels")); },
+            "matrix-product kernels: auto (AVX-512 where this CPU has it), portable (OpenBLAS) or avx512 (BLIS); "
+            "default $BNLAB_KERNELS, else auto")
+        ->check(CLI::Validator(check, "auto|portable|avx512"));
+}
+
 void add_model_choice_flags(CLI::App* command, ModelChoice& choice) {
     // --model takes what ModelConfig::arch takes: a named network or a spec (models/spec.h),
     // whose mistakes the library reports with their position when the model is built.
@@ -217,11 +247,14 @@ void add_model_choice_flags(CLI::App* command, ModelChoice& choice) {
     command->add_option(flag("norm"), choice.norm, "its normalization (default none)")->check(one_of("norm", norm_names()));
     command->add_option(flag("threads"), choice.threads, "threads for OpenBLAS and OpenMP (0: all cores)")
         ->capture_default_str();
+    add_kernels_flag(command);
 }
 
 SavedModel load_model_file(const CLI::App* command, const std::string& path, const ModelChoice& choice,
                            const std::string& dataset, const LoadOptions& options) {
-    if (choice.threads < 0) fail(command, kUsageError, flag("threads") + ": must be 0 (all cores) or positive");
+    if (choice.threads < 0 || choice.threads > kMaxThreads)
+        fail(command, kUsageError, fmt::format("{}: must be in [0, {}] (0: all cores), got {}", flag("threads"), kMaxThreads,
+                                               choice.threads));
     set_num_threads(choice.threads > 0 ? choice.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     const TensorFile file = read_safetensors(path);
     if (has_bnlab_metadata(file)) {
@@ -252,8 +285,9 @@ SavedModel load_model_file(const CLI::App* command, const std::string& path, con
 }
 
 std::string describe(const SavedModel& saved) {
-    return fmt::format("{} (norm {}) trained on {}, input {}x{}x{}, {} classes", saved.config.model.arch,
-                       saved.config.model.norm, saved.config.dataset, saved.input.channels, saved.input.height,
+    // The names come from the model file: printed with control characters escaped.
+    return fmt::format("{} (norm {}) trained on {}, input {}x{}x{}, {} classes", printable(saved.config.model.arch),
+                       printable(saved.config.model.norm), printable(saved.config.dataset), saved.input.channels, saved.input.height,
                        saved.input.width, saved.class_names.size());
 }
 
@@ -309,6 +343,7 @@ void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std:
     c->add_option(flag("eval_every"), t.eval_every, "steps between test evaluations (0: every epoch)")->capture_default_str();
     c->add_option(flag("seed"), t.seed, "seed of the initial weights and the batch order")->capture_default_str();
     c->add_option(flag("threads"), t.threads, "threads for OpenBLAS and OpenMP (0: all cores)")->capture_default_str();
+    add_kernels_flag(c);
     c->add_option(flag("bn_ghost_batch_size"), t.model.batch_norm.ghost_batch_size,
                   "BatchNorm statistics per ghost batch of this many samples in training (0: the whole batch)")
         ->capture_default_str();

@@ -42,7 +42,8 @@ std::string or_list(const std::vector<std::string>& names);
 void report(const CLI::App* command, const std::string& message);
 // report(), then ends the command with exit code `code`.
 [[noreturn]] void fail(const CLI::App* command, int code, const std::string& message);
-// Runs `body`; a bnlab::Error or filesystem error becomes exit code 1 with its cli_message.
+// Runs `body`; a bnlab::Error or filesystem error becomes exit code 1 with its cli_message
+// (a FieldError or MissingDataError: exit code 2, a bad flag or data set found late).
 void run_guarded(const CLI::App* command, const std::function<void()>& body);
 // Runs `check` (a library validation); a bnlab::Error becomes exit code 2 with its cli_message.
 void check_usage(const CLI::App* command, const std::function<void()>& check);
@@ -65,6 +66,9 @@ void add_model_argument(CLI::App* command, std::string& path);
 // Exit code 2 naming `what` (e.g. "MODEL") when `path` is empty or not an existing file: a
 // path on the command line that names nothing is a usage error, not a failure of the run.
 void require_file(const CLI::App* command, const std::string& path, const std::string& what);
+// Prints "warning: MODEL: ..." on stderr for each of model_warnings(saved) (NaN or infinite
+// weights, negative running_var); the command goes on (exit code unchanged).
+void warn_about_model(const CLI::App* command, const std::string& path, const SavedModel& saved);
 // --model, --norm and --threads of eval and predict: the architecture of a plain state_dict
 // (a safetensors file without bnlab metadata, train/plain_model.h) and the threads to use.
 struct ModelChoice {
@@ -72,6 +76,11 @@ struct ModelChoice {
     int threads = 0;         // 0: all cores
 };
 void add_model_choice_flags(CLI::App* command, ModelChoice& choice);
+
+// --kernels auto|portable|avx512: the matrix-product kernels (core/cpu.h; default
+// $BNLAB_KERNELS, else auto). A choice this CPU cannot run is a usage error; the choice is
+// applied when parsed, before the command runs.
+void add_kernels_flag(CLI::App* command);
 // Sets the thread count, then loads the model at `path`: a bnlab model file (its metadata says
 // everything; --model/--norm, if given, must agree with it) or a plain state_dict built as
 // --model/--norm say, with the input size, classes and normalization of `dataset` (default: the

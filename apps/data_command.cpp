@@ -156,8 +156,7 @@ void add_data_command(CLI::App& app) {
         const bool both = info->count("--split") == 0;
         check_usage(info, *args, true);
         // Each split on its own: one that fails to load is reported and the other still shown.
-        // A split that is not there is a usage error (exit code 2), one that is there but unreadable a failure (1).
-        bool failed = false, missing = false;
+        bool failed = false;
         for (const std::string split : {"train", "test"}) {
             if (!both && split != args->split) continue;
             try {
@@ -165,10 +164,10 @@ void add_data_command(CLI::App& app) {
             } catch (const bnlab::Error& e) {
                 bnlab::cli::report(info, bnlab::cli::cli_message(e));
                 failed = true;
-                missing = missing || dynamic_cast<const bnlab::MissingDataError*>(&e) != nullptr;
             }
         }
-        if (failed) throw CLI::RuntimeError(missing ? kUsageError : kRuntimeFailure);
+        // A split that is missing or unreadable (corrupt) is a usage error, as in train and eval.
+        if (failed) throw CLI::RuntimeError(kUsageError);
     });
 
     CLI::App* show = data->add_subcommand("show", "a PNG grid of samples labelled with their class names");
@@ -190,6 +189,11 @@ void add_data_command(CLI::App& app) {
             fail(show, kUsageError, "--count and --columns must be positive, --zoom in [1, 16]");
         const bnlab::Dataset loaded = bnlab::cli::load_split(show, args->name, args->split,
                                                              {.data_dir = args->data_dir, .allow_partial = args->partial});
+        // A canvas too large for memory (--count 60000 --columns 1 --zoom 16: 38 GB) is a bad
+        // flag value, refused before anything is allocated.
+        bnlab::cli::check_usage(show, [&] {
+            bnlab::check_image_grid(loaded, std::min(*count, loaded.size()), *columns, *zoom, *out);
+        });
         run_guarded(show, [&] {
             const std::vector<int64_t> picked = pick_samples(loaded.size(), *count, *seed);
             bnlab::write_image_grid(loaded, picked, *columns, *zoom, *out);

@@ -10,6 +10,7 @@
 
 #include "apps/cli_common.h"
 #include "core/atomic_file.h"
+#include "core/printable.h"
 #include "data/catalog.h"
 #include "train/evaluate.h"
 
@@ -39,7 +40,7 @@ void check_fits_model(const CLI::App* command, const Dataset& data, const SavedM
         if (data.class_names[k] != saved.class_names[k])
             fail(command, kUsageError,
                  fmt::format("{} does not have the model's classes: its class {} is '{}', the model's is '{}'",
-                             data.name, k, data.class_names[k], saved.class_names[k]));
+                             data.name, k, printable(data.class_names[k]), printable(saved.class_names[k])));
 }
 
 int64_t row_sum(const std::vector<int64_t>& row) { return std::accumulate(row.begin(), row.end(), int64_t{0}); }
@@ -64,11 +65,14 @@ void print_report(const EvalArgs& args, const SavedModel& saved, const Dataset& 
     std::printf("accuracy  %s (%lld of %lld)\n", fmt::format("{:.6g}", r.accuracy).c_str(),
                 static_cast<long long>(correct_count(r)), static_cast<long long>(r.count));
 
-    // Row labels "k  name", padded to the longest class name.
+    // Row labels "k  name", padded to the longest class name. The names come from the model
+    // file: printed with control characters escaped (core/printable.h).
+    std::vector<std::string> names;
+    for (const std::string& name : saved.class_names) names.push_back(printable(name));
     size_t name_width = 5;
-    for (const std::string& name : saved.class_names) name_width = std::max(name_width, name.size());
-    const size_t classes = saved.class_names.size();
-    const auto row_label = [&](size_t k) { return fmt::format("{:>3}  {:<{}}", k, saved.class_names[k], name_width); };
+    for (const std::string& name : names) name_width = std::max(name_width, name.size());
+    const size_t classes = names.size();
+    const auto row_label = [&](size_t k) { return fmt::format("{:>3}  {:<{}}", k, names[k], name_width); };
 
     std::printf("\nper-class accuracy\n%s  %7s  %7s  %8s\n", fmt::format("{:>3}  {:<{}}", "k", "class", name_width).c_str(),
                 "images", "correct", "accuracy");
@@ -125,6 +129,7 @@ std::string report_json(const EvalArgs& args, const SavedModel& saved, const Dat
 void run_eval(const CLI::App* command, const EvalArgs& args) {
     const SavedModel saved = load_model_file(command, args.model_path, args.choice, args.dataset,
                                              {.data_dir = args.data_dir, .allow_partial = args.partial});
+    warn_about_model(command, args.model_path, saved);
     const InputSpec& in = saved.input;
     // By default the data the model was trained on, found where training found it.
     const std::string name = args.dataset.empty() ? saved.config.dataset : args.dataset;

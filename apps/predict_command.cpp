@@ -10,6 +10,7 @@
 #include "apps/cli_common.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/printable.h"
 #include "core/tape.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
@@ -39,6 +40,7 @@ std::vector<size_t> top_classes(std::span<const float> log_probs, size_t k) {
 
 void run_predict(const CLI::App* command, const PredictArgs& args) {
     const SavedModel saved = load_model_file(command, args.model_path, args.choice, args.dataset, {.data_dir = args.data_dir});
+    warn_about_model(command, args.model_path, saved);
     std::printf("model %s: %s\n", args.model_path.c_str(), describe(saved).c_str());
     const InputSpec& in = saved.input;
 
@@ -73,7 +75,7 @@ void run_predict(const CLI::App* command, const PredictArgs& args) {
             const std::span<const float> row(log_probs.data() + static_cast<size_t>(i) * classes, classes);
             std::printf("%s\n", readable[static_cast<size_t>(first + i)].c_str());
             for (size_t k : top_classes(row, static_cast<size_t>(args.top_k)))
-                std::printf("  %6.2f%%  %s\n", 100.0 * std::exp(static_cast<double>(row[k])), saved.class_names[k].c_str());
+                std::printf("  %6.2f%%  %s\n", 100.0 * std::exp(static_cast<double>(row[k])), printable(saved.class_names[k]).c_str());
         }
     }
     const size_t unreadable = args.images.size() - readable.size();

@@ -11,6 +11,7 @@
 #include "apps/cli_common.h"
 #include "apps/mpi_launch.h"
 #include "apps/progress.h"
+#include "core/cpu.h"
 #include "core/parallel.h"
 #include "core/profiler.h"
 #include "data/catalog.h"
@@ -48,10 +49,12 @@ std::string describe_parallel(const Trainer& trainer, int64_t global_batch) {
                        t.gradient_bytes, t.buckets, t.buffer_bytes, t.bn_sync_bytes);
 }
 
-// The config of the run in `dir` (its config.json), for --resume.
-TrainConfig resumed_config(const CLI::App* cmd, const std::string& dir) {
+// The config of the stopped run into `run_dir` (its config.json, in staging_dir(run_dir) where
+// an unfinished run lives: train/run_recorder.h), for --resume.
+TrainConfig resumed_config(const CLI::App* cmd, const std::string& run_dir) {
+    const std::string dir = staging_dir(run_dir);
     if (!std::filesystem::is_regular_file(checkpoint_path(dir)))
-        fail(cmd, kUsageError, "--resume: " + dir + " holds no checkpoint (" + checkpoint_path(dir) +
+        fail(cmd, kUsageError, "--resume: " + run_dir + " holds no checkpoint of a stopped run (" + checkpoint_path(dir) +
                                    "): nothing to resume (was it trained with this version of bnlab?)");
     TrainConfig config;
     check_usage(cmd, [&] {
@@ -67,11 +70,11 @@ TrainConfig resumed_config(const CLI::App* cmd, const std::string& dir) {
 }
 
 // --resume continues the run as it was configured: a training flag given with it would be
-// silently ignored, so it is an error. --threads may change (results then agree to rounding).
+// silently ignored, so it is an error. --threads and --kernels may change (results then agree to rounding).
 void reject_flags_with_resume(const CLI::App* cmd) {
     for (const CLI::Option* option : cmd->get_options()) {
         const std::string name = option->get_name();
-        if (option->count() == 0 || name == "--resume" || name == flag("threads") || name == "--save-every" ||
+        if (option->count() == 0 || name == "--resume" || name == flag("threads") || name == "--kernels" || name == "--save-every" ||
             name == "--profile" || name == "--partial" || name == "--stop-after" || name == "--help")
             continue;
         fail(cmd, kUsageError, name + " cannot be combined with --resume: the run continues with the config in "
@@ -86,7 +89,9 @@ int run_train(const CLI::App* cmd, const TrainArgs& args, MpiCollective* world) 
     config.ranks = world ? world->size() : 1;
     Trainer trainer(config, train, test, world);
     const std::string& out = args.out;
-    if (!args.resume.empty()) trainer.load_checkpoint(checkpoint_path(out));  // every rank
+    // A run lives in staging_dir(out) until it finishes (train/run_recorder.h), its checkpoints too.
+    const std::string checkpoint = checkpoint_path(staging_dir(out));
+    if (!args.resume.empty()) trainer.load_checkpoint(checkpoint);  // every rank
     if (world && world->rank() != 0) {  // rank 0 writes the run directory and prints; the others only train
         TrainObserver quiet;
         return trainer.run(quiet).diverged ? kDiverged : 0;
@@ -100,7 +105,7 @@ int run_train(const CLI::App* cmd, const TrainArgs& args, MpiCollective* world) 
     else recorder = std::make_unique<RunRecorder>(RunRecorder::Resume{}, out, trainer, echo);
     progress = std::make_unique<ConsoleProgress>(*recorder, name + "/" + config.model.norm);
     if (!args.resume.empty())
-        recorder->log(fmt::format("resuming from {} at step {} of {}", checkpoint_path(out), trainer.step(),
+        recorder->log(fmt::format("resuming from {} at step {} of {}", checkpoint, trainer.step(),
                                   trainer.total_steps()));
     // The data set sizes as trained on: --limit N uses N images of the full split.
     const auto used = [](int64_t limit, const Dataset& data, const std::string& limit_flag) {
@@ -112,10 +117,11 @@ int run_train(const CLI::App* cmd, const TrainArgs& args, MpiCollective* world) 
                               used(config.train_limit, train, flag("train_limit")),
                               used(config.test_limit, test, flag("test_limit")), trainer.total_steps(), config.batch_size,
                               num_threads(), world ? fmt::format(" per rank x {} ranks", world->size()) : ""));
+    recorder->log("kernels " + kernels_description());
     if (trainer.data_parallel()) recorder->log(describe_parallel(trainer, config.batch_size));
     log_lines(*recorder, "model " + resolved_spec(config.model) + "\n" +
                              format_summary(summarize(trainer.model(), {train.channels, train.height, train.width})));
-    trainer.set_checkpointing({.path = checkpoint_path(out), .every_steps = args.save_every, .every_epoch = true});
+    trainer.set_checkpointing({.path = checkpoint, .every_steps = args.save_every, .every_epoch = true});
     std::optional<Profiler> profiler;
     if (args.profile) profiler.emplace();
     const RunResult result = trainer.run(*progress, args.stop_after);
@@ -176,8 +182,12 @@ void add_train_command(CLI::App& app) {
             // Only rank 0 looks: it alone writes the run directory, and a slower rank could
             // otherwise find the directory rank 0 has just created and refuse (its refusal
             // stops every rank).
-            if (args->resume.empty() && !args->force && (!world || world->rank() == 0))
+            if (args->resume.empty() && !args->force && (!world || world->rank() == 0)) {
+                // The finished run, and a stopped one (staged in DIR.partial) that --resume continues.
                 refuse_existing_output(cmd, args->out, "a previous run", " or --resume " + args->out + " to continue it");
+                refuse_existing_output(cmd, bnlab::staging_dir(args->out), "a stopped run",
+                                       " or --resume " + args->out + " to continue it");
+            }
             code = run_train(cmd, *args, world.get());
         });
         if (code != 0) throw CLI::RuntimeError(code);

@@ -99,6 +99,15 @@ void refuse_special_target(const std::string& path) {
     throw Error(path + ": exists and is not a regular file (a device, FIFO or socket): refusing to replace it");
 }
 
+// Step 3: the synced temporary file replaces PATH, and the rename is synced too.
+void rename_into_place(TempFile& tmp, const std::string& path) {
+    if (::rename(tmp.name().c_str(), path.c_str()) != 0)
+        throw Error(path + ": cannot rename " + tmp.name() + " into place: " + errno_text(errno));
+    tmp.commit();
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    sync_directory(dir.empty() ? "." : dir);
+}
+
 }  // namespace
 
 void write_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
@@ -116,11 +125,20 @@ void write_atomically(const std::string& path, const std::function<void(std::ost
     }
     if (const int error = tmp.sync_and_close())
         throw Error(path + ": write failed on sync/close: " + errno_text(error) + " (nothing was replaced)");
-    if (::rename(tmp.name().c_str(), path.c_str()) != 0)
-        throw Error(path + ": cannot rename " + tmp.name() + " into place: " + errno_text(errno));
-    tmp.commit();
-    const std::string dir = std::filesystem::path(path).parent_path().string();
-    sync_directory(dir.empty() ? "." : dir);
+    rename_into_place(tmp, path);
+}
+
+void produce_atomically(const std::string& path, const std::function<void(const std::string& temp_path)>& produce) {
+    refuse_special_target(path);
+    TempFile tmp(path);
+    if (const int error = tmp.sync_and_close()) throw Error(path + ": cannot create a temporary file: " + errno_text(error));
+    produce(tmp.name());
+    // fsync what the other program wrote (it may not have); O_NOFOLLOW: still our regular file.
+    const int fd = ::open(tmp.name().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    const int error = fd < 0 ? errno : ::fsync(fd) == 0 ? 0 : errno;
+    if (fd >= 0) ::close(fd);
+    if (error != 0) throw Error(path + ": cannot sync " + tmp.name() + ": " + errno_text(error) + " (nothing was replaced)");
+    rename_into_place(tmp, path);
 }
 
 void sync_directory(const std::string& dir) {

@@ -24,6 +24,12 @@ namespace bnlab {
 void write_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 void write_text_atomically(const std::string& path, std::string_view content);
 
+// The same guarantees for a file another program writes by name (gnuplot's `set output`):
+// creates the empty temporary file exclusively (step 1), calls produce(temp_path), which
+// must write the whole file there, then fsyncs it and renames it over PATH (step 3). If
+// produce throws, the temporary file is removed and the exception passes on.
+void produce_atomically(const std::string& path, const std::function<void(const std::string& temp_path)>& produce);
+
 // fsync() of a folder, so renames and removals in it survive a power loss.
 void sync_directory(const std::string& dir);
 

@@ -14,6 +14,11 @@ namespace bnlab {
 void set_num_threads(int n);
 int num_threads();
 
+// The most threads a run may ask for. More than the cores only adds contention, and a huge
+// count makes OpenBLAS allocate a buffer per thread (under a memory limit it then spins
+// forever): 1024 covers every machine bnlab runs on.
+inline constexpr int kMaxThreads = 1024;
+
 // Below this many elements touched, a loop runs on the calling thread: waking the other
 // threads costs a few microseconds, more than a small tensor's whole loop.
 inline constexpr int64_t kParallelMinWork = int64_t{1} << 16;

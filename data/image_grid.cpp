@@ -48,23 +48,43 @@ void draw_text(Canvas& canvas, const std::string& text, int64_t x, int64_t y, in
     }
 }
 
+// The cells and the canvas of a grid of `count` images: (rows, columns) cells of
+// (height * zoom + label) x (width * zoom) pixels with margins between them, checked.
+struct GridLayout {
+    int64_t cell_width, cell_height, canvas_width, canvas_height;
+};
+
+GridLayout grid_layout(const Dataset& data, int64_t count, int64_t columns, int64_t zoom,
+                       const std::filesystem::path& png_path) {
+    if (count <= 0 || columns <= 0 || zoom <= 0)
+        throw Error(png_path.string() + ": a grid needs at least one image, columns > 0 and zoom > 0");
+    const std::string what = png_path.string() + ": the grid canvas";
+    GridLayout g{};
+    g.cell_width = checked_product({data.width, zoom}, what);
+    g.cell_height = checked_product({data.height, zoom}, what) + kLabelHeight;
+    const int64_t rows = count / columns + (count % columns != 0), used_columns = std::min(columns, count);
+    g.canvas_width = kMargin + checked_product({used_columns, g.cell_width + kMargin}, what);
+    g.canvas_height = kMargin + checked_product({rows, g.cell_height + kMargin}, what);
+    check_memory_budget(checked_product({g.canvas_width, g.canvas_height, 3}, what), what);
+    if (g.canvas_width * 3 > INT32_MAX || g.canvas_height > INT32_MAX)
+        throw Error(what + ": " + std::to_string(g.canvas_width) + "x" + std::to_string(g.canvas_height) +
+                    " pixels is more than a PNG writer takes");
+    return g;
+}
+
 }  // namespace
+
+void check_image_grid(const Dataset& data, int64_t count, int64_t columns, int64_t zoom,
+                      const std::filesystem::path& png_path) {
+    grid_layout(data, count, columns, zoom, png_path);
+}
 
 void write_image_grid(const Dataset& data, std::span<const int64_t> indices, int64_t columns, int64_t zoom,
                       const std::filesystem::path& png_path) {
-    if (indices.empty() || columns <= 0 || zoom <= 0)
-        throw Error(png_path.string() + ": a grid needs at least one image, columns > 0 and zoom > 0");
-    const std::string what = png_path.string() + ": the grid canvas";
-    const int64_t cell_width = checked_product({data.width, zoom}, what);
-    const int64_t cell_height = checked_product({data.height, zoom}, what) + kLabelHeight;
     const int64_t count = static_cast<int64_t>(indices.size());
-    const int64_t rows = count / columns + (count % columns != 0), used_columns = std::min(columns, count);
-    Canvas canvas{kMargin + checked_product({used_columns, cell_width + kMargin}, what),
-                  kMargin + checked_product({rows, cell_height + kMargin}, what), {}};
-    check_memory_budget(checked_product({canvas.width, canvas.height, 3}, what), what);
-    if (canvas.width * 3 > INT32_MAX || canvas.height > INT32_MAX)
-        throw Error(what + ": " + std::to_string(canvas.width) + "x" + std::to_string(canvas.height) +
-                    " pixels is more than a PNG writer takes");
+    const GridLayout layout = grid_layout(data, count, columns, zoom, png_path);
+    const int64_t cell_width = layout.cell_width, cell_height = layout.cell_height;
+    Canvas canvas{layout.canvas_width, layout.canvas_height, {}};
     canvas.rgb.assign(static_cast<size_t>(canvas.width * canvas.height * 3), kBackground);
     const int64_t plane = data.height * data.width;
     for (int64_t n = 0; n < count; ++n) {

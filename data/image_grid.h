@@ -17,4 +17,10 @@ namespace bnlab {
 void write_image_grid(const Dataset& data, std::span<const int64_t> indices, int64_t columns, int64_t zoom,
                       const std::filesystem::path& png_path);
 
+// The check write_image_grid makes before it allocates, on its own, so a caller can refuse
+// a grid of `count` images of `data` before any work: throws Error naming png_path when
+// the canvas overflows, exceeds the memory budget or is larger than a PNG can hold.
+void check_image_grid(const Dataset& data, int64_t count, int64_t columns, int64_t zoom,
+                      const std::filesystem::path& png_path);
+
 }  // namespace bnlab

@@ -33,7 +33,13 @@ std::string pct(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.2f}%"
 
 void validate(const CompareConfig& config) {
     if (config.arms.empty()) throw FieldError("arms", "need at least one arm");
-    for (const std::string& arm : config.arms) require_choice("arms", "norm", arm, norm_names());
+    for (size_t i = 0; i < config.arms.size(); ++i) {
+        require_choice("arms", "norm", config.arms[i], norm_names());
+        // Each arm writes its runs into a folder named after it: twice the same arm would
+        // train into one folder and list it twice.
+        for (size_t j = 0; j < i; ++j)
+            if (config.arms[j] == config.arms[i]) throw FieldError("arms", "'" + config.arms[i] + "' is listed twice");
+    }
     if (config.seeds < 1) throw FieldError("seeds", fmt::format("need at least 1, got {}", config.seeds));
     if (!(config.target >= 0 && config.target <= 1))
         throw FieldError("target", fmt::format("must be in [0, 1], got {}", config.target));

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "core/atomic_file.h"
+#include "core/error.h"
 #include "experiments/stats.h"
 #include "train/metrics.h"
 
@@ -153,7 +154,7 @@ std::string plot_bands(const std::string& dir, const std::string& name, const Pl
     write_text_atomically(base + ".dat", data);
 
     // The script finds its .dat beside itself (ARG0 is the script's path), so `gnuplot NAME.gp`
-    // rewrites NAME.png from any folder; bnlab passes out='NAME.png.tmp' and renames it.
+    // rewrites NAME.png from any folder; bnlab passes out='NAME.png.tmp-<pid>-<n>' and renames it.
     const std::string script_name = name + ".gp";
     std::string script = fmt::format(
         "# Re-plot by hand: gnuplot {0} (writes {1}.png beside it)\n"
@@ -192,11 +193,17 @@ std::string plot_bands(const std::string& dir, const std::string& name, const Pl
     script += plots + "\n";
     write_text_atomically(base + ".gp", script);
 
-    const std::string problem = run_gnuplot(base + ".gp", base + ".png.tmp", base + ".gnuplot.log");
-    if (!problem.empty()) return problem;
+    // gnuplot writes the PNG into a fresh, exclusively created temporary file
+    // (base.png.tmp-<pid>-<n>, core/atomic_file.h) that is renamed over base.png once it is whole.
+    try {
+        produce_atomically(base + ".png", [&](const std::string& png_tmp) {
+            const std::string problem = run_gnuplot(base + ".gp", png_tmp, base + ".gnuplot.log");
+            if (!problem.empty()) throw Error(problem);
+        });
+    } catch (const Error& e) {
+        return e.what();
+    }
     std::error_code ec;
-    std::filesystem::rename(base + ".png.tmp", base + ".png", ec);
-    if (ec) return "cannot rename " + base + ".png.tmp: " + ec.message();
     std::filesystem::remove(base + ".gnuplot.log", ec);
     return "";
 }

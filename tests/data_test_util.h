@@ -44,9 +44,10 @@ inline TinyIdx tiny_idx(uint32_t count, uint32_t classes = 10) {
     return {idx_bytes({count, 4, 3}, pixels), idx_bytes({count}, labels)};
 }
 
-// A tiny MNIST in root/mnist: 12 training and 5 test images of 4x3 (tiny_idx).
-inline void write_tiny_mnist(const fs::path& root) {
-    for (const auto& [prefix, count] : {std::pair<std::string, uint32_t>{"train", 12}, {"t10k", 5}}) {
+// A tiny MNIST in root/mnist: `train` training and `test` test images of 4x3 (tiny_idx),
+// image i labelled i % 10.
+inline void write_tiny_mnist(const fs::path& root, uint32_t train = 12, uint32_t test = 5) {
+    for (const auto& [prefix, count] : {std::pair<std::string, uint32_t>{"train", train}, {"t10k", test}}) {
         const TinyIdx tiny = tiny_idx(count);
         write_gzip(root / "mnist" / (prefix + "-images-idx3-ubyte.gz"), tiny.images);
         write_gzip(root / "mnist" / (prefix + "-labels-idx1-ubyte.gz"), tiny.labels);

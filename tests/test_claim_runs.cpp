@@ -37,22 +37,10 @@ TEST_CASE("a claim's run stops when its observer asks (early stop at a target, d
     CHECK(ctx.train("full", config, train, eval).result.steps == 32);
 }
 
-namespace {
-
-// A tiny MNIST under root/mnist: `train` and `test` 4x3 images, image i labelled i % 10.
-void write_tiny_mnist(const std::filesystem::path& root, uint32_t train, uint32_t test) {
-    for (const auto& [prefix, count] : {std::pair{"train", train}, std::pair{"t10k", test}}) {
-        const test::TinyIdx tiny = test::tiny_idx(count);
-        test::write_gzip(root / "mnist" / fmt::format("{}-images-idx3-ubyte.gz", prefix), tiny.images);
-        test::write_gzip(root / "mnist" / fmt::format("{}-labels-idx1-ubyte.gz", prefix), tiny.labels);
-    }
-}
-
-}  // namespace
 
 TEST_CASE("claim data: found through the data folder, a validation tail held out, trimmed to the profile", "[claims]") {
     test::TempDir dir;
-    write_tiny_mnist(dir.path() / "data", 1200, 50);
+    test::write_tiny_mnist(dir.path() / "data", 1200, 50);
     ClaimOptions options;
     options.out_dir = (dir.path() / "claims").string();
     options.data_dir = (dir.path() / "data").string();  // what --data-dir gives; then $BNLAB_DATA, the standard folders

@@ -3,6 +3,7 @@
 // library error naming a config field reaches the user naming the flag.
 #include <catch2/catch.hpp>
 
+#include "core/cpu.h"
 #include "data/catalog.h"
 #include "models/zoo.h"
 #include "tests/data_test_util.h"
@@ -79,13 +80,13 @@ TEST_CASE("library errors naming a config field reach the user naming the flag",
         {"train --limit -1", 2, "--limit: must be >= 0, got -1", "train_limit"},
         {"train --test-limit -2", 2, "--test-limit: must be >= 0, got -2", "test_limit"},
         {"train --warmup -1", 2, "--warmup: must be >= 0, got -1", "warmup_steps"},
-        {"train --weight-decay -1", 2, "--weight-decay: must be >= 0, got -1", "weight_decay"},
+        {"train --weight-decay -1", 2, "--weight-decay: must be finite and >= 0, got -1", "weight_decay"},
         {"train --epochs 0", 2, "--epochs: must be >= 1 when steps is 0, got 0", ""},
         {"compare --target 2", 2, "--target: must be in [0, 1], got 2", ""},
-        // Found only once the data is loaded: a failure of the run (exit code 1), still by flag.
-        {"train --model mlp --batch 64" + data, 1, "bnlab train: --batch-size: 64 is larger than the 12 training samples",
+        // Found only once the data is loaded: still a bad flag (exit code 2, issue 17), named by flag.
+        {"train --model mlp --batch 64" + data, 2, "bnlab train: --batch-size: 64 is larger than the 12 training samples",
          "batch_size"},
-        {"train --model mlp --norm gn --gn-groups 7" + data, 1,
+        {"train --model mlp --norm gn --gn-groups 7" + data, 2,
          "--gn-groups: 7 does not divide the 100 channels of layer 1 of mlp", "gn_groups"},
     };
     for (const Case& c : cases) {
@@ -105,4 +106,25 @@ TEST_CASE("missing data: the command line adds how to get it", "[cli][options]")
     CHECK_THAT(r.output, Catch::Contains("data set 'mnist' (train split) not found. Looked in:\n  /nonexistent/mnist") &&
                              Catch::Contains("bnlab data download mnist --to DIR   (needs internet), then pass "
                                              "--data-dir DIR or set BNLAB_DATA=DIR"));
+}
+
+TEST_CASE("--kernels chooses the matrix-product kernels, and one this CPU cannot run is a usage error", "[cli][options][kernels]") {
+    TempDir dir;
+    const std::string run = " --model mlp --limit 256 --test-limit 100 --steps 2 --threads 1 --out " + (dir / "p").string();
+    const CommandResult portable = run_bnlab("train --kernels portable" + run);
+    INFO(portable.output);
+    REQUIRE(portable.exit_code == 0);
+    const std::vector<uint8_t> log = read_bytes(dir / "p" / "train.log");
+    CHECK_THAT(std::string(log.begin(), log.end()), Catch::Contains("kernels portable (OpenBLAS"));
+    const CommandResult avx512 = run_bnlab("eval " + (dir / "p" / "model.safetensors").string() + " --limit 50 --kernels avx512");
+    INFO(avx512.output);
+    if (cpu_features().avx512()) {
+        CHECK(avx512.exit_code == 0);
+    } else {
+        CHECK(avx512.exit_code == 2);
+        CHECK_THAT(avx512.output, Catch::Contains("--kernels") && Catch::Contains("AVX-512"));
+    }
+    const CommandResult bogus = run_bnlab("claims run convergence --quick --kernels fast --out " + (dir / "c").string());
+    CHECK(bogus.exit_code == 2);
+    CHECK_THAT(bogus.output, Catch::Contains("--kernels") && Catch::Contains("portable"));
 }

@@ -51,7 +51,7 @@ TEST_CASE("train --resume after an interruption writes the same metrics and weig
     INFO(first.output);
     REQUIRE(first.exit_code == 0);
     CHECK_FALSE(fs::exists(dir / "cut" / "model.safetensors"));
-    CHECK_THAT(read_text(dir / "cut" / "metrics.csv"), Catch::Contains("\n15,"));
+    CHECK_THAT(read_text(dir / "cut.partial" / "metrics.csv"), Catch::Contains("\n15,"));
 
     const CommandResult resumed = run_bnlab("train --resume " + quoted(dir / "cut"));
     INFO(resumed.output);

@@ -1,15 +1,17 @@
 // Issue 17, hostile model files and killed runs: a model file's metadata is checked against
-// the memory budget before anything is built, and a run directory is never taken for a
-// finished run while a run is writing it or after it was killed half-way.
+// the memory budget before anything is built, and a run directory is always one whole
+// finished run, whenever a run writing it is killed.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <chrono>
+#include <random>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "models/zoo.h"
+#include "tests/data_test_util.h"
 #include "tests/synthetic_data.h"
 #include "tests/test_util.h"
 #include "train/model_file.h"
@@ -80,7 +82,7 @@ TEST_CASE("a model file declaring a huge or overflowing model is refused before 
     CHECK_THROWS_WITH(load_model(with_metadata(model, "bnlab.std", "[-0.3]").string()), Catch::Contains("bad normalisation"));
 }
 
-TEST_CASE("a run directory is marked incomplete until the run finishes", "[hostile][run_recorder]") {
+TEST_CASE("a run is written beside its directory and swapped into place when it finishes", "[hostile][run_recorder]") {
     TempDir dir;
     const Dataset train = quadrants(128, 1), test = quadrants(64, 2);
     TrainConfig config = small_config("mlp", "bn");
@@ -91,59 +93,81 @@ TEST_CASE("a run directory is marked incomplete until the run finishes", "[hosti
         RunRecorder recorder(run, trainer);
         const RunResult result = trainer.run(recorder);
         recorder.finish(result, trainer);
+        CHECK(recorder.dir() == run);
     };
     finished_run();
     REQUIRE_FALSE(fs::exists(run + "/" + kRunIncompleteMarker));
-    REQUIRE(load_model(run + "/model.safetensors").class_names.size() == 4);
+    REQUIRE_FALSE(fs::exists(staging_dir(run)));
+    REQUIRE(load_model(run + "/model.safetensors").config.lr == 0.05);
 
-    // A second run into the same folder, stopped half-way (no finish()): never a mix.
+    // A second run into the same folder, stopped half-way (no finish()): the first run stays
+    // whole in DIR; the new one is in DIR.partial, marked incomplete.
     config.lr = 0.01;
     {
         Trainer trainer(config, train, test);
         RunRecorder recorder(run, trainer);
-        CHECK(fs::exists(run + "/" + kRunIncompleteMarker));
-        CHECK_FALSE(fs::exists(run + "/model.safetensors"));  // the previous run's model is gone
+        CHECK(fs::exists(staging_dir(run) + "/" + kRunIncompleteMarker));
         trainer.run(recorder, 2);
     }
-    const fs::path stale = dir / "run/model.safetensors";
-    save_tiny_model(dir);  // even a model put there by hand is not loaded from an unfinished run
+    CHECK(load_model(run + "/model.safetensors").config.lr == 0.05);
+    CHECK(nlohmann::json::parse(std::ifstream(run + "/config.json"))["lr"] == 0.05);
+    const fs::path stale = staging_dir(run) + "/model.safetensors";
+    save_tiny_model(dir);  // a model put by hand into the stopped run's folder is not loaded
     fs::copy_file(dir / "model.safetensors", stale);
-    CHECK_THROWS_WITH(load_model(stale.string()),
-                      Catch::Contains("is incomplete") && Catch::Contains(kRunIncompleteMarker));
-    finished_run();
+    CHECK_THROWS_WITH(load_model(stale.string()), Catch::Contains("is incomplete") && Catch::Contains(kRunIncompleteMarker));
+
+    finished_run();  // removes the stopped run's folder, then replaces the first run
+    CHECK_FALSE(fs::exists(staging_dir(run)));
     CHECK_FALSE(fs::exists(run + "/" + kRunIncompleteMarker));
-    CHECK(load_model(stale.string()).config.lr == 0.01);
+    CHECK(load_model(run + "/model.safetensors").config.lr == 0.01);
+    CHECK(nlohmann::json::parse(std::ifstream(run + "/config.json"))["lr"] == 0.01);
 }
 
-TEST_CASE("kill -9 at random points of bnlab train never leaves a run that passes for finished", "[hostile][run_recorder][cli]") {
+namespace {
+
+std::string file_text(const fs::path& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 at 100 random points of bnlab train: the run directory is the old or the new finished run",
+          "[hostile][run_recorder][cli]") {
     TempDir dir;
+    write_tiny_mnist(dir / "data", 400, 40);
     const fs::path run = dir / "run";
-    const std::string train_command =
-        fmt::format("'{}' train --dataset fashion-mnist --model mlp --limit 2000 --test-limit 500 --epochs 6 "
-                    "--eval-every 10 --threads 1 --force --out '{}'", BNLAB_BINARY, run.string());
+    // Seed s makes a run distinguishable from the others by its config.json.
+    const auto train_command = [&](int seed) {
+        return fmt::format("env -u BNLAB_DATA '{}' train --dataset mnist --data-dir '{}' --model mlp --batch 8 --epochs 2 "
+                           "--eval-every 5 --threads 1 --seed {} --force --out '{}'",
+                           BNLAB_BINARY, (dir / "data").string(), seed, run.string());
+    };
     const auto start = std::chrono::steady_clock::now();
-    REQUIRE(run_shell(train_command).exit_code == 0);
+    const CommandResult first = run_shell(train_command(0));
+    REQUIRE(first.exit_code == 0);
     const double full_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const std::string finished_config = read_safetensors((run / "model.safetensors").string()).metadata.at("bnlab.config");
-    int incomplete = 0, finished = 0;
-    // Kills spread over the run (data loading comes first, so most land late in it).
-    for (const double fraction : {0.2, 0.5, 0.65, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1}) {
-        const double delay = fraction * full_seconds;
-        const CommandResult killed = run_shell(fmt::format("timeout -s KILL {:.3f} {}", delay, train_command));
-        INFO("killed after " << delay << " s: exit " << killed.exit_code);
-        if (fs::exists(run / kRunIncompleteMarker)) {
-            ++incomplete;
-            CHECK_THROWS_WITH(load_model((run / "model.safetensors").string()), Catch::Contains("is incomplete"));
-        } else {
-            ++finished;  // the old run (killed before the marker was written) or the new one, finished
-            const SavedModel saved = load_model((run / "model.safetensors").string());
-            const std::string config_json = [&] {
-                std::ifstream in(run / "config.json");
-                return std::string(std::istreambuf_iterator<char>(in), {});
-            }();
-            CHECK(nlohmann::json::parse(config_json) == nlohmann::json::parse(finished_config));
-        }
+    int finished_seed = 0, old_runs = 0, new_runs = 0;
+    std::mt19937 random(17);
+    std::uniform_real_distribution<double> kill_at(0.0, 1.6 * full_seconds);
+    for (int attempt = 1; attempt <= 100; ++attempt) {
+        const double delay = kill_at(random);
+        const CommandResult killed = run_shell(fmt::format("timeout -s KILL {:.4f} {}", delay, train_command(attempt)));
+        INFO("attempt " << attempt << ": killed after " << delay << " s of " << full_seconds << ", exit " << killed.exit_code);
+        // DIR holds one whole finished run: no marker, a model whose config is config.json's,
+        // a log that ends with the run's last line, metrics of that run.
+        REQUIRE_FALSE(fs::exists(run / kRunIncompleteMarker));
+        const nlohmann::json config = nlohmann::json::parse(file_text(run / "config.json"));
+        const SavedModel saved = load_model((run / "model.safetensors").string());
+        CHECK(to_json(saved.config) == config);
+        CHECK(file_text(run / "train.log").find("finished") != std::string::npos);
+        CHECK(file_text(run / "metrics.csv").find("\n") != std::string::npos);
+        const int seed = config["seed"].get<int>();
+        REQUIRE((seed == finished_seed || seed == attempt));
+        (seed == attempt ? new_runs : old_runs)++;
+        finished_seed = seed;
     }
-    INFO(incomplete << " killed runs were marked incomplete, " << finished << " were finished runs");
-    CHECK(incomplete > 0);
+    INFO(old_runs << " kills left the previous run, " << new_runs << " the new finished one");
+    CHECK(old_runs > 0);
+    CHECK(new_runs > 0);
 }

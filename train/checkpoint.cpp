@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <bit>
+#include <charconv>
 #include <sstream>
 
 #include "core/error.h"
@@ -20,7 +21,17 @@ namespace {
 
 // Doubles stored exactly in checkpoint metadata.
 std::string exact(double v) { return fmt::format("{}", std::bit_cast<uint64_t>(v)); }
-double from_exact(const std::string& s) { return std::bit_cast<double>(static_cast<uint64_t>(std::stoull(s))); }
+
+// A whole metadata value as an integer: Error naming the file and key on anything else
+// (std::stoll's invalid_argument / out_of_range would otherwise reach main()).
+template <class Int>
+Int parse_integer(const std::string& text, const std::string& path, const std::string& key) {
+    Int value{};
+    const auto [end, problem] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (problem != std::errc() || end != text.data() + text.size() || text.empty())
+        throw Error(path + ": corrupt checkpoint: " + key + " is '" + text + "', not an integer");
+    return value;
+}
 
 }  // namespace
 
@@ -49,7 +60,12 @@ void Trainer::load_checkpoint(const std::string& path) {
         if (it == file.metadata.end()) throw Error(path + ": not a bnlab training checkpoint (no " + key + ")");
         return it->second;
     };
-    nlohmann::json saved = nlohmann::json::parse(meta("bnlab.config"));
+    nlohmann::json saved;
+    try {
+        saved = nlohmann::json::parse(meta("bnlab.config"));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path + ": corrupt checkpoint: bnlab.config is not JSON: " + e.what());
+    }
     nlohmann::json mine = to_json(config_);
     saved.erase("threads");  // the thread count may change between runs (results then agree to rounding)
     mine.erase("threads");
@@ -70,12 +86,16 @@ void Trainer::load_checkpoint(const std::string& path) {
         gen->set_state({static_cast<uint64_t>(v[0]), static_cast<uint64_t>(v[1]), static_cast<uint64_t>(v[2]), v[3] != 0,
                         std::bit_cast<float>(static_cast<uint32_t>(v[4]))});
     }
-    step_ = std::stoll(meta("bnlab.step"));
+    step_ = parse_integer<int64_t>(meta("bnlab.step"), path, "bnlab.step");
     std::istringstream window(meta("bnlab.window"));
-    std::string loss_bits, wall_bits;
-    window >> loss_bits >> window_correct_ >> window_samples_ >> window_steps_ >> wall_bits;
-    window_loss_ = from_exact(loss_bits);
-    wall_offset_ = wall_seconds_ = from_exact(wall_bits);
+    std::string loss_bits, correct, samples, steps, wall_bits;
+    window >> loss_bits >> correct >> samples >> steps >> wall_bits;
+    const std::string key = "bnlab.window";
+    window_loss_ = std::bit_cast<double>(parse_integer<uint64_t>(loss_bits, path, key));
+    window_correct_ = parse_integer<decltype(window_correct_)>(correct, path, key);
+    window_samples_ = parse_integer<decltype(window_samples_)>(samples, path, key);
+    window_steps_ = parse_integer<decltype(window_steps_)>(steps, path, key);
+    wall_offset_ = wall_seconds_ = std::bit_cast<double>(parse_integer<uint64_t>(wall_bits, path, key));
     loader_epoch_ = -1;  // the next run() restarts the loader at the right epoch and batch
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace bnlab {
 
@@ -27,7 +28,8 @@ void TrainConfig::validate() const {
     require_choice("schedule", "schedule", schedule, schedule_names());
     require(std::isfinite(lr) && lr > 0, "lr", fmt::format("must be > 0, got {}", lr));
     require(momentum >= 0 && momentum < 1, "momentum", fmt::format("must be in [0, 1), got {}", momentum));
-    require(weight_decay >= 0, "weight_decay", fmt::format("must be >= 0, got {}", weight_decay));
+    require(std::isfinite(weight_decay) && weight_decay >= 0, "weight_decay",
+            fmt::format("must be finite and >= 0, got {}", weight_decay));
     require(batch_size >= 1, "batch_size", fmt::format("must be >= 1, got {}", batch_size));
     require(epochs >= 1 || steps >= 1, "epochs", fmt::format("must be >= 1 when steps is 0, got {}", epochs));
     require(steps >= 0, "steps", fmt::format("must be >= 0, got {}", steps));
@@ -39,7 +41,12 @@ void TrainConfig::validate() const {
             fmt::format("must be finite and >= 0 (0: the same as lr), got {}", unnormalized_lr));
     require(unnormalized_lr == 0 || lr > 0, "unnormalized_lr", "needs lr > 0 (it is applied as a ratio to lr)");
     require(clip_grad_norm >= 0, "clip_grad_norm", fmt::format("must be >= 0, got {}", clip_grad_norm));
-    require(threads >= 0, "threads", fmt::format("must be >= 0, got {}", threads));
+    require(threads >= 0 && threads <= kMaxThreads, "threads",
+            fmt::format("must be in [0, {}] (0: all cores), got {}", kMaxThreads, threads));
+    const std::optional<double>& bn_momentum = model.batch_norm.momentum;
+    require(!bn_momentum || (*bn_momentum >= 0 && *bn_momentum <= 1), "bn_momentum",
+            fmt::format("must be in [0, 1] or none, got {}", bn_momentum.value_or(0)));
+    require(model.gn_groups >= 1, "gn_groups", fmt::format("must be >= 1, got {}", model.gn_groups));
     require(ranks >= 1, "ranks", fmt::format("must be >= 1, got {}", ranks));
     require(batch_size >= ranks, "batch_size",
             fmt::format("{} cannot be shared by {} ranks (each needs at least one sample)", batch_size, ranks));

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <span>
 
 #include "core/error.h"
 #include "core/memory_budget.h"
@@ -115,6 +116,22 @@ SavedModel load_model(const std::string& path, int64_t memory_budget) {
     saved.model->load_state_dict(file);
     saved.model->eval();
     return saved;
+}
+
+std::vector<std::string> model_warnings(const SavedModel& saved) {
+    std::vector<std::string> warnings;
+    for (const auto& [name, tensor] : saved.model->state_dict().f32) {
+        int64_t not_finite = 0, negative = 0;
+        for (const float v : std::span(tensor.data(), static_cast<size_t>(tensor.numel()))) {
+            not_finite += !std::isfinite(v);
+            negative += v < 0;
+        }
+        if (not_finite > 0)
+            warnings.push_back(fmt::format("{}: {} of its {} values are NaN or infinite", name, not_finite, tensor.numel()));
+        if (name.ends_with("running_var") && negative > 0)
+            warnings.push_back(fmt::format("{}: {} negative variance(s)", name, negative));
+    }
+    return warnings;
 }
 
 }  // namespace bnlab

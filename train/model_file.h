@@ -35,6 +35,13 @@ void save_model(const std::string& path, const SavedModel& saved);
 // it), or that lies in an unfinished run directory (see kRunIncompleteMarker).
 SavedModel load_model(const std::string& path, int64_t memory_budget = memory_budget_bytes());
 
+// What makes a loaded model's predictions meaningless though the file is well formed: a
+// tensor holding NaN or infinite values (e.g. saved after the run diverged), a BatchNorm
+// running_var with a negative entry (BN would take the square root of a negative number).
+// One line per tensor; empty for a sound model. eval and predict print them as warnings
+// and still run (README, exit codes): the model is what the file holds.
+std::vector<std::string> model_warnings(const SavedModel& saved);
+
 // A run directory (train/run_recorder.h) holding this file is being written or was stopped
 // half-way: its files may mix two runs, so no model in it is loaded.
 inline constexpr const char* kRunIncompleteMarker = "run.incomplete";

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,6 +49,12 @@ std::string metrics_csv(const std::vector<MetricsRow>& rows, const std::vector<s
     return out;
 }
 
+std::string staging_dir(const std::string& run_dir) {
+    std::string dir = run_dir;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();  // "runs/a/" -> "runs/a.partial"
+    return dir + ".partial";
+}
+
 std::vector<MetricsRow> metrics_rows(const std::string& csv, const std::vector<std::string>& grad_names,
                                      const std::string& source) {
     std::istringstream in(csv);
@@ -79,26 +87,32 @@ std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/che
 
 void RunRecorder::mark_incomplete() const {
     write_text_atomically(dir_ + "/" + kRunIncompleteMarker,
-                          "This run has not finished (it is still going, or it was stopped): its files may mix two\n"
-                          "runs. bnlab removes this file when the run finishes.\n");
+                          "This run has not finished (it is still going, or it was stopped). bnlab moves this folder\n"
+                          "to " + final_dir_ + " when the run finishes.\n");
 }
 
 RunRecorder::RunRecorder(std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo)
-    : dir_(std::move(dir)), grad_names_(trainer.grad_norm_names()), echo_(std::move(echo)) {
+    : final_dir_(std::move(dir)), dir_(staging_dir(final_dir_)), grad_names_(trainer.grad_norm_names()),
+      echo_(std::move(echo)) {
+    namespace fs = std::filesystem;
     std::error_code ec;
-    std::filesystem::create_directories(dir_, ec);
-    if (ec) throw Error(dir_ + ": cannot create the run directory: " + ec.message());
+    const fs::path parent = fs::path(dir_).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec);
+    if (ec) throw Error(parent.string() + ": cannot create the folder of the run directory: " + ec.message());
+    // What a killed run left (or the run before the last one, if a kill came right after the
+    // swap): never part of a run anyone reads. remove_all removes a symlink, not its target.
+    fs::remove_all(dir_, ec);
+    if (ec) throw Error(dir_ + ": cannot remove a stopped run's staging folder: " + ec.message());
+    if (!fs::create_directory(dir_, ec))
+        throw Error(dir_ + ": cannot create the run's staging folder: " + (ec ? ec.message() : "it exists"));
     mark_incomplete();
-    std::filesystem::remove(dir_ + "/model.safetensors", ec);
-    if (ec) throw Error(dir_ + "/model.safetensors: cannot remove the previous run's model: " + ec.message());
-    std::filesystem::remove(checkpoint_path(dir_), ec);
-    if (ec) throw Error(checkpoint_path(dir_) + ": cannot remove the previous run's checkpoint: " + ec.message());
     write_text_atomically(dir_ + "/config.json", to_json(trainer.config()).dump(2) + "\n");
     write_metrics();
 }
 
 RunRecorder::RunRecorder(Resume, std::string dir, const Trainer& trainer, std::function<void(const std::string&)> echo)
-    : dir_(std::move(dir)), grad_names_(trainer.grad_norm_names()), echo_(std::move(echo)) {
+    : final_dir_(std::move(dir)), dir_(staging_dir(final_dir_)), grad_names_(trainer.grad_norm_names()),
+      echo_(std::move(echo)) {
     mark_incomplete();  // still there from the interrupted run; a resumed run is unfinished too
     const std::string metrics = dir_ + "/metrics.csv";
     for (MetricsRow& row : metrics_rows(read_text_file(metrics), grad_names_, metrics))
@@ -141,6 +155,14 @@ void RunRecorder::finish(const RunResult& result, Trainer& trainer) {
     if (::unlink(marker.c_str()) != 0 && errno != ENOENT)
         throw Error(marker + ": cannot remove the marker of an unfinished run: " + std::strerror(errno));
     sync_directory(dir_);
+    // One atomic step: DIR becomes the new run; the previous one (if any) goes to the staging name.
+    const bool replaced = ::renameat2(AT_FDCWD, dir_.c_str(), AT_FDCWD, final_dir_.c_str(), RENAME_EXCHANGE) == 0;
+    if (!replaced && (errno != ENOENT || ::rename(dir_.c_str(), final_dir_.c_str()) != 0))
+        throw Error(final_dir_ + ": cannot move the finished run into place from " + dir_ + ": " + std::strerror(errno));
+    const std::string parent = std::filesystem::path(final_dir_).parent_path().string();
+    sync_directory(parent.empty() ? "." : parent);
+    std::error_code ec;
+    if (replaced) std::filesystem::remove_all(dir_, ec);  // the previous run; a failure leaves it for the next run
 }
 
 }  // namespace bnlab

@@ -129,7 +129,10 @@ Trainer::Trainer(TrainConfig config, const Dataset& train, const Dataset& test, 
     steps_per_epoch_ = loader_->batches_per_epoch();
     if (steps_per_epoch_ == 0)
         throw FieldError("batch_size", fmt::format("{} is larger than the {} training samples", config_.batch_size, loader_->size()));
-    total_steps_ = config_.steps > 0 ? config_.steps : config_.epochs * steps_per_epoch_;
+    total_steps_ = config_.steps;
+    if (config_.steps == 0 && __builtin_mul_overflow(config_.epochs, steps_per_epoch_, &total_steps_))
+        throw FieldError("epochs", fmt::format("{} epochs of {} steps is more steps than a 64-bit count holds",
+                                               config_.epochs, steps_per_epoch_));
     eval_every_ = config_.eval_every > 0 ? config_.eval_every : steps_per_epoch_;
     schedule_ = make_schedule(config_, total_steps_);
 }

@@ -15,6 +15,8 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/printable.h"
+#include "core/regular_file.h"
 #include "experiments/claims/report.h"
 #include "train/model_file.h"
 #include "train/run_recorder.h"
@@ -22,6 +24,8 @@
 namespace bnlab::claims {
 
 namespace {
+
+constexpr int64_t kMaxSummaryBytes = int64_t{1} << 20;  // a summary.json is a few hundred bytes
 
 // Forwards steps and rows to the recorder and to an optional extra observer.
 struct Tee : TrainObserver {
@@ -178,17 +182,21 @@ std::string write_index(const std::string& out_dir) {
     std::set<int> threads;
     for (const Claim& c : all_claims()) {
         const std::string path = out_dir + "/" + c.name + "/summary.json";
-        std::ifstream in(path);
-        if (!in) continue;
-        // A summary that is not JSON, or has a field of the wrong type, names its file.
+        std::error_code ec;
+        if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) continue;  // the claim was not run
+        // Only a regular file of a sane size is read (a FIFO would block, a directory throw);
+        // a summary that is not JSON, or has a field of the wrong type, names its file.
+        const std::vector<uint8_t> bytes = read_regular_file(path, kMaxSummaryBytes, "cannot read the claim summary");
         try {
-            const nlohmann::json s = nlohmann::json::parse(in);
+            const nlohmann::json s = nlohmann::json::parse(bytes.begin(), bytes.end());
             const double wall = s.value("wall_seconds", 0.0);
             total += wall;
             threads.insert(s.value("threads", 0));
+            // The summary's strings are data, not markdown: escaped (core/printable.h).
+            const auto text = [&](const char* key, const char* fallback) { return markdown_text(s.value(key, std::string(fallback))); };
             table.rows.push_back({fmt::format("[{}]({}/report.md)", c.title, c.name), c.statement,
-                                  "**" + s.value("verdict", std::string("?")) + "**", where_cell(s),
-                                  s.value("key_result", std::string()), s.value("profile", std::string()),
+                                  "**" + text("verdict", "?") + "**", markdown_text(where_cell(s)),
+                                  text("key_result", ""), text("profile", ""),
                                   fmt::format("{:.1f} min", wall / 60)});
         } catch (const nlohmann::json::exception& e) {
             throw Error(path + ": " + e.what());
