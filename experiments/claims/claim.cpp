@@ -124,6 +124,16 @@ std::optional<ClaimContext::FinishedRun> ClaimContext::finished_run(const std::s
     return run;
 }
 
+void ClaimResult::set_regime(const RegimeSeries& series, std::string axis, const std::vector<std::string>& point_reasons,
+                             const std::vector<std::string>& point_keys) {
+    const std::vector<RegimeSeries> all{series};
+    verdict = overall_verdict(all);
+    regime_axis = std::move(axis);
+    where_it_holds = bnlab::claims::where_it_holds(all);
+    reason = fmt::format("{}. {}", describe_series(series), fmt::join(point_reasons, "; "));
+    key_result = fmt::format("{}", fmt::join(point_keys, "; "));
+}
+
 void ClaimContext::log(const std::string& line) const {
     if (options_.log) options_.log(line);
 }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "experiments/claims/regime.h"
 #include "train/trainer.h"
 
 namespace bnlab::claims {
@@ -98,6 +99,12 @@ struct ClaimResult {
     std::string body;     // markdown: tables, plots (paths relative to the report), notes
     std::string data;     // what data was used, e.g. "Fashion-MNIST: 55,000 train / 5,000 validation / 10,000 test"
     std::vector<std::string> deviations;  // where the protocol was not followed, and why
+
+    // A claim mapped along one series: the overall verdict, the axis, where it holds, the reason
+    // (the series described, then `point_reasons`, one per point) and the key result
+    // (`point_keys` joined).
+    void set_regime(const RegimeSeries& series, std::string axis, const std::vector<std::string>& point_reasons,
+                    const std::vector<std::string>& point_keys);
 };
 
 struct Claim {

@@ -213,12 +213,7 @@ public:
                                        hidden, drift_text(f.drift_bn), drift_text(f.drift_none), f.accuracy_noisy_bn,
                                        f.accuracy_bn, number(f.ics_noisy_bn, 3), number(f.ics_none, 3)));
         }
-        const std::vector<RegimeSeries> all_series{series};
-        result.verdict = overall_verdict(all_series);
-        result.regime_axis = "depth (hidden layers of the sigmoid MLP)";
-        result.where_it_holds = where_it_holds(all_series);
-        result.reason = fmt::format("{}. {}", describe_series(series), fmt::join(reasons, "; "));
-        result.key_result = fmt::format("{}", fmt::join(keys, "; "));
+        result.set_regime(series, "depth (hidden layers of the sigmoid MLP)", reasons, keys);
         Table where{{"model", "where BN works by reducing covariate shift"}, {{series.family, describe_series(series)}}};
         result.body = "### Where it holds\n\n" + where.markdown() + sections;
         result.deviations = {

@@ -263,12 +263,7 @@ public:
                                        mean_of(point.gap_matched.at(kBn)), mean_of(point.gap_matched.at(kGn)),
                                        mean_of(point.dropout_gain("none")), mean_of(point.dropout_gain("bn"))));
         }
-        const std::vector<RegimeSeries> all_series{series};
-        result.verdict = overall_verdict(all_series);
-        result.regime_axis = "training images (the size of the training set), small-cnn on CIFAR-10";
-        result.where_it_holds = where_it_holds(all_series);
-        result.reason = fmt::format("{}. {}", describe_series(series), fmt::join(reasons, "; "));
-        result.key_result = fmt::format("{}", fmt::join(keys, "; "));
+        result.set_regime(series, "training images (the size of the training set), small-cnn on CIFAR-10", reasons, keys);
 
         result.body = regime_summary(series);
         result.body += fmt::format(
