@@ -25,7 +25,7 @@ DEMO_OUT  ?= demo
 DEMO_ARGS ?= --dataset fashion-mnist --model mnist-cnn --arms none,bn --seeds 3 \
              --limit 30000 --test-limit 5000 --epochs 1 --eval-every 20 --lr 0.05 --momentum 0.9
 
-.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-compare torch claims-twin claims-index clean
+.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-busy bench-compare torch claims-twin claims-index clean
 
 # Installs only what is missing; runs `apt-get update` only when something is.
 deps:
@@ -93,6 +93,11 @@ fixtures: torch
 bench: build
 	$(BUILD)/bench_sgemm
 	$(BUILD)/bench_train
+
+# Default threads vs --threads 1 with a CPU-bound neighbour on one core (issue 15's <= 1.2x);
+# also part of bench-compare. Run on an otherwise quiet machine.
+bench-busy: build
+	/usr/bin/python3 bench/busy_machine.py --build $(BUILD)
 
 # bnlab vs PyTorch side by side, 2 and 1 threads: writes bench/results.md (< 10 minutes).
 bench-compare: build torch

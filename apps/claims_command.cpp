@@ -77,7 +77,7 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
         ->check(one_of("data set", bnlab::dataset_choices(), bnlab::is_valid_dataset_name));
     run->add_option("--data-dir", args->options.data_dir,
                     "folder searched first for data sets (then $BNLAB_DATA, ./data, /usr/share/datasets)");
-    run->add_option("--threads", args->options.threads, "threads (0: all cores)")->capture_default_str();
+    run->add_option("--threads", args->options.threads, "threads (0: the cores no other process is busy on)")->capture_default_str();
     add_kernels_flag(run);
     run->add_option("--out", args->options.out_dir, "output directory (each claim writes OUT/<claim>/)")->capture_default_str();
     run->add_flag("--force", args->force, "replace a claim's previous report in OUT/<claim>/");
@@ -90,7 +90,7 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
         if (args->name.empty()) fail(run, kUsageError, "missing the claim name (see bnlab claims list) or all");
         if (args->options.seeds < 0) fail(run, kUsageError, "--seeds: must be >= 0");
         if (args->options.threads < 0 || args->options.threads > bnlab::kMaxThreads)
-            fail(run, kUsageError, fmt::format("--threads: must be in [0, {}] (0: all cores), got {}", bnlab::kMaxThreads,
+            fail(run, kUsageError, fmt::format("--threads: must be in [0, {}] (0: the cores no other process is busy on), got {}", bnlab::kMaxThreads,
                                                args->options.threads));
         run_guarded(run, [&] { run_claims(run, *args); });
     });

@@ -245,7 +245,7 @@ void add_model_choice_flags(CLI::App* command, ModelChoice& choice) {
                         "fc100-norm-relu-fc10")
         ->check(one_of("model", model_names(), [](const std::string&) { return true; }));
     command->add_option(flag("norm"), choice.norm, "its normalization (default none)")->check(one_of("norm", norm_names()));
-    command->add_option(flag("threads"), choice.threads, "threads for OpenBLAS and OpenMP (0: all cores)")
+    command->add_option(flag("threads"), choice.threads, "threads for OpenBLAS and OpenMP (0: the cores no other process is busy on)")
         ->capture_default_str();
     add_kernels_flag(command);
 }
@@ -253,9 +253,9 @@ void add_model_choice_flags(CLI::App* command, ModelChoice& choice) {
 SavedModel load_model_file(const CLI::App* command, const std::string& path, const ModelChoice& choice,
                            const std::string& dataset, const LoadOptions& options) {
     if (choice.threads < 0 || choice.threads > kMaxThreads)
-        fail(command, kUsageError, fmt::format("{}: must be in [0, {}] (0: all cores), got {}", flag("threads"), kMaxThreads,
+        fail(command, kUsageError, fmt::format("{}: must be in [0, {}] (0: the cores no other process is busy on), got {}", flag("threads"), kMaxThreads,
                                                choice.threads));
-    set_num_threads(choice.threads > 0 ? choice.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    set_num_threads(choice.threads > 0 ? choice.threads : default_threads());
     const TensorFile file = read_safetensors(path);
     if (has_bnlab_metadata(file)) {
         SavedModel saved = load_model(path);
@@ -342,7 +342,7 @@ void add_train_flags(CLI::App* c, TrainConfig& t, std::string& bn_momentum, std:
     c->add_option(flag("steps"), t.steps, "train exactly this many steps instead (0: use --epochs)")->capture_default_str();
     c->add_option(flag("eval_every"), t.eval_every, "steps between test evaluations (0: every epoch)")->capture_default_str();
     c->add_option(flag("seed"), t.seed, "seed of the initial weights and the batch order")->capture_default_str();
-    c->add_option(flag("threads"), t.threads, "threads for OpenBLAS and OpenMP (0: all cores)")->capture_default_str();
+    c->add_option(flag("threads"), t.threads, "threads for OpenBLAS and OpenMP (0: the cores no other process is busy on)")->capture_default_str();
     add_kernels_flag(c);
     c->add_option(flag("bn_ghost_batch_size"), t.model.batch_norm.ghost_batch_size,
                   "BatchNorm statistics per ghost batch of this many samples in training (0: the whole batch)")

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+import busy_machine
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = ["mlp", "mnist-cnn", "cifar-cnn"]
 NORMS = ["none", "bn", "gn"]
@@ -100,9 +102,13 @@ def main():
     bn_rows.update(parse_rows(run([os.path.join(args.build, "bench_train")] + rss_args)))
     torch_rows.update(parse_rows(run([TORCH, os.path.join(HERE, "torch_ref.py")] + rss_args)))
 
+    busy_ratio, busy_lines = busy_machine.report_lines(busy_machine.measure(os.path.join(args.build, "bnlab")))
+
     minutes = (time.time() - started) / 60
     text = report(bn_rows, torch_rows, sgemm, machine(openblas, torch_version), thread_counts, minutes,
                   load_at_start)
+    text += "\n" + "\n".join(busy_lines) + \
+        f"\nCheck: default threads with a busy neighbour <= 1.2x --threads 1: {'met' if busy_ratio <= 1.2 else 'MISSED'}\n"
     with open(args.out, "w") as f:
         f.write(text)
     print(f"wrote {args.out} ({minutes:.1f} min)", file=sys.stderr)

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <string_view>
 
 namespace bnlab {
 
@@ -13,6 +14,20 @@ namespace bnlab {
 // sgemm, is always called on one thread: core/ops/blas.h splits the products itself.)
 void set_num_threads(int n);
 int num_threads();
+
+// The thread count a run uses when none is given: the cores this process may run on
+// (sched_getaffinity) that no other process is keeping busy right now, at least 1. On a
+// shared machine, threads beyond the idle cores make every parallel loop wait for a thread the
+// scheduler has parked behind another process (measured: 3-20x slower than one thread with a
+// CPU-bound neighbour on one of 2 cores). Read once per call, from a few samples of
+// /proc/stat's procs_running over about 10 ms (the least, minus this process's own runnable
+// thread); where /proc/stat cannot be read, every allowed core.
+int default_threads();
+// The count from the numbers behind it (exposed for tests): `allowed` cores and the least
+// number of runnable tasks seen, this process's sampling thread among them.
+int idle_cores(int allowed, int least_runnable);
+// procs_running from the text of /proc/stat; -1 if it is not there.
+int procs_running(std::string_view proc_stat);
 
 // The most threads a run may ask for. More than the cores only adds contention, and a huge
 // count makes OpenBLAS allocate a buffer per thread (under a memory limit it then spins

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <thread>
 
 #include "core/cpu.h"
 #include "core/ops.h"
@@ -424,4 +425,18 @@ TEST_CASE("training steps on BLIS: the same thread count gives the same bits and
             }
         }
     }
+}
+
+TEST_CASE("default threads: the cores no other process keeps busy, at least one", "[parallel][threads]") {
+    // procs_running counts the sampling thread itself: 1 runnable task means every core is idle.
+    CHECK(idle_cores(2, 1) == 2);
+    CHECK(idle_cores(2, 2) == 1);  // one CPU-bound neighbour on a 2-core machine: one thread
+    CHECK(idle_cores(2, 7) == 1);  // busier than the cores: still one
+    CHECK(idle_cores(16, 4) == 13);
+    CHECK(idle_cores(1, 0) == 1);
+    CHECK(procs_running("cpu  1 2 3\nintr 5\nprocs_running 3\nprocs_blocked 0\n") == 3);
+    CHECK(procs_running("cpu  1 2 3\n") == -1);
+    const int threads = default_threads();
+    CHECK(threads >= 1);
+    CHECK(threads <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }

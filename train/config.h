@@ -38,7 +38,7 @@ struct TrainConfig {
     int64_t steps = 0;                  // > 0: train exactly this many steps (overrides epochs)
     int64_t eval_every = 0;             // steps between test evaluations; 0: once per epoch
     uint64_t seed = 0;
-    int threads = 0;                    // 0: all cores (per process)
+    int threads = 0;                    // 0: the idle cores at the start of the run (core/parallel.h default_threads)
     // Data parallelism (train/data_parallel.h): the number of processes each global batch of
     // batch_size samples is spread over (the Trainer checks it against its Collective), and
     // how their BatchNorms compute statistics: none (per rank) | all (SyncBatchNorm).

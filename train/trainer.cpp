@@ -103,7 +103,7 @@ Trainer::Trainer(TrainConfig config, const Dataset& train, const Dataset& test, 
         throw FieldError("ranks", fmt::format("the run is configured for {} rank(s) but {} process(es) run it{}",
                                               config_.ranks, ranks,
                                               ranks == 1 ? " (launch it with mpirun -np N)" : ""));
-    set_num_threads(config_.threads > 0 ? config_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    set_num_threads(config_.threads > 0 ? config_.threads : default_threads());
     input_ = InputSpec{train.channels, train.height, train.width, static_cast<int64_t>(train.class_names.size())};
     model_ = make_model(config_.model, input_, config_.seed);
     if (group) {

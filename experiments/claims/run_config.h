@@ -3,7 +3,7 @@
 // A claim names the model and what it varies in training (the learning rate, the batch, how
 // long, the seed) with designated initializers; everything else keeps TrainConfig's defaults: SGD with momentum
 // 0.9, constant learning rate, no weight decay (pitfall 2 of bn-claims.md: weight decay
-// interacts with BN's scale invariance), one evaluation per epoch, all threads.
+// interacts with BN's scale invariance), one evaluation per epoch, the idle cores' threads.
 //   run_config(data.train, {.arch = "small-cnn", .norm = "bn"},
 //              {.lr = 0.1, .momentum = 0.0, .batch = 60, .steps = 3000, .seed = 2})
 #pragma once
@@ -27,7 +27,7 @@ struct RunSpec {
     int64_t steps = 0;              // > 0: exactly this many steps (epochs ignored)
     int64_t eval_every = 0;         // steps between evaluations; 0: once per epoch
     uint64_t seed = 0;
-    int threads = 0;                // 0: all cores (ClaimOptions::threads overrides it)
+    int threads = 0;                // 0: the idle cores (ClaimOptions::threads overrides it)
 };
 
 // The config that trains `model` on `train` (its name is the run's data set) as `spec` says.
