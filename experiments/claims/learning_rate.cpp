@@ -95,7 +95,7 @@ struct DepthResult {
 
 class LearningRateExperiment {
 public:
-    explicit LearningRateExperiment(ClaimContext& ctx) : ctx_(ctx), seeds_(ctx.seeds(1, 3)) {}
+    explicit LearningRateExperiment(ClaimContext& ctx) : ctx_(ctx), seeds_(ctx.seeds(1, 5)) {}
 
     ClaimResult run() {
         ClaimResult result;
@@ -307,7 +307,7 @@ Claim learning_rate_claim() {
         "Along depth, per family on Fashion-MNIST: ReLU MLPs of width 100 with 2, 4, 8 and 16 linear layers (55,000 "
         "training / 5,000 validation images, learning rates 0.01, 0.03, ..., 30) and plain CNNs of 8/16/32 channels "
         "with 4, 8 and 16 weight layers (10,000 / 2,000 images, 2,000 test images, rates 0.01, 0.1, 1, 10); with and without BN, plain "
-        "SGD, batch 60, 1 epoch, 3 paired seeds. A run diverges on a NaN loss, or when its loss exceeds its initial "
+        "SGD, batch 60, 1 epoch, 5 paired seeds. A run diverges on a NaN loss, or when its loss exceeds its initial "
         "loss after 200 steps (CNNs: 100); it fails if it diverges or ends at chance (<= 15% validation accuracy). "
         "Metrics: the largest stable learning rate (no seed failed) and the width of the band of rates within 1 "
         "point of the best validation accuracy; test accuracy at each arm's best rate. A third arm, bn-split, holds "
