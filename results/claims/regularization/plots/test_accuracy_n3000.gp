@@ -1,0 +1,17 @@
+# Re-plot by hand: gnuplot test_accuracy_n3000.gp (writes test_accuracy_n3000.png beside it)
+here = ARG0[1:strlen(ARG0) - strlen('test_accuracy_n3000.gp')]
+if (!exists('out')) out = here . 'test_accuracy_n3000.png'
+set terminal pngcairo size 900,560 font ',11'
+set output out
+set title '3000 training images: test accuracy over training'
+set xlabel 'training images seen'
+set ylabel 'test accuracy on the curve slice (%)'
+set key bottom right
+set grid
+set autoscale fix
+set offsets graph 0, graph 0, graph 0.05, graph 0.05
+plot here . 'test_accuracy_n3000.dat' index 0 using 1:2 with linespoints lw 2 pt 1 ps 1.2 lc 1 title 'none', \
+     '' index 1 using 1:2 with linespoints lw 2 pt 2 ps 1.2 lc 2 title 'bn', \
+     '' index 2 using 1:2 with linespoints lw 2 pt 3 ps 1.2 lc 3 title 'gn', \
+     '' index 3 using 1:2 with linespoints lw 2 pt 4 ps 1.2 lc 4 title 'none + dropout 0.5', \
+     '' index 4 using 1:2 with linespoints lw 2 pt 5 ps 1.2 lc 5 title 'bn + dropout 0.5'
