@@ -108,7 +108,7 @@ TEST_CASE("missing data: the command line adds how to get it", "[cli][options]")
                                              "--data-dir DIR or set BNLAB_DATA=DIR"));
 }
 
-TEST_CASE("--kernels chooses the matrix-product kernels, and one this CPU cannot run is a usage error", "[cli][options][kernels]") {
+TEST_CASE("the --kernels flag chooses the matrix-product kernels, and one this CPU cannot run is a usage error", "[cli][options][kernels]") {
     TempDir dir;
     const std::string run = " --model mlp --limit 256 --test-limit 100 --steps 2 --threads 1 --out " + (dir / "p").string();
     const CommandResult portable = run_bnlab("train --kernels portable" + run);
