@@ -83,7 +83,7 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
     run->add_flag("--force", args->force, "replace a claim's previous report in OUT/<claim>/");
     run->add_flag("--resume", args->options.reuse_finished_runs,
                   "continue an interrupted claim run in OUT: runs it finished with the same settings are read back, "
-                  "not trained again (convergence, learning-rate, init-scale, placement; the other claims train every run)");
+                  "not trained again (convergence, learning-rate, init-scale, placement, regularization; the other claims train every run)");
     run->allow_extras();
     run->callback([run, args] {
         reject_extras(run);

@@ -125,9 +125,12 @@ namespace {
 
 // Runs a claim's quick profile, marks one finished run unfinished, runs it again with --resume:
 // that run is trained again, the others are read back, and the verdict and numbers agree.
-void check_resume(const std::string& claim, const std::string& unfinished_run) {
+// `data_set_folder`: a claim on the shared real data (skipped where it is not there).
+void check_resume(const std::string& claim, const std::string& unfinished_run, const std::string& data_set_folder = "") {
+    if (!data_set_folder.empty() && !test::have(test::shared_data() / data_set_folder, "set BNLAB_SHARED_DATA")) return;
     test::TempDir dir;
     claims::ClaimOptions options;
+    if (!data_set_folder.empty()) options.data_dir = test::shared_data().string();
     std::vector<std::string> lines;
     options.log = [&](const std::string& line) { lines.push_back(line); };
     const auto first = check_quick_run(claim, dir, options);
@@ -157,4 +160,8 @@ TEST_CASE("claims run --resume reads back the runs an earlier convergence run fi
 
 TEST_CASE("claims run --resume reads back learning-rate's sweep runs, diverged ones too", "[claims][quick]") {
     check_resume("learning-rate", "mlp2-bn-lr1-seed0");
+}
+
+TEST_CASE("claims run --resume reads back regularization's runs and its learning-rate sweep", "[claims][quick]") {
+    check_resume("regularization", "gn-dropout0-batch64-n300-seed0", "cifar10");
 }

@@ -43,7 +43,8 @@ struct ClaimOptions {
     // Continue an interrupted run of the claim in out_dir: the runs that finished there with the
     // same settings are read back instead of trained again, where a claim needs nothing but
     // their metrics (ClaimContext::finished_run: convergence) or train_and_test's record of them
-    // (sweep.h: learning-rate, init-scale, placement).
+    // (sweep.h: learning-rate, init-scale, placement), or their fit curves and outcomes
+    // (regularization).
     bool reuse_finished_runs = false;
     std::function<void(const std::string&)> log;  // progress lines (may be empty)
 };

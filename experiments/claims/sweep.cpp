@@ -240,9 +240,14 @@ double best_lr_on_validation(ClaimContext& ctx, const std::string& label, const 
                              Table& table) {
     double best_lr = grid.front(), best = -1;
     for (double lr : grid) {
-        const TrainedRun run =
-            ctx.train(fmt::format("sweep-{}-lr{}", label, lr), config_at(lr), data.train, data.validation);
-        const double accuracy = run.result.diverged ? -1 : run.result.last.test_accuracy;
+        const std::string name = fmt::format("sweep-{}-lr{}", label, lr);
+        const TrainConfig config = config_at(lr);
+        double accuracy = -1;  // diverged
+        if (const auto done = ctx.finished_run(name, config)) {  // a resumed claim run: its last row decides
+            if (!done->diverged && !done->rows.empty()) accuracy = done->rows.back().test_accuracy;
+        } else if (const TrainedRun run = ctx.train(name, config, data.train, data.validation); !run.result.diverged) {
+            accuracy = run.result.last.test_accuracy;
+        }
         table.rows.push_back({label, number(lr, 4), accuracy < 0 ? "diverged" : number(100 * accuracy, 2) + "%"});
         if (accuracy > best) {
             best = accuracy;
