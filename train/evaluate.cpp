@@ -26,7 +26,7 @@ EvalResult evaluate(Module& model, const Dataset& data, int64_t limit, int64_t b
                     const std::vector<float>& std, bool batch_statistics) {
     ModeGuard mode(model, batch_statistics);
     NoTape inference;
-    // A batch larger than the images evaluated is all of them in one pass (--batch INT64_MAX
+    // A batch larger than the images evaluated is all of them in one pass (a batch of INT64_MAX
     // must not size a buffer by it, nor evaluate nothing).
     const int64_t images = limit > 0 ? std::min(limit, data.size()) : data.size();
     if (batch_size > images) batch_size = std::max<int64_t>(images, 1);

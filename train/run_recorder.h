@@ -17,7 +17,7 @@
 //      DIR.partial (a stale one, left by a killed run, is removed first), marked with
 //      run.incomplete (kRunIncompleteMarker: load_model refuses a model in it);
 //   2. config.json, metrics.csv, train.log and the checkpoints are written there as the run
-//      goes (follow DIR.partial/train.log to watch a run; `train --resume DIR` continues a
+//      goes (follow DIR.partial/train.log to watch a run; RunRecorder(Resume, DIR, ...) continues a
 //      stopped run from DIR.partial/checkpoint.safetensors, in DIR.partial);
 //   3. finish() writes model.safetensors, removes the marker, and swaps the staging folder
 //      with DIR in one atomic renameat2(RENAME_EXCHANGE) (a plain rename when DIR does not

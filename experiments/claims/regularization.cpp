@@ -111,8 +111,8 @@ struct Profile {
 // Default: 1,560 steps at batch 64 (10 epochs of 10,000 images) for every run: 2 sizes x 5 arms
 // + 7 arms, x 5 seeds, is 8.5M training images, and the sweeps 0.5M, at 1,000-2,500 images/s
 // on one thread (measured: no norm fastest, GroupNorm slowest): about 1.5-2 hours on one core
-// (the 3-seed run took 82 minutes next to three other processes on 2 cores). --resume
-// continues an interrupted run.
+// (the 3-seed run took 82 minutes next to three other processes on 2 cores).
+// ClaimOptions::reuse_finished_runs continues an interrupted run.
 const Profile kQuick{{1000, 500, 500}, {300, 1000}, 300, 32, 16, 16, {0.01, 0.03}, 1};
 const Profile kFull{{10000, 2000, 0}, {1000, 3000, 10000}, 1000, 1560, 156, 312, {0.003, 0.01, 0.03}, 5};
 
