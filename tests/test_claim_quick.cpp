@@ -1,5 +1,6 @@
 // Each claim's quick profile end to end (claims_test_util.h checks the report, the summary, the
 // plots and the index). Claims on CIFAR-10 or MNIST run on the project's shared data.
+#include <optional>
 #include <catch2/catch.hpp>
 #include <filesystem>
 
@@ -126,7 +127,12 @@ namespace {
 // Runs a claim's quick profile, marks one finished run unfinished, runs it again with --resume:
 // that run is trained again, the others are read back, and the verdict and numbers agree.
 // `data_set_folder`: a claim on the shared real data (skipped where it is not there).
-void check_resume(const std::string& claim, const std::string& unfinished_run, const std::string& data_set_folder = "") {
+// `corrupt`: a run whose record file (RUN/<record>) is overwritten with garbage: trained again.
+struct CorruptRecord {
+    std::string run, record;
+};
+void check_resume(const std::string& claim, const std::string& unfinished_run, const std::string& data_set_folder = "",
+                  const std::optional<CorruptRecord>& corrupt = std::nullopt) {
     if (!data_set_folder.empty() && !test::have(test::shared_data() / data_set_folder, "set BNLAB_SHARED_DATA")) return;
     test::TempDir dir;
     claims::ClaimOptions options;
@@ -140,12 +146,17 @@ void check_resume(const std::string& claim, const std::string& unfinished_run, c
     REQUIRE(count(" after ") > 0);
     REQUIRE(std::filesystem::exists(first.claim_dir / "runs" / unfinished_run));
     std::ofstream(first.claim_dir / "runs" / unfinished_run / "run.incomplete") << "";
+    if (corrupt) {
+        REQUIRE(std::filesystem::exists(first.claim_dir / "runs" / corrupt->run / corrupt->record));
+        std::ofstream(first.claim_dir / "runs" / corrupt->run / corrupt->record) << "{\"diverged\": tru";
+    }
     lines.clear();
     options.reuse_finished_runs = true;
     const auto resumed = check_quick_run(claim, dir, options);
     CHECK(count("read back") > 0);
     CHECK(count(unfinished_run + ": ") == 1);  // the unfinished one, trained again
     CHECK(count(unfinished_run + ": finished before") == 0);
+    if (corrupt) CHECK(count(corrupt->run + ": finished before") == 0);  // a record that does not parse: retrained
     CHECK(resumed.outcome.verdict == first.outcome.verdict);
     CHECK(resumed.outcome.key_result == first.outcome.key_result);
     CHECK(resumed.outcome.reason == first.outcome.reason);
@@ -159,9 +170,10 @@ TEST_CASE("claims run --resume reads back the runs an earlier convergence run fi
 }
 
 TEST_CASE("claims run --resume reads back learning-rate's sweep runs, diverged ones too", "[claims][quick]") {
-    check_resume("learning-rate", "mlp2-bn-lr1-seed0");
+    check_resume("learning-rate", "mlp2-bn-lr1-seed0", "", CorruptRecord{"mlp2-none-lr0.1-seed0", "sweep.json"});
 }
 
 TEST_CASE("claims run --resume reads back regularization's runs and its learning-rate sweep", "[claims][quick]") {
-    check_resume("regularization", "gn-dropout0-batch64-n300-seed0", "cifar10");
+    check_resume("regularization", "gn-dropout0-batch64-n300-seed0", "cifar10",
+                 CorruptRecord{"bn-dropout0-batch64-n1000-seed0", "outcome.json"});
 }

@@ -342,8 +342,9 @@ private:
         TrainConfig c =
             config(point.train, arm, point.arm_lr(arm), seed, p_.steps / shrink, std::max<int64_t>(1, p_.eval_every / shrink));
         c.test_limit = p_.curve_images;  // the trainer's rows: the test slice of the fit curve
-        if (ctx_.finished_run(name, c))
-            if (auto saved = read_outcome(std::filesystem::path(ctx_.dir()) / "runs" / name)) return *saved;
+        if (ctx_.options().reuse_finished_runs)  // the record first: finished_run logs the reuse
+            if (auto saved = read_outcome(std::filesystem::path(ctx_.dir()) / "runs" / name); saved && ctx_.finished_run(name, c))
+                return *saved;
         FitRecorder fit(point.train, data_.test, p_.curve_images, arm.batch);
         const TrainedRun run = ctx_.train(name, c, point.train, data_.test, &fit);
         write_text_atomically(run.dir + "/fit.csv", fit.csv());

@@ -83,8 +83,6 @@ double number_or_nan(const nlohmann::json& value) { return value.is_null() ? NAN
 std::optional<SweepRun> read_sweep_record(const ClaimContext& ctx, const std::string& run_name, const TrainConfig& config) {
     const std::filesystem::path path = std::filesystem::path(ctx.dir()) / "runs" / run_name / kSweepRecord;
     if (!ctx.options().reuse_finished_runs || !std::filesystem::exists(path)) return std::nullopt;
-    const auto finished = ctx.finished_run(run_name, config);
-    if (!finished) return std::nullopt;
     try {
         const nlohmann::json j = nlohmann::json::parse(std::ifstream(path));
         SweepRun run{run_name,
@@ -93,7 +91,7 @@ std::optional<SweepRun> read_sweep_record(const ClaimContext& ctx, const std::st
                      number_or_nan(j.at("validation_accuracy")),
                      number_or_nan(j.at("test_accuracy")),
                      number_or_nan(j.at("last_evaluated")),
-                     finished->rows,
+                     {},
                      {}};
         for (const auto& point : j.at("loss_curve")) {
             MetricsRow row;
@@ -101,6 +99,10 @@ std::optional<SweepRun> read_sweep_record(const ClaimContext& ctx, const std::st
             row.train_loss = number_or_nan(point.at(1));
             run.loss_curve.push_back(row);
         }
+        // The record parsed: now the run itself (same config, finished), which logs the reuse.
+        const auto finished = ctx.finished_run(run_name, config);
+        if (!finished) return std::nullopt;
+        run.rows = finished->rows;
         return run;
     } catch (const nlohmann::json::exception&) {
         return std::nullopt;  // not a record bnlab wrote whole: train the run again
