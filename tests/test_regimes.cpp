@@ -44,7 +44,7 @@ TEST_CASE("a regime series reads as stretches of one verdict with their boundari
     RegimeSeries one_model{"resnet20", "depth", {{20, "confirmed", ""}}};
     CHECK(where_it_holds(std::vector{one_model}) == "resnet20 (depth 20)");
     CHECK(describe_series(one_model) == "confirmed for depth 20");
-    CHECK(where_it_holds(std::vector{depth_series({"refuted", "depends"})}) == "nowhere tested");
+    CHECK(where_it_holds(std::vector{depth_series({"refuted", "depends"})}) == "at no point tested");
 
     RegimeSeries activations{"cifar-cnn", "activation", {{0, "refuted", "", "relu"}, {1, "confirmed", "+2.1", "tanh"},
                                                           {2, "confirmed", "+3.0", "sigmoid"}}};

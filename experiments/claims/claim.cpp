@@ -54,7 +54,7 @@ std::string today() {
 std::string where_cell(const nlohmann::json& summary) {
     const std::string where = summary.value("where_it_holds", std::string());
     if (!where.empty()) return where;
-    return summary.value("regime_axis", std::string()).empty() ? "one regime only (no axis mapped yet)" : "nowhere tested";
+    return summary.value("regime_axis", std::string()).empty() ? "one regime only (no axis mapped yet)" : "at no point tested";
 }
 
 }  // namespace

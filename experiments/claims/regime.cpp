@@ -79,7 +79,7 @@ std::string where_it_holds(std::span<const RegimeSeries> series) {
         parts.push_back(s.points.size() == 1 ? fmt::format("{} ({} {})", s.family, s.axis, point_text(s.points[0]))
                                              : fmt::format("{}: {}", s.family, fmt::join(ranges, ", ")));
     }
-    return parts.empty() ? "nowhere tested" : fmt::format("{}", fmt::join(parts, "; "));
+    return parts.empty() ? "at no point tested" : fmt::format("{}", fmt::join(parts, "; "));
 }
 
 std::string overall_verdict(std::span<const RegimeSeries> series) {

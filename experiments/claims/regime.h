@@ -40,7 +40,7 @@ struct RegimeSeries {
 std::string describe_series(const RegimeSeries& series);
 
 // Where the claim holds, for an index column: each family's confirmed stretch, e.g.
-// "mlp: depth >= 8; resnet20 (depth 20)"; "nowhere tested" if no point is confirmed.
+// "mlp: depth >= 8; resnet20 (depth 20)"; "at no point tested" if no point is confirmed.
 std::string where_it_holds(std::span<const RegimeSeries> series);
 
 // Confirmed if every point of every series is confirmed, refuted if every point is refuted,
