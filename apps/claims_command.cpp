@@ -8,6 +8,7 @@
 
 #include "apps/claims_twin_command.h"
 #include "apps/cli_common.h"
+#include "apps/mpi_launch.h"
 #include "core/parallel.h"
 #include "data/catalog.h"
 #include "experiments/claims/claim.h"
@@ -26,7 +27,11 @@ void list_claims() {
         std::printf("%-16s %s\n%-16s %s\n\n", c.name.c_str(), c.title.c_str(), "", c.statement.c_str());
 }
 
-void run_claims(const CLI::App* command, ClaimsArgs& args) {
+// Under `mpirun -np N`, every rank runs the claims' code; the training runs of their sweeps are
+// spread over the ranks (ClaimContext::spread) and rank 0 writes the reports and the index.
+void run_claims(const CLI::App* command, ClaimsArgs& args, MpiCollective* world) {
+    const bool writer = !world || world->rank() == 0;
+    args.options.group = world;
     std::vector<const claims::Claim*> selected;
     if (args.name == "all") {
         for (const claims::Claim& c : claims::all_claims()) selected.push_back(&c);
@@ -37,19 +42,22 @@ void run_claims(const CLI::App* command, ClaimsArgs& args) {
         for (const claims::Claim& c : claims::all_claims()) names += c.name + ", ";
         fail(command, kUsageError, "unknown claim '" + args.name + "': use one of " + names + "or all");
     }
-    if (!args.force && !args.options.reuse_finished_runs)
+    // Rank 0 alone looks, before any rank writes (a refusal stops every rank).
+    if (!args.force && !args.options.reuse_finished_runs && writer)
         for (const claims::Claim* c : selected)
             refuse_existing_output(command, args.options.out_dir + "/" + c->name, "the report of claim " + c->name);
-    args.options.log = [](const std::string& line) {
-        std::printf("%s\n", line.c_str());
+    if (world) world->barrier();
+    args.options.log = [prefix = rank_prefix(world)](const std::string& line) {
+        std::printf("%s%s\n", prefix.c_str(), line.c_str());
         std::fflush(stdout);
     };
     for (const claims::Claim* c : selected) {
         const claims::ClaimOutcome outcome = claims::run_claim(*c, args.options);
-        std::printf("\n%s: %s (%.1f min)\n  %s\n  report: %s\n\n", outcome.name.c_str(), outcome.verdict.c_str(),
-                    outcome.wall_seconds / 60, outcome.reason.c_str(), outcome.report_path.c_str());
+        if (writer)
+            std::printf("\n%s: %s (%.1f min)\n  %s\n  report: %s\n\n", outcome.name.c_str(), outcome.verdict.c_str(),
+                        outcome.wall_seconds / 60, outcome.reason.c_str(), outcome.report_path.c_str());
     }
-    std::printf("index: %s\n", claims::write_index(args.options.out_dir).c_str());
+    if (writer) std::printf("index: %s\n", claims::write_index(args.options.out_dir).c_str());
 }
 
 }  // namespace
@@ -92,7 +100,8 @@ void add_claims_command(CLI::App& app, const std::string& command_line) {
         if (args->options.threads < 0 || args->options.threads > bnlab::kMaxThreads)
             fail(run, kUsageError, fmt::format("--threads: must be in [0, {}] (0: the cores no other process is busy on), got {}", bnlab::kMaxThreads,
                                                args->options.threads));
-        run_guarded(run, [&] { run_claims(run, *args); });
+        std::unique_ptr<bnlab::MpiCollective> world = join_launched_group(run, "none");
+        run_on_ranks(run, world.get(), [&] { run_claims(run, *args, world.get()); });
     });
     CLI::App* index = cmd->add_subcommand("index", "rewrite DIR/index.md from the claims' summaries in DIR");
     auto index_dir = std::make_shared<std::string>("results/claims");

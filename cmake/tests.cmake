@@ -92,4 +92,13 @@ if(BNLAB_HAVE_MPI)
   set_tests_properties("mpi: mpirun -np 2 bnlab train refuses to overwrite a previous run" PROPERTIES
                        ENVIRONMENT "${BNLAB_MPI_ENV}" TIMEOUT 120 FIXTURES_REQUIRED mpi_train_run
                        PASS_REGULAR_EXPRESSION "already holds a previous run.*rank 0/2: failed: stopping every rank")
+  # Claims under mpirun: the runs are spread over the ranks, the report is the one process's.
+  foreach(claim learning-rate convergence)
+    add_test(NAME "mpi: mpirun -np 2 bnlab claims run ${claim} writes the one-process report"
+             COMMAND ${BNLAB_ROOT}/tests/mpi/claim_same_report.sh ${CMAKE_CURRENT_BINARY_DIR}/mpi_claim_${claim} ${claim}
+                     $<TARGET_FILE:bnlab_cli> ${BNLAB_MPIRUN})
+    set_tests_properties("mpi: mpirun -np 2 bnlab claims run ${claim} writes the one-process report" PROPERTIES
+                         ENVIRONMENT "${BNLAB_MPI_ENV}" TIMEOUT 300
+                         PASS_REGULAR_EXPRESSION "the same report from one process and from 2 ranks")
+  endforeach()
 endif()

@@ -37,4 +37,7 @@ public:
     virtual void barrier() = 0;
 };
 
+// Every rank's `bytes`, in rank order, on every rank (gather on rank 0, then broadcast).
+std::vector<std::vector<std::byte>> all_gather(Collective& group, std::span<const std::byte> bytes);
+
 }  // namespace bnlab

@@ -16,6 +16,8 @@
 // paired over seeds (a seed fixes the initial weights for every B).
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -180,16 +182,13 @@ private:
                            .seed = seed});
     }
 
-    // Test error in percent after training at `batch`; chance error when the run diverged.
-    double test_error(const Family& f, const ClaimData& d, FamilyResult& r, const std::string& arm, int64_t batch,
-                      uint64_t seed) {
+    // Test error in percent after training at `batch`; chance error when the run diverged (second).
+    std::pair<double, bool> test_error(const Family& f, const ClaimData& d, const FamilyResult& r, const std::string& arm,
+                                       int64_t batch, uint64_t seed) {
         const TrainedRun run = ctx_.train(fmt::format("{}-{}-batch{}-seed{}", f.name, arm, batch, seed),
                                           config(f, d, arm, r.lr0.at(arm), batch, seed), d.train, d.test);
-        if (run.result.diverged) {
-            ++r.diverged[arm][batch];
-            return 100.0 * (1.0 - 1.0 / static_cast<double>(d.test.class_names.size()));
-        }
-        return 100.0 * (1.0 - run.result.last.test_accuracy);
+        if (run.result.diverged) return {100.0 * (1.0 - 1.0 / static_cast<double>(d.test.class_names.size())), true};
+        return {100.0 * (1.0 - run.result.last.test_accuracy), false};
     }
 
     FamilyResult run_family(const Family& f, const ClaimData& d) {
@@ -203,10 +202,23 @@ private:
         }
         std::vector<int64_t> batches = f.small;
         batches.push_back(kReferenceBatch);
+        struct Job {
+            std::string arm;
+            int64_t batch;
+            int seed;
+        };
+        std::vector<Job> jobs;
         for (const std::string& arm : f.arms)
             for (int64_t batch : batches)
-                for (int s = 0; s < seeds_; ++s)
-                    r.error[arm][batch].push_back(test_error(f, d, r, arm, batch, static_cast<uint64_t>(s)));
+                for (int s = 0; s < seeds_; ++s) jobs.push_back({arm, batch, s});
+        const std::vector<nlohmann::json> errors = ctx_.spread(jobs.size(), [&](size_t i) {
+            const auto [error, diverged] = test_error(f, d, r, jobs[i].arm, jobs[i].batch, static_cast<uint64_t>(jobs[i].seed));
+            return nlohmann::json{error, diverged};
+        });
+        for (size_t i = 0; i < jobs.size(); ++i) {
+            r.error[jobs[i].arm][jobs[i].batch].push_back(errors[i].at(0).get<double>());
+            if (errors[i].at(1).get<bool>()) ++r.diverged[jobs[i].arm][jobs[i].batch];
+        }
         const bool norms = std::count(f.arms.begin(), f.arms.end(), "gn") > 0;
         for (int64_t batch : f.small)
             r.changes.push_back({batch, change(r.error, "bn", batch), norms ? change(r.error, "gn", batch) : PairedEffect{},

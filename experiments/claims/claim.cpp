@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <string_view>
+#include <unistd.h>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -60,9 +61,58 @@ std::string where_cell(const nlohmann::json& summary) {
 }  // namespace
 
 ClaimContext::ClaimContext(ClaimOptions options, std::string claim_name)
-    : options_(std::move(options)), name_(std::move(claim_name)), dir_(options_.out_dir + "/" + name_) {
+    : options_(std::move(options)), name_(std::move(claim_name)), dir_(options_.out_dir + "/" + name_), shared_dir_(dir_) {
+    if (!is_report_writer()) {
+        // A rank > 0 writes its copy of the report, the plots and the runs outside spread()
+        // (which every rank trains alike) here, so that they never race rank 0's.
+        scratch_ = (std::filesystem::temp_directory_path() /
+                    fmt::format("bnlab-claims-rank{}-{}", options_.group->rank(), ::getpid()))
+                       .string();
+        dir_ = scratch_ + "/" + name_;
+    }
+    std::filesystem::create_directories(shared_dir_ + "/runs");
     std::filesystem::create_directories(dir_ + "/runs");
     std::filesystem::create_directories(dir_ + "/plots");
+    if (options_.group && options_.reuse_finished_runs) {
+        finished_at_start_.emplace();
+        for (const auto& entry : std::filesystem::directory_iterator(runs_dir()))
+            if (!std::filesystem::exists(entry.path() / kRunIncompleteMarker) &&
+                std::filesystem::exists(entry.path() / "model.safetensors"))
+                finished_at_start_->insert(entry.path().filename().string());
+        options_.group->barrier();  // before any rank trains a run of this claim
+    }
+}
+
+ClaimContext::~ClaimContext() {
+    std::error_code ignored;
+    if (!scratch_.empty()) std::filesystem::remove_all(scratch_, ignored);
+}
+
+std::vector<nlohmann::json> ClaimContext::spread(size_t n, const std::function<nlohmann::json(size_t)>& job) {
+    const int ranks = options_.group ? options_.group->size() : 1;
+    const int rank = options_.group ? options_.group->rank() : 0;
+    // This rank's jobs, as [[i, result], ...].
+    nlohmann::json mine = nlohmann::json::array();
+    in_spread_job_ = true;
+    try {
+        for (size_t i = static_cast<size_t>(rank); i < n; i += static_cast<size_t>(ranks)) mine.push_back({i, job(i)});
+    } catch (...) {
+        in_spread_job_ = false;
+        throw;
+    }
+    in_spread_job_ = false;
+    std::vector<nlohmann::json> results(n);
+    const auto collect = [&](const std::string& text) {
+        for (const auto& entry : nlohmann::json::parse(text)) results.at(entry.at(0).get<size_t>()) = entry.at(1);
+    };
+    const std::string text = mine.dump();  // encoded in one process too: the same numbers either way
+    if (ranks == 1) {
+        collect(text);
+        return results;
+    }
+    for (const std::vector<std::byte>& part : all_gather(*options_.group, std::as_bytes(std::span(text))))
+        collect(std::string(reinterpret_cast<const char*>(part.data()), part.size()));
+    return results;
 }
 
 int ClaimContext::seeds(int quick_default, int full_default) const {
@@ -79,7 +129,7 @@ TrainedRun ClaimContext::train(const std::string& run_name, const TrainConfig& c
     if (options_.threads > 0) c.threads = options_.threads;
     TrainedRun run;
     run.name = run_name;
-    run.dir = dir_ + "/runs/" + run_name;
+    run.dir = (in_spread_job_ ? shared_dir_ : dir_) + "/runs/" + run_name;
     run.trainer = std::make_unique<Trainer>(c, train, eval);
     RunRecorder recorder(run.dir, *run.trainer);
     Tee tee(recorder, extra);
@@ -96,8 +146,9 @@ TrainedRun ClaimContext::train(const std::string& run_name, const TrainConfig& c
 
 std::optional<ClaimContext::FinishedRun> ClaimContext::finished_run(const std::string& run_name,
                                                                   const TrainConfig& config) const {
-    if (!options_.reuse_finished_runs) return std::nullopt;
-    const std::filesystem::path dir = std::filesystem::path(dir_) / "runs" / run_name;
+    if (!options_.reuse_finished_runs || (finished_at_start_ && !finished_at_start_->contains(run_name)))
+        return std::nullopt;
+    const std::filesystem::path dir = std::filesystem::path(runs_dir()) / run_name;
     if (std::filesystem::exists(dir / kRunIncompleteMarker) || !std::filesystem::exists(dir / "model.safetensors"))
         return std::nullopt;
     TrainConfig c = config;

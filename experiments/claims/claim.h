@@ -22,10 +22,13 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "core/collective.h"
 #include "data/dataset.h"
 #include "experiments/claims/regime.h"
 #include "train/trainer.h"
@@ -47,6 +50,10 @@ struct ClaimOptions {
     // (regularization).
     bool reuse_finished_runs = false;
     std::function<void(const std::string&)> log;  // progress lines (may be empty)
+    // The ranks running this claim together (`mpirun -np N bnlab claims run`), or nullptr for one
+    // process. Every rank runs the claim's code; the jobs of ClaimContext::spread are shared out.
+    // OUT must be one folder for every rank (a shared file system on a cluster).
+    Collective* group = nullptr;
 };
 
 // A finished training run, with its trainer kept for measurements after training.
@@ -60,13 +67,31 @@ struct TrainedRun {
 class ClaimContext {
 public:
     ClaimContext(ClaimOptions options, std::string claim_name);
+    ~ClaimContext();  // removes a rank's scratch folder
+    ClaimContext(const ClaimContext&) = delete;
+    ClaimContext& operator=(const ClaimContext&) = delete;
 
     const ClaimOptions& options() const { return options_; }
     bool quick() const { return options_.quick; }
     // options().seeds if given, else the claim's default for the profile.
     int seeds(int quick_default, int full_default) const;
     std::string dataset(const std::string& default_name) const;
-    const std::string& dir() const { return dir_; }  // DIR/<claim>
+    // DIR/<claim>: where the report, plots and runs go. Under a group of ranks, only rank 0's is
+    // DIR/<claim>; the others write to a scratch folder of their own (removed at the end), except
+    // for the runs of spread() jobs, which every rank writes into runs_dir().
+    const std::string& dir() const { return dir_; }
+    // DIR/<claim>/runs on every rank: where finished runs are read back from (--resume).
+    std::string runs_dir() const { return shared_dir_ + "/runs"; }
+    bool is_report_writer() const { return !options_.group || options_.group->rank() == 0; }
+
+    // Runs job(i) for i = 0..n-1 and returns their results, in order, on every rank.
+    // In one process the jobs run one after another. Under options().group every rank calls
+    // spread with the same n (the claim's code runs on every rank), rank r runs the jobs with
+    // i % size == r, and the results are exchanged, so that every rank goes on with all of
+    // them. Results travel as JSON (NaN must be encoded as null; doubles are exact), and in one
+    // process they are encoded and decoded too: one process and N ranks compute the same report.
+    // Jobs must be independent of one another (a sweep's grid points and seeds are).
+    std::vector<nlohmann::json> spread(size_t n, const std::function<nlohmann::json(size_t)>& job);
 
     // Trains `config` on `train`, evaluating on `eval` every config.eval_every steps; the run
     // directory is DIR/<claim>/runs/<run_name>. `extra` sees every step and row too.
@@ -86,7 +111,13 @@ public:
 
 private:
     ClaimOptions options_;
-    std::string name_, dir_;
+    std::string name_, dir_, shared_dir_;
+    std::string scratch_;         // a rank > 0's own folder ("" on rank 0 and in one process)
+    bool in_spread_job_ = false;  // a spread() job is training: its runs go to runs_dir()
+    // Under a group with reuse_finished_runs: the runs finished in runs_dir() when the claim
+    // started, the only ones finished_run reads back, so that every rank decides alike (a rank
+    // must not read back a run another rank has just trained).
+    std::optional<std::set<std::string>> finished_at_start_;
 };
 
 struct ClaimResult {

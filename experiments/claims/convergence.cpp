@@ -15,11 +15,14 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "core/error.h"
 #include "experiments/claims/claims.h"
 #include "experiments/claims/data.h"
+#include "experiments/claims/records.h"
 #include "experiments/claims/regime.h"
 #include "experiments/claims/report.h"
 #include "experiments/claims/run_config.h"
@@ -209,22 +212,58 @@ private:
                            .seed = seed});
     }
 
-    Outcome train(const Family& f, const ClaimData& d, int depth, const Arm& arm, double lr, uint64_t seed,
-                  double target) {
-        const std::string name = fmt::format("{}{}-{}-lr{}-seed{}", f.name, depth, arm.name, lr, seed);
-        if (auto it = cache_.find(name); it != cache_.end()) return it->second;
+    static std::string run_name(const Family& f, int depth, const Arm& arm, double lr, uint64_t seed) {
+        return fmt::format("{}{}-{}-lr{}-seed{}", f.name, depth, arm.name, lr, seed);
+    }
+
+    // One run, trained (stopped at `target`) or read back from a resumed claim run.
+    Outcome train_one(const Family& f, const ClaimData& d, int depth, const Arm& arm, double lr, uint64_t seed,
+                      double target) {
+        const std::string name = run_name(f, depth, arm, lr, seed);
         const TrainConfig c = config(f, d, depth, arm, lr, seed);
         Outcome o;
         if (const auto done = ctx_.finished_run(name, c)) {  // a resumed claim run: the run's rows are all it needs
             o.rows = done->rows;
             o.last_accuracy = done->diverged || o.rows.empty() ? NAN : o.rows.back().test_accuracy;
-            return cache_[name] = o;
+            return o;
         }
         StopAtTarget stop(target);
         TrainedRun run = ctx_.train(name, c, d.train, d.validation, &stop);
         o.rows = run.rows;
         o.last_accuracy = run.result.diverged ? NAN : run.result.last.test_accuracy;
-        return cache_[name] = o;
+        return o;
+    }
+
+    struct RunRequest {
+        const Arm* arm;
+        double lr;
+        uint64_t seed;
+    };
+
+    // Trains the requested runs not yet in cache_ (spread over the ranks of a claim run) and
+    // caches them: the sequential choices below then read them from the cache.
+    void prefetch(const Family& f, const ClaimData& d, int depth, const std::vector<RunRequest>& requests,
+                  double target) {
+        std::vector<RunRequest> todo;
+        std::set<std::string> names;
+        for (const RunRequest& r : requests)
+            if (const std::string name = run_name(f, depth, *r.arm, r.lr, r.seed);
+                !cache_.contains(name) && names.insert(name).second)
+                todo.push_back(r);
+        const std::vector<nlohmann::json> outcomes = ctx_.spread(todo.size(), [&](size_t i) {
+            const Outcome o = train_one(f, d, depth, *todo[i].arm, todo[i].lr, todo[i].seed, target);
+            return nlohmann::json{{"rows", metrics_rows_json(o.rows)}, {"last_accuracy", number_json(o.last_accuracy)}};
+        });
+        for (size_t i = 0; i < todo.size(); ++i)
+            cache_[run_name(f, depth, *todo[i].arm, todo[i].lr, todo[i].seed)] =
+                Outcome{number_from_json(outcomes[i].at("last_accuracy")), metrics_rows_from_json(outcomes[i].at("rows"))};
+    }
+
+    // A run's outcome: from the cache, else trained now.
+    Outcome train(const Family& f, const ClaimData& d, int depth, const Arm& arm, double lr, uint64_t seed,
+                  double target) {
+        prefetch(f, d, depth, {{&arm, lr, seed}}, target);
+        return cache_.at(run_name(f, depth, arm, lr, seed));
     }
 
     // Best LR of an arm on seed 0 (its runs are cached): fewest steps to target; among runs
@@ -275,14 +314,25 @@ private:
         const double target = protocol_target(f.name, d.dataset, ctx_.quick());
         // The sweep runs stop at the protocol's target; if neither BN nor the default-init arm
         // reached it, every one of their runs ran its full budget and the target drops.
+        std::vector<RunRequest> sweeps;  // seed 0 at every rate, both arms: spread over the ranks
+        for (const Arm* arm : {&kNone, &kBn})
+            for (double lr : f.grid) sweeps.push_back({arm, lr, 0});
+        prefetch(f, d, depth, sweeps, target);
         p.target = reachable_target(target, sweep_best(f, d, depth, kNone, target),
                                     sweep_best(f, d, depth, kBn, target));
         // (Their runs are reread at the new target: none stopped early. The He arm runs after.)
         if (p.target != target)
             ctx_.log(fmt::format("convergence: {} depth {}: target lowered to {:.4f}", f.name, depth, p.target));
+        std::vector<RunRequest> he_sweep;
+        for (double lr : f.grid) he_sweep.push_back({&kNoneHe, lr, 0});
+        prefetch(f, d, depth, he_sweep, p.target);
         p.lr_none = best_lr(f, d, p, kNone);
         p.lr_he = best_lr(f, d, p, kNoneHe);
         p.lr_bn = best_lr(f, d, p, kBn);
+        std::vector<RunRequest> final_runs;  // every seed of the four comparisons, spread over the ranks
+        for (const auto& [arm, lr] : {std::pair{&kNone, p.lr_none}, {&kNoneHe, p.lr_he}, {&kBn, p.lr_none}, {&kBn, p.lr_bn}})
+            for (int s = 0; s < seeds_; ++s) final_runs.push_back({arm, lr, static_cast<uint64_t>(s)});
+        prefetch(f, d, depth, final_runs, p.target);
         p.none = seeds(f, d, p, kNone, p.lr_none);
         p.none_he = seeds(f, d, p, kNoneHe, p.lr_he);
         p.bn_same = seeds(f, d, p, kBn, p.lr_none);

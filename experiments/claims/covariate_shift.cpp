@@ -13,6 +13,8 @@
 //     cos(G, G'); the verdict uses the last hidden layer's (fc3 in Fig. 1's network).
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -21,6 +23,7 @@
 #include "experiments/claims/claims.h"
 #include "experiments/claims/data.h"
 #include "experiments/claims/probes.h"
+#include "experiments/claims/records.h"
 #include "experiments/claims/regime.h"
 #include "experiments/claims/report.h"
 #include "experiments/claims/run_config.h"
@@ -186,8 +189,13 @@ public:
         for (const int hidden : kHiddenLayers) {
             ics_layers_.clear();
             std::map<std::string, std::vector<ArmSeed>> arms;
+            std::vector<std::pair<int, std::string>> jobs;  // (seed, arm), spread over the ranks
             for (int s = 0; s < seeds_; ++s)
-                for (const std::string& norm : kArms) arms[norm].push_back(train_arm(norm, static_cast<uint64_t>(s), hidden));
+                for (const std::string& norm : kArms) jobs.emplace_back(s, norm);
+            const std::vector<nlohmann::json> trained = ctx_.spread(jobs.size(), [&](size_t i) {
+                return arm_seed_json(train_arm(jobs[i].second, static_cast<uint64_t>(jobs[i].first), hidden));
+            });
+            for (size_t i = 0; i < jobs.size(); ++i) arms[jobs[i].second].push_back(arm_seed_from_json(trained[i]));
             CovariateShiftFindings f;
             std::string section;
             report_percentiles(arms, f, section, hidden);
@@ -250,6 +258,45 @@ private:
                           {.arch = "mlp", .norm = norm, .mlp_hidden_layers = hidden, .init_scale = 0.01f, .init = "gaussian"},
                           {.lr = kLearningRate, .momentum = 0.0, .batch = kBatch, .steps = steps(),
                            .eval_every = kProbeEvery, .seed = seed, .threads = 1});
+    }
+
+    // An arm's seed as spread() sends it (with the ICS layers' names, which any run knows).
+    nlohmann::json arm_seed_json(const ArmSeed& a) const {
+        const auto ics = [](const std::vector<IcsSample>& xs) {
+            nlohmann::json out = nlohmann::json::array();
+            for (const IcsSample& x : xs) out.push_back({number_json(x.distance), number_json(x.relative), number_json(x.cosine)});
+            return out;
+        };
+        nlohmann::json samples = nlohmann::json::array();
+        for (const ShiftSample& p : a.samples) {
+            nlohmann::json percentiles = nlohmann::json::array();
+            for (const auto& unit : p.unit_percentiles)
+                percentiles.push_back({number_json(unit[0]), number_json(unit[1]), number_json(unit[2])});
+            samples.push_back({p.step, percentiles, ics(p.ics), ics(p.ics_same_noise)});
+        }
+        return {{"samples", samples}, {"rows", metrics_rows_json(a.rows)},
+                {"test_accuracy", number_json(a.test_accuracy)}, {"ics_layers", ics_layers_}};
+    }
+
+    ArmSeed arm_seed_from_json(const nlohmann::json& j) {
+        const auto ics = [](const nlohmann::json& xs) {
+            std::vector<IcsSample> out;
+            for (const auto& x : xs)
+                out.push_back({number_from_json(x.at(0)), number_from_json(x.at(1)), number_from_json(x.at(2))});
+            return out;
+        };
+        ArmSeed a;
+        for (const auto& p : j.at("samples")) {
+            ShiftSample sample{p.at(0).get<int64_t>(), {}, ics(p.at(2)), ics(p.at(3))};
+            for (const auto& unit : p.at(1))
+                sample.unit_percentiles.push_back(
+                    {number_from_json(unit.at(0)), number_from_json(unit.at(1)), number_from_json(unit.at(2))});
+            a.samples.push_back(std::move(sample));
+        }
+        a.rows = metrics_rows_from_json(j.at("rows"));
+        a.test_accuracy = number_from_json(j.at("test_accuracy"));
+        if (ics_layers_.empty()) ics_layers_ = j.at("ics_layers").get<std::vector<std::string>>();
+        return a;
     }
 
     ArmSeed train_arm(const std::string& norm, uint64_t seed, int hidden) {

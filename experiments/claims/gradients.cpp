@@ -9,6 +9,8 @@
 //     initialization, with and without BN: does the first layer's gradient explode?
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -17,6 +19,7 @@
 #include "experiments/claims/claims.h"
 #include "experiments/claims/data.h"
 #include "experiments/claims/probes.h"
+#include "experiments/claims/records.h"
 #include "experiments/claims/regime.h"
 #include "experiments/claims/report.h"
 #include "experiments/claims/run_config.h"
@@ -115,8 +118,13 @@ public:
         probe_batch_ = fixed_batch(data_.train, 0, batch_size(), data_.train);
 
         std::map<std::string, std::vector<ArmSeed>> arms;
+        std::vector<std::pair<int, std::string>> jobs;  // (seed, arm), spread over the ranks
         for (int s = 0; s < seeds_; ++s)
-            for (const std::string& norm : kArms) arms[norm].push_back(train_arm(norm, static_cast<uint64_t>(s)));
+            for (const std::string& norm : kArms) jobs.emplace_back(s, norm);
+        const std::vector<nlohmann::json> trained = ctx_.spread(jobs.size(), [&](size_t i) {
+            return arm_seed_json(train_arm(jobs[i].second, static_cast<uint64_t>(jobs[i].first)));
+        });
+        for (size_t i = 0; i < jobs.size(); ++i) arms[jobs[i].second].push_back(arm_seed_from_json(trained[i]));
         std::map<int, std::map<std::string, DeepInit>> deep_by_depth;  // hidden layers -> arm -> measurements
         for (int depth : deep_depths())
             for (const std::string& norm : kArms) deep_by_depth[depth][norm] = deep_mlp_at_init(norm, depth);
@@ -172,6 +180,37 @@ private:
         return run_config(data_.train, {.arch = "cifar-cnn", .norm = norm},
                           {.lr = kLearningRate, .momentum = 0.0, .batch = batch_size(), .steps = steps(),
                            .eval_every = steps(), .seed = seed});
+    }
+
+    // An arm's seed as spread() sends it (with the weight layers' names, which any run knows).
+    nlohmann::json arm_seed_json(const ArmSeed& a) const {
+        nlohmann::json samples = nlohmann::json::array();
+        const auto numbers = [](const std::vector<double>& xs) {
+            nlohmann::json out = nlohmann::json::array();
+            for (double x : xs) out.push_back(number_json(x));
+            return out;
+        };
+        for (const LandscapeSample& p : a.samples)
+            samples.push_back({p.step, number_json(p.loss), number_json(p.grad_norm), numbers(p.layer_grad_norms),
+                               numbers(p.etas), numbers(p.loss_along), numbers(p.grad_change)});
+        return {{"samples", samples}, {"validation_accuracy", number_json(a.validation_accuracy)},
+                {"diverged", a.diverged}, {"layers", layer_names_}};
+    }
+
+    ArmSeed arm_seed_from_json(const nlohmann::json& j) {
+        const auto numbers = [](const nlohmann::json& xs) {
+            std::vector<double> out;
+            for (const auto& x : xs) out.push_back(number_from_json(x));
+            return out;
+        };
+        ArmSeed a;
+        for (const auto& p : j.at("samples"))
+            a.samples.push_back({p.at(0).get<int64_t>(), number_from_json(p.at(1)), number_from_json(p.at(2)),
+                                 numbers(p.at(3)), numbers(p.at(4)), numbers(p.at(5)), numbers(p.at(6))});
+        a.validation_accuracy = number_from_json(j.at("validation_accuracy"));
+        a.diverged = j.at("diverged").get<bool>();
+        if (layer_names_.empty()) layer_names_ = j.at("layers").get<std::vector<std::string>>();
+        return a;
     }
 
     ArmSeed train_arm(const std::string& norm, uint64_t seed) {

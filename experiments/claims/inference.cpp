@@ -9,6 +9,8 @@
 // (population statistics recomputed over 100 batches with the weights frozen).
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <numeric>
 
@@ -17,6 +19,7 @@
 #include "data/loader.h"
 #include "experiments/claims/claims.h"
 #include "experiments/claims/data.h"
+#include "experiments/claims/records.h"
 #include "experiments/claims/regime.h"
 #include "experiments/claims/report.h"
 #include "experiments/claims/run_config.h"
@@ -84,7 +87,14 @@ public:
             ctx_.quick() ? std::vector<int64_t>{1000, 8, 2, 1} : std::vector<int64_t>{1000, 128, 8, 2, 1};
 
         std::map<std::string, std::vector<double>> acc;  // measurement -> per-seed accuracy (%)
-        for (int s = 0; s < seeds_; ++s) measure_seed(static_cast<uint64_t>(s), batch_sizes, acc);
+        // One job per seed, spread over the ranks: each returns its accuracies by measurement.
+        const std::vector<nlohmann::json> seeds = ctx_.spread(static_cast<size_t>(seeds_), [&](size_t s) {
+            nlohmann::json out = nlohmann::json::object();
+            for (const auto& [key, value] : measure_seed(static_cast<uint64_t>(s), batch_sizes)) out[key] = number_json(value);
+            return out;
+        });
+        for (const nlohmann::json& seed : seeds)
+            for (const auto& [key, value] : seed.items()) acc[key].push_back(number_from_json(value));
 
         ClaimResult result;
         result.data = fmt::format("{}: trained on {} training images, evaluated on {} test images", data_.dataset,
@@ -204,19 +214,21 @@ private:
         return a;
     }
 
-    void measure_seed(uint64_t seed, const std::vector<int64_t>& batch_sizes, std::map<std::string, std::vector<double>>& acc) {
+    // A seed's accuracies by measurement ("eval/8", "batch/8", "sorted", "reset", "ema/0.1", ...).
+    std::map<std::string, double> measure_seed(uint64_t seed, const std::vector<int64_t>& batch_sizes) {
+        std::map<std::string, double> acc;
         ctx_.log(fmt::format("inference: seed {}", seed));
         TrainedRun run = ctx_.train(fmt::format("bn-seed{}", seed), config(seed, train_steps(), 0.1), data_.train, data_.test);
         Module& model = run.trainer->model();
         for (int64_t b : batch_sizes) {
-            acc[fmt::format("eval/{}", b)].push_back(accuracy(model, data_.test, b, false));
-            acc[fmt::format("batch/{}", b)].push_back(accuracy(model, data_.test, b, true));
+            acc[fmt::format("eval/{}", b)] = accuracy(model, data_.test, b, false);
+            acc[fmt::format("batch/{}", b)] = accuracy(model, data_.test, b, true);
         }
-        acc["sorted"].push_back(accuracy(model, sorted_test_, 128, true));
+        acc["sorted"] = accuracy(model, sorted_test_, 128, true);
         {
             const TensorFile saved = copy_state(model);
             for (BatchNorm* bn : batch_norms(model)) bn->reset_running_stats();
-            acc["reset"].push_back(accuracy(model, data_.test, 1000, false));
+            acc["reset"] = accuracy(model, data_.test, 1000, false);
             model.load_state_dict(saved);
         }
         for (const double momentum : {0.1, 0.01}) {
@@ -224,10 +236,11 @@ private:
             TrainedRun early = ctx_.train(fmt::format("bn-200steps-momentum{}-seed{}", mom, seed),
                                           config(seed, 200, momentum), data_.train, data_.test);
             Module& m = early.trainer->model();
-            acc["ema/" + mom].push_back(accuracy(m, data_.test, 1000, false));
+            acc["ema/" + mom] = accuracy(m, data_.test, 1000, false);
             precise_bn(m, seed);
-            acc["precise/" + mom].push_back(accuracy(m, data_.test, 1000, false));
+            acc["precise/" + mom] = accuracy(m, data_.test, 1000, false);
         }
+        return acc;
     }
 
     // Replaces the running statistics with cumulative averages over 100 training batches.

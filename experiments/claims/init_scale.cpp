@@ -148,16 +148,13 @@ private:
 
     GridSweep arm(const std::string& activation, int depth, const std::string& norm) {
         GridSweep sweep{norm, {}};
-        for (double scale : scales_) {
-            std::vector<SweepRun> seeds;
-            for (int s = 0; s < seeds_; ++s) {
-                const std::string name =
-                    fmt::format("{}{}-{}-scale{}-seed{}", activation, depth, norm, grid_label(scale), s);
-                seeds.push_back(
-                    train_and_test(ctx_, name, config(activation, depth, norm, scale, static_cast<uint64_t>(s)), data_));
-            }
-            sweep.runs.push_back(std::move(seeds));
-        }
+        std::vector<SweepJob> jobs;  // scale-major: seeds_ jobs per scale
+        for (double scale : scales_)
+            for (int s = 0; s < seeds_; ++s)
+                jobs.push_back({fmt::format("{}{}-{}-scale{}-seed{}", activation, depth, norm, grid_label(scale), s),
+                                config(activation, depth, norm, scale, static_cast<uint64_t>(s))});
+        const std::vector<SweepRun> runs = train_and_test_all(ctx_, jobs, data_);
+        for (auto first = runs.begin(); first != runs.end(); first += seeds_) sweep.runs.emplace_back(first, first + seeds_);
         return sweep;
     }
 

@@ -163,12 +163,15 @@ private:
         ctx_.log(fmt::format("learning-rate: {} depth {}: {} sweep over {} rates x {} seeds", f.name, depth, arm.name,
                              f.grid.size(), seeds_));
         ArmSweep out{{arm.name, {}}, {}, {}};
-        for (size_t i = 0; i < f.grid.size(); ++i) {
-            std::vector<SweepRun> seeds;
+        std::vector<SweepJob> jobs;  // rate-major: seeds_ jobs per rate
+        for (double lr : f.grid)
             for (int s = 0; s < seeds_; ++s)
-                seeds.push_back(train_and_test(
-                    ctx_, fmt::format("{}{}-{}-lr{}-seed{}", f.name, depth, arm.name, grid_label(f.grid[i]), s),
-                    config(f, d, depth, arm, f.grid[i], static_cast<uint64_t>(s)), d, f.divergence));
+                jobs.push_back({fmt::format("{}{}-{}-lr{}-seed{}", f.name, depth, arm.name, grid_label(lr), s),
+                                config(f, d, depth, arm, lr, static_cast<uint64_t>(s))});
+        const std::vector<SweepRun> runs = train_and_test_all(ctx_, jobs, d, f.divergence);
+        for (size_t i = 0; i < f.grid.size(); ++i) {
+            const auto first = runs.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(seeds_));
+            std::vector<SweepRun> seeds(first, first + seeds_);
             if (diverged_count(seeds) == 0) out.largest_not_diverged = static_cast<int>(i);
             if (std::none_of(seeds.begin(), seeds.end(), failed)) out.summary.largest_stable = static_cast<int>(i);
             out.sweep.runs.push_back(std::move(seeds));

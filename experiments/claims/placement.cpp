@@ -148,18 +148,20 @@ private:
                            .eval_every = epochs * (data_.train.size() / batch), .seed = seed});
     }
 
-    SweepRun train(const Arm& arm, const std::string& activation, size_t lr_index, int seed) {
+    SweepJob job(const Arm& arm, const std::string& activation, size_t lr_index, int seed) const {
         const double lr = rates_[lr_index];
-        return train_and_test(ctx_, fmt::format("{}-lr{}-seed{}", arm.name, grid_label(lr), seed),
-                              config(arm, activation, lr, static_cast<uint64_t>(seed)), data_);
+        return {fmt::format("{}-lr{}-seed{}", arm.name, grid_label(lr), seed),
+                config(arm, activation, lr, static_cast<uint64_t>(seed))};
     }
 
     // Seed 0 at every rate; the best final validation accuracy wins (diverged runs cannot).
     void choose_learning_rate(Arm& arm, const std::string& activation) {
         ctx_.log(fmt::format("placement: {} learning-rate sweep (seed 0)", arm.name));
+        std::vector<SweepJob> jobs;
+        for (size_t i = 0; i < rates_.size(); ++i) jobs.push_back(job(arm, activation, i, 0));
         double best = -1;
+        for (SweepRun& run : train_and_test_all(ctx_, jobs, data_)) arm.sweep.runs.push_back({std::move(run)});
         for (size_t i = 0; i < rates_.size(); ++i) {
-            arm.sweep.runs.push_back({train(arm, activation, i, 0)});
             const double accuracy = arm.sweep.runs[i][0].validation_accuracy;
             if (!std::isnan(accuracy) && accuracy > best) {
                 best = accuracy;
@@ -170,7 +172,9 @@ private:
 
     void train_seeds(Arm& arm, const std::string& activation) {
         ctx_.log(fmt::format("placement: {} at lr {} for seeds 1..{}", arm.name, rates_[arm.best], seeds_ - 1));
-        for (int s = 1; s < seeds_; ++s) arm.sweep.runs[arm.best].push_back(train(arm, activation, arm.best, s));
+        std::vector<SweepJob> jobs;
+        for (int s = 1; s < seeds_; ++s) jobs.push_back(job(arm, activation, arm.best, s));
+        for (SweepRun& run : train_and_test_all(ctx_, jobs, data_)) arm.sweep.runs[arm.best].push_back(std::move(run));
     }
 
     std::string report_body(const Arm& before, const Arm& after, const PlacementEffect& effect,

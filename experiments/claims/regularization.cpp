@@ -29,6 +29,7 @@
 #include "experiments/claims/data.h"
 #include "experiments/claims/paired_seeds.h"
 #include "experiments/claims/probes.h"
+#include "experiments/claims/records.h"
 #include "experiments/claims/regime.h"
 #include "experiments/claims/report.h"
 #include "experiments/claims/run_config.h"
@@ -166,21 +167,40 @@ struct Outcome {
 
 // A run's end-of-training numbers are kept beside its fit curve (RUN/outcome.json, RUN/fit.csv)
 // so that a resumed claim run (ClaimOptions::reuse_finished_runs) reads the run back.
+// As JSON, with the fit curve too when it travels between ranks (ClaimContext::spread).
+nlohmann::json outcome_json(const Outcome& o, bool with_curve) {
+    nlohmann::json j{{"train_accuracy", number_json(o.train_accuracy)},
+                     {"test_accuracy", number_json(o.test_accuracy)},
+                     {"diverged", o.diverged}};
+    if (!with_curve) return j;
+    j["curve"] = nlohmann::json::array();
+    for (size_t i = 0; i < o.curve.size(); ++i)
+        j["curve"].push_back({number_json(o.images_seen[i]), number_json(o.curve[i].train_accuracy),
+                              number_json(o.curve[i].test_accuracy)});
+    return j;
+}
+
+Outcome outcome_from_json(const nlohmann::json& j) {
+    Outcome o;
+    o.train_accuracy = number_from_json(j.at("train_accuracy"));
+    o.test_accuracy = number_from_json(j.at("test_accuracy"));
+    o.diverged = j.at("diverged").get<bool>();
+    for (const auto& p : j.value("curve", nlohmann::json::array())) {
+        o.images_seen.push_back(number_from_json(p.at(0)));
+        o.curve.push_back({number_from_json(p.at(1)), number_from_json(p.at(2))});
+    }
+    return o;
+}
+
 void write_outcome(const std::string& run_dir, const Outcome& o) {
-    const nlohmann::json j{{"train_accuracy", o.train_accuracy}, {"test_accuracy", o.test_accuracy}, {"diverged", o.diverged}};
-    write_text_atomically(run_dir + "/outcome.json", j.dump(1) + "\n");
+    write_text_atomically(run_dir + "/outcome.json", outcome_json(o, false).dump(1) + "\n");
 }
 
 std::optional<Outcome> read_outcome(const std::filesystem::path& run_dir) {
     std::ifstream outcome_file(run_dir / "outcome.json"), fit_file(run_dir / "fit.csv");
     if (!outcome_file || !fit_file) return std::nullopt;
-    const auto number = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; };  // NaN: null
     try {
-        const nlohmann::json j = nlohmann::json::parse(outcome_file);
-        Outcome o;
-        o.train_accuracy = number(j.at("train_accuracy"));
-        o.test_accuracy = number(j.at("test_accuracy"));
-        o.diverged = j.at("diverged").get<bool>();
+        Outcome o = outcome_from_json(nlohmann::json::parse(outcome_file));
         std::string line;
         std::getline(fit_file, line);  // the header
         while (std::getline(fit_file, line)) {
@@ -288,11 +308,14 @@ public:
                 for (auto& row : rows.rows)
                     sweep_table.rows.push_back({norm, std::to_string(images), row.at(1), row.at(2)});
             }
-            for (size_t a = 0; a < kArms.size(); ++a) {
-                if (!kArms[a].every_size && images != p_.sizes.back()) continue;
-                for (int s = 0; s < seeds_; ++s)
-                    point.outcomes[a].push_back(train_arm(point, kArms[a], static_cast<uint64_t>(s)));
-            }
+            std::vector<std::pair<size_t, int>> jobs;  // (arm, seed), spread over the ranks
+            for (size_t a = 0; a < kArms.size(); ++a)
+                if (kArms[a].every_size || images == p_.sizes.back())
+                    for (int s = 0; s < seeds_; ++s) jobs.emplace_back(a, s);
+            const std::vector<nlohmann::json> outcomes = ctx_.spread(jobs.size(), [&](size_t i) {
+                return outcome_json(train_arm(point, kArms[jobs[i].first], static_cast<uint64_t>(jobs[i].second)), true);
+            });
+            for (size_t i = 0; i < jobs.size(); ++i) point.outcomes[jobs[i].first].push_back(outcome_from_json(outcomes[i]));
             point.match_gaps(seeds_);
         }
 
@@ -343,7 +366,7 @@ private:
             config(point.train, arm, point.arm_lr(arm), seed, p_.steps / shrink, std::max<int64_t>(1, p_.eval_every / shrink));
         c.test_limit = p_.curve_images;  // the trainer's rows: the test slice of the fit curve
         if (ctx_.options().reuse_finished_runs)  // the record first: finished_run logs the reuse
-            if (auto saved = read_outcome(std::filesystem::path(ctx_.dir()) / "runs" / name); saved && ctx_.finished_run(name, c))
+            if (auto saved = read_outcome(std::filesystem::path(ctx_.runs_dir()) / name); saved && ctx_.finished_run(name, c))
                 return *saved;
         FitRecorder fit(point.train, data_.test, p_.curve_images, arm.batch);
         const TrainedRun run = ctx_.train(name, c, point.train, data_.test, &fit);

@@ -11,6 +11,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "train/evaluate.h"
+#include "experiments/claims/records.h"
 #include "experiments/stats.h"
 
 namespace bnlab::claims {
@@ -60,45 +61,52 @@ void LossWatch::on_step(const StepProgress& p) {
 namespace {
 
 // What train_and_test measured beyond a run's metrics.csv, kept beside it (RUN/sweep.json) so
-// that a resumed claim run reads the outcome back instead of training the run again. NaN is
-// written as null; doubles round-trip exactly.
+// that a resumed claim run reads the outcome back instead of training the run again
+// (records.h: doubles round-trip exactly). With its rows, the same JSON is what spread() sends.
 constexpr const char* kSweepRecord = "sweep.json";
 
-void write_sweep_record(const std::string& run_dir, const SweepRun& run) {
+nlohmann::json sweep_run_json(const SweepRun& run, bool with_rows) {
     nlohmann::json curve = nlohmann::json::array();
-    for (const MetricsRow& p : run.loss_curve) curve.push_back({p.step, p.train_loss});
-    const nlohmann::json record{{"diverged", run.diverged},
-                                {"divergence", run.divergence},
-                                {"validation_accuracy", run.validation_accuracy},
-                                {"test_accuracy", run.test_accuracy},
-                                {"last_evaluated", run.last_evaluated},
-                                {"loss_curve", curve}};
-    write_text_atomically(run_dir + "/" + kSweepRecord, record.dump(1) + "\n");
+    for (const MetricsRow& p : run.loss_curve) curve.push_back({p.step, number_json(p.train_loss)});
+    nlohmann::json record{{"diverged", run.diverged},
+                          {"divergence", run.divergence},
+                          {"validation_accuracy", number_json(run.validation_accuracy)},
+                          {"test_accuracy", number_json(run.test_accuracy)},
+                          {"last_evaluated", number_json(run.last_evaluated)},
+                          {"loss_curve", curve}};
+    if (with_rows) record["rows"] = metrics_rows_json(run.rows);
+    return record;
 }
 
-double number_or_nan(const nlohmann::json& value) { return value.is_null() ? NAN : value.get<double>(); }
+SweepRun sweep_run_from_json(const std::string& name, const nlohmann::json& j) {
+    SweepRun run{name,
+                 j.at("diverged").get<bool>(),
+                 j.at("divergence").get<std::string>(),
+                 number_from_json(j.at("validation_accuracy")),
+                 number_from_json(j.at("test_accuracy")),
+                 number_from_json(j.at("last_evaluated")),
+                 j.contains("rows") ? metrics_rows_from_json(j.at("rows")) : std::vector<MetricsRow>{},
+                 {}};
+    for (const auto& point : j.at("loss_curve")) {
+        MetricsRow row;
+        row.step = point.at(0).get<int64_t>();
+        row.train_loss = number_from_json(point.at(1));
+        run.loss_curve.push_back(row);
+    }
+    return run;
+}
+
+void write_sweep_record(const std::string& run_dir, const SweepRun& run) {
+    write_text_atomically(run_dir + "/" + kSweepRecord, sweep_run_json(run, false).dump(1) + "\n");
+}
 
 // The record of a run that finished with the same settings, with its metrics rows; nullopt when
 // resuming is off, the run is not finished or has no record (it is trained again).
 std::optional<SweepRun> read_sweep_record(const ClaimContext& ctx, const std::string& run_name, const TrainConfig& config) {
-    const std::filesystem::path path = std::filesystem::path(ctx.dir()) / "runs" / run_name / kSweepRecord;
+    const std::filesystem::path path = std::filesystem::path(ctx.runs_dir()) / run_name / kSweepRecord;
     if (!ctx.options().reuse_finished_runs || !std::filesystem::exists(path)) return std::nullopt;
     try {
-        const nlohmann::json j = nlohmann::json::parse(std::ifstream(path));
-        SweepRun run{run_name,
-                     j.at("diverged").get<bool>(),
-                     j.at("divergence").get<std::string>(),
-                     number_or_nan(j.at("validation_accuracy")),
-                     number_or_nan(j.at("test_accuracy")),
-                     number_or_nan(j.at("last_evaluated")),
-                     {},
-                     {}};
-        for (const auto& point : j.at("loss_curve")) {
-            MetricsRow row;
-            row.step = point.at(0).get<int64_t>();
-            row.train_loss = number_or_nan(point.at(1));
-            run.loss_curve.push_back(row);
-        }
+        SweepRun run = sweep_run_from_json(run_name, nlohmann::json::parse(std::ifstream(path)));
         // The record parsed: now the run itself (same config, finished), which logs the reuse.
         const auto finished = ctx.finished_run(run_name, config);
         if (!finished) return std::nullopt;
@@ -148,6 +156,16 @@ SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const Tr
         evaluate(run.trainer->model(), data.test, 0, kTestBatch, data.train.mean, data.train.std).accuracy;
     write_sweep_record(run.dir, out);
     return out;
+}
+
+std::vector<SweepRun> train_and_test_all(ClaimContext& ctx, const std::vector<SweepJob>& jobs, const ClaimData& data,
+                                         std::optional<DivergenceRule> divergence) {
+    const std::vector<nlohmann::json> results = ctx.spread(jobs.size(), [&](size_t i) {
+        return sweep_run_json(train_and_test(ctx, jobs[i].name, jobs[i].config, data, divergence), true);
+    });
+    std::vector<SweepRun> runs;
+    for (size_t i = 0; i < jobs.size(); ++i) runs.push_back(sweep_run_from_json(jobs[i].name, results[i]));
+    return runs;
 }
 
 std::vector<double> values(std::span<const SweepRun> runs, double SweepRun::*field) {
@@ -240,20 +258,25 @@ std::string validation_plot_markdown(const ClaimContext& ctx, const std::string&
 double best_lr_on_validation(ClaimContext& ctx, const std::string& label, const std::vector<double>& grid,
                              const std::function<TrainConfig(double lr)>& config_at, const ClaimData& data,
                              Table& table) {
-    double best_lr = grid.front(), best = -1;
-    for (double lr : grid) {
-        const std::string name = fmt::format("sweep-{}-lr{}", label, lr);
-        const TrainConfig config = config_at(lr);
-        double accuracy = -1;  // diverged
+    // Final validation accuracy per rate, -1 where the run diverged; the rates spread over the ranks.
+    const std::vector<nlohmann::json> accuracies = ctx.spread(grid.size(), [&](size_t i) {
+        const std::string name = fmt::format("sweep-{}-lr{}", label, grid[i]);
+        const TrainConfig config = config_at(grid[i]);
+        double accuracy = -1;
         if (const auto done = ctx.finished_run(name, config)) {  // a resumed claim run: its last row decides
             if (!done->diverged && !done->rows.empty()) accuracy = done->rows.back().test_accuracy;
         } else if (const TrainedRun run = ctx.train(name, config, data.train, data.validation); !run.result.diverged) {
             accuracy = run.result.last.test_accuracy;
         }
-        table.rows.push_back({label, number(lr, 4), accuracy < 0 ? "diverged" : number(100 * accuracy, 2) + "%"});
+        return number_json(accuracy);
+    });
+    double best_lr = grid.front(), best = -1;
+    for (size_t i = 0; i < grid.size(); ++i) {
+        const double accuracy = number_from_json(accuracies[i]);
+        table.rows.push_back({label, number(grid[i], 4), accuracy < 0 ? "diverged" : number(100 * accuracy, 2) + "%"});
         if (accuracy > best) {
             best = accuracy;
-            best_lr = lr;
+            best_lr = grid[i];
         }
     }
     return best_lr;

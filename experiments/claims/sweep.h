@@ -80,7 +80,16 @@ struct SweepRun {
 SweepRun train_and_test(ClaimContext& ctx, const std::string& run_name, const TrainConfig& config,
                         const ClaimData& data, std::optional<DivergenceRule> divergence = std::nullopt);
 
-// A learning-rate sweep on seed 0: trains config_at(lr) for each lr of `grid` on data.train,
+// train_and_test for each job, spread over the ranks of a claim run (ClaimContext::spread);
+// the runs in the order of `jobs`.
+struct SweepJob {
+    std::string name;
+    TrainConfig config;
+};
+std::vector<SweepRun> train_and_test_all(ClaimContext& ctx, const std::vector<SweepJob>& jobs, const ClaimData& data,
+                                         std::optional<DivergenceRule> divergence = std::nullopt);
+
+// A learning-rate sweep on seed 0 (the rates spread over the ranks of a claim run): trains config_at(lr) for each lr of `grid` on data.train,
 // evaluated on data.validation; adds a row (label, lr, final validation accuracy or
 // "diverged") to `table` per run and returns the lr with the best validation accuracy.
 double best_lr_on_validation(ClaimContext& ctx, const std::string& label, const std::vector<double>& grid,

@@ -10,6 +10,7 @@
 #include "core/regular_file.h"
 #include "core/safetensors.h"
 #include "data/loader.h"
+#include "experiments/claims/records.h"
 #include "experiments/claims/run_config.h"
 #include "train/evaluate.h"
 #include "train/trainer.h"
@@ -34,7 +35,6 @@ std::string init_file(const TwinRun& run) { return "runs/" + run.name + "/init.s
 std::string order_file(const TwinRun& run) { return "runs/" + run.name + "/order.bin"; }
 
 // NaN (what JSON writes as null) and back.
-double number_or_nan(const nlohmann::json& j) { return j.is_null() ? NAN : j.get<double>(); }
 
 nlohmann::json run_json(const TwinRun& run) {
     return {{"name", run.name},   {"claim", run.claim}, {"arm", run.arm},
@@ -282,13 +282,13 @@ TwinResults read_twin_results(const nlohmann::json& j, const std::string& source
             for (const nlohmann::json& row : r.at("rows")) {
                 MetricsRow m;
                 m.step = row.at("step");
-                m.test_loss = number_or_nan(row.at("validation_loss"));
-                m.test_accuracy = number_or_nan(row.at("validation_accuracy"));
+                m.test_loss = number_from_json(row.at("validation_loss"));
+                m.test_accuracy = number_from_json(row.at("validation_accuracy"));
                 run.rows.push_back(m);
             }
-            for (const nlohmann::json& loss : r.at("losses")) run.losses.push_back(number_or_nan(loss));
-            run.validation_accuracy = number_or_nan(r.at("validation_accuracy"));
-            run.test_accuracy = number_or_nan(r.at("test_accuracy"));
+            for (const nlohmann::json& loss : r.at("losses")) run.losses.push_back(number_from_json(loss));
+            run.validation_accuracy = number_from_json(r.at("validation_accuracy"));
+            run.test_accuracy = number_from_json(r.at("test_accuracy"));
             run.diverged = r.at("diverged");
             run.divergence = r.at("divergence");
             run.steps = r.at("steps");
