@@ -8,6 +8,8 @@
 //   ghost      the same MLP trained at batch 32 with BN's statistics over ghost batches of g
 //              samples (g values per unit): only the statistics shrink, the SGD noise does not;
 //   plain-cnn  an 8-layer plain CNN whose last stage runs on 7x7 maps: 49 B per channel;
+//   plain-cnn-ranks  that CNN at batch 32 with ghost batches of g: data parallelism on 32/g
+//              ranks, per-rank BN (DDP's default) against SyncBN (Wu & He's per-GPU setting);
 //   small-cnn  conv16-conv32-FC on 28x28 and 14x14 maps: 196 B or more (ResNet-50 at 2 images
 //              per GPU has 2 x 7 x 7 = 98 in its last stage).
 // Arms BN, GN (4 groups), LN and none; lr = lr0 * B / 32 (linear scaling, as Wu & He) with each
@@ -84,6 +86,13 @@ int64_t per_unit(int64_t, int64_t) { return 1; }
 int64_t last_stage_of_3(int64_t h, int64_t w) { return (h / 4) * (w / 4); }  // two stride-2 stages
 int64_t second_conv(int64_t h, int64_t w) { return (h / 2) * (w / 2); }    // after one 2x2 pool
 
+// Ghost batches are data parallelism: BN over ghost batches of g at batch 32 is what 32/g ranks of
+// g images compute with per-rank statistics (--bn-sync none), and BN at 32 is SyncBatchNorm
+// over them (--bn-sync all); tests/test_batch_norm_grouped.cpp and the MPI tests check both.
+const char* const kGhostMlp =
+    "the same MLP at batch 32, BN statistics over ghost batches of g samples: data parallel on 32/g ranks of g images "
+    "with BatchNorm per rank (PyTorch DDP's default) against SyncBatchNorm (the B=32 row)";
+
 std::vector<Family> families(bool quick) {
     const ModelConfig mlp{.arch = "mlp", .activation = "relu", .depth = 4, .width = 100, .gn_groups = 4};
     const std::vector<std::string> all{"bn", "gn", "ln", "none"};
@@ -91,17 +100,21 @@ std::vector<Family> families(bool quick) {
         const DataSizes tiny{.train_images = 1000, .validation_images = 500, .test_images = 500};
         return {{"mlp", "ReLU MLP, 4 Linear layers of width 100, norms after the 3 hidden ones", mlp, all, false, tiny, 1,
                  {2}, per_unit, "after each hidden Linear layer"},
-                {"ghost", "the same MLP at batch 32, BN statistics over ghost batches", mlp, {"bn"}, true, tiny, 1, {2},
-                 per_unit, "after each hidden Linear layer"}};
+                {"ghost", kGhostMlp, mlp, {"bn"}, true, tiny, 1, {2}, per_unit, "after each hidden Linear layer"}};
     }
     const DataSizes mlp_data{.train_images = 20000, .validation_images = 5000};
     const DataSizes cnn_data{.train_images = 10000, .validation_images = 2000};
     return {{"mlp", "ReLU MLP, 4 Linear layers of width 100, norms after the 3 hidden ones", mlp, all, false, mlp_data, 2,
              {2, 4, 8}, per_unit, "after each hidden Linear layer"},
-            {"ghost", "the same MLP at batch 32, BN statistics over ghost batches of g samples", mlp, {"bn"}, true,
-             mlp_data, 2, {2, 4, 8}, per_unit, "after each hidden Linear layer"},
+            {"ghost", kGhostMlp, mlp, {"bn"}, true, mlp_data, 2, {2, 4, 8}, per_unit, "after each hidden Linear layer"},
             {"plain-cnn", "plain CNN, 8 weight layers (3x3 convs, 8/16/32 channels), no shortcuts",
              ModelConfig{.arch = "plain-cnn", .depth = 8, .width = 8, .gn_groups = 4}, all, false, cnn_data, 1, {2, 4},
+             last_stage_of_3, "in the last stage"},
+            {"plain-cnn-ranks",
+             "data parallel, the plain CNN at global batch 32 on 32/g ranks of g images: BatchNorm per rank (PyTorch "
+             "DDP's default, exactly ghost batches of g) against SyncBatchNorm (statistics over the global batch: the "
+             "B=32 row), the setting of Wu & He's per-GPU batch",
+             ModelConfig{.arch = "plain-cnn", .depth = 8, .width = 8}, {"bn"}, true, cnn_data, 1, {2, 4},
              last_stage_of_3, "in the last stage"},
             {"small-cnn", "conv16-conv32-FC, norms after both convolutions",
              ModelConfig{.arch = "small-cnn", .gn_groups = 4}, all, false, cnn_data, 1, {2, 4}, second_conv,
@@ -312,8 +325,11 @@ private:
             "60-minute budget on 2 cores; the test set is the full 10,000 images.",
             "The protocol fixes no lr0: each arm's is its best of {0.01, 0.03, 0.1} at B=32 on held-out training "
             "images (seed 0), then scaled linearly with B; SGD momentum 0.9 as in Wu & He, no warm-up.",
-            "Ghost batches (the ghost family) are not in Wu & He's protocol: they separate the effect of BN's "
-            "statistics from that of a small SGD batch, since the update still averages 32 samples.",
+            "Ghost batches (the ghost and plain-cnn-ranks families) are not in Wu & He's protocol: they separate the "
+            "effect of BN's statistics from that of a small SGD batch, since the update still averages 32 samples. "
+            "They are its data-parallel arms computed in one process: ghost batches of g at batch 32 equal 32/g ranks "
+            "of g images with per-rank BN (--bn-sync none), and BN at 32 equals SyncBatchNorm over them (--bn-sync "
+            "all), which bnlab's tests check over 2 MPI ranks to float rounding.",
             "Fashion-MNIST only in the default profile; CIFAR-10 with dataset cifar10 (the reference names both)."};
         if (ctx_.quick())
             d.push_back("Quick profile: 1,000 training images, 1 epoch, the MLP and ghost families at B=2 only, lr0 0.03, "
@@ -338,9 +354,10 @@ Claim batch_size_claim() {
         "over small sub-batches of a large batch.",
         "Along the number of values a BN statistic averages over, on Fashion-MNIST: a ReLU MLP with BatchNorm1d (B "
         "values per unit; B in {2, 4, 8}), the same MLP at batch 32 with ghost batches of g in {2, 4, 8}, an 8-layer "
-        "plain CNN whose last stage is 7x7 (49 B per channel; B in {2, 4}) and small-cnn (196 B or more; B in {2, 4}); "
+        "plain CNN whose last stage is 7x7 (49 B per channel; B in {2, 4}), the same CNN at batch 32 with ghost batches "
+        "of g in {2, 4} (data parallel: per-rank BN on 32/g ranks against SyncBN) and small-cnn (196 B or more; B in {2, 4}); "
         "reference B = 32. lr = lr0 * B / 32 with each arm's lr0 its best at B=32 on validation; SGD momentum 0.9; "
-        "5 paired seeds. Arms: BN (evaluated in eval mode), GN (4 groups), LN, none (the ghost family: BN only). "
+        "5 paired seeds. Arms: BN (evaluated in eval mode), GN (4 groups), LN, none (the ghost families: BN only). "
         "Metric: test error against B.",
         "At each small batch B (a regime point, placed at its values per BN statistic), the change in test error "
         "from B=32, paired over seeds, in points: mean and 95% bootstrap CI. BN fails at B if the mean change exceeds "

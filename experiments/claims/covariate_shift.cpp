@@ -270,8 +270,7 @@ private:
         nlohmann::json samples = nlohmann::json::array();
         for (const ShiftSample& p : a.samples) {
             nlohmann::json percentiles = nlohmann::json::array();
-            for (const auto& unit : p.unit_percentiles)
-                percentiles.push_back({number_json(unit[0]), number_json(unit[1]), number_json(unit[2])});
+            for (const auto& unit : p.unit_percentiles) percentiles.push_back(numbers_json({unit.begin(), unit.end()}));
             samples.push_back({p.step, percentiles, ics(p.ics), ics(p.ics_same_noise)});
         }
         return {{"samples", samples}, {"rows", metrics_rows_json(a.rows)},
@@ -288,9 +287,10 @@ private:
         ArmSeed a;
         for (const auto& p : j.at("samples")) {
             ShiftSample sample{p.at(0).get<int64_t>(), {}, ics(p.at(2)), ics(p.at(3))};
-            for (const auto& unit : p.at(1))
-                sample.unit_percentiles.push_back(
-                    {number_from_json(unit.at(0)), number_from_json(unit.at(1)), number_from_json(unit.at(2))});
+            for (const auto& unit : p.at(1)) {
+                const std::vector<double> v = numbers_from_json(unit);
+                sample.unit_percentiles.push_back({v.at(0), v.at(1), v.at(2)});
+            }
             a.samples.push_back(std::move(sample));
         }
         a.rows = metrics_rows_from_json(j.at("rows"));

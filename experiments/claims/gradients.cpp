@@ -185,28 +185,19 @@ private:
     // An arm's seed as spread() sends it (with the weight layers' names, which any run knows).
     nlohmann::json arm_seed_json(const ArmSeed& a) const {
         nlohmann::json samples = nlohmann::json::array();
-        const auto numbers = [](const std::vector<double>& xs) {
-            nlohmann::json out = nlohmann::json::array();
-            for (double x : xs) out.push_back(number_json(x));
-            return out;
-        };
         for (const LandscapeSample& p : a.samples)
-            samples.push_back({p.step, number_json(p.loss), number_json(p.grad_norm), numbers(p.layer_grad_norms),
-                               numbers(p.etas), numbers(p.loss_along), numbers(p.grad_change)});
+            samples.push_back({p.step, number_json(p.loss), number_json(p.grad_norm), numbers_json(p.layer_grad_norms),
+                               numbers_json(p.etas), numbers_json(p.loss_along), numbers_json(p.grad_change)});
         return {{"samples", samples}, {"validation_accuracy", number_json(a.validation_accuracy)},
                 {"diverged", a.diverged}, {"layers", layer_names_}};
     }
 
     ArmSeed arm_seed_from_json(const nlohmann::json& j) {
-        const auto numbers = [](const nlohmann::json& xs) {
-            std::vector<double> out;
-            for (const auto& x : xs) out.push_back(number_from_json(x));
-            return out;
-        };
         ArmSeed a;
         for (const auto& p : j.at("samples"))
             a.samples.push_back({p.at(0).get<int64_t>(), number_from_json(p.at(1)), number_from_json(p.at(2)),
-                                 numbers(p.at(3)), numbers(p.at(4)), numbers(p.at(5)), numbers(p.at(6))});
+                                 numbers_from_json(p.at(3)), numbers_from_json(p.at(4)), numbers_from_json(p.at(5)),
+                                 numbers_from_json(p.at(6))});
         a.validation_accuracy = number_from_json(j.at("validation_accuracy"));
         a.diverged = j.at("diverged").get<bool>();
         if (layer_names_.empty()) layer_names_ = j.at("layers").get<std::vector<std::string>>();

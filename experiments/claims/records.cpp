@@ -16,15 +16,25 @@ double number_from_json(const nlohmann::json& j) {
     return j.get<double>();
 }
 
+nlohmann::json numbers_json(const std::vector<double>& values) {
+    nlohmann::json out = nlohmann::json::array();
+    for (double v : values) out.push_back(number_json(v));
+    return out;
+}
+
+std::vector<double> numbers_from_json(const nlohmann::json& j) {
+    std::vector<double> out;
+    for (const auto& v : j) out.push_back(number_from_json(v));
+    return out;
+}
+
 // A row as [step, epoch, lr, train_loss, train_accuracy, test_loss, test_accuracy, wall_seconds, [grad_norms]].
 nlohmann::json metrics_rows_json(const std::vector<MetricsRow>& rows) {
     nlohmann::json out = nlohmann::json::array();
     for (const MetricsRow& r : rows) {
-        nlohmann::json grads = nlohmann::json::array();
-        for (double g : r.grad_norms) grads.push_back(number_json(g));
         out.push_back({r.step, number_json(r.epoch), number_json(r.lr), number_json(r.train_loss),
                        number_json(r.train_accuracy), number_json(r.test_loss), number_json(r.test_accuracy),
-                       number_json(r.wall_seconds), grads});
+                       number_json(r.wall_seconds), numbers_json(r.grad_norms)});
     }
     return out;
 }
@@ -41,7 +51,7 @@ std::vector<MetricsRow> metrics_rows_from_json(const nlohmann::json& j) {
         row.test_loss = number_from_json(r.at(5));
         row.test_accuracy = number_from_json(r.at(6));
         row.wall_seconds = number_from_json(r.at(7));
-        for (const auto& g : r.at(8)) row.grad_norms.push_back(number_from_json(g));
+        row.grad_norms = numbers_from_json(r.at(8));
         rows.push_back(std::move(row));
     }
     return rows;

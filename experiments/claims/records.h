@@ -14,6 +14,9 @@ namespace bnlab::claims {
 nlohmann::json number_json(double v);
 double number_from_json(const nlohmann::json& j);
 
+nlohmann::json numbers_json(const std::vector<double>& values);
+std::vector<double> numbers_from_json(const nlohmann::json& j);
+
 nlohmann::json metrics_rows_json(const std::vector<MetricsRow>& rows);
 std::vector<MetricsRow> metrics_rows_from_json(const nlohmann::json& j);
 
