@@ -31,6 +31,7 @@
 #include "bench/timing.h"
 #include "core/error.h"
 #include "core/memory_pool.h"
+#include "core/ops/winograd.h"
 #include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/random.h"
@@ -206,7 +207,14 @@ int main(int argc, char** argv) {
     app.add_flag("--no-train", no_train, "skip the training rows");
     app.add_flag("--no-inference", no_inference, "skip the inference rows");
     app.add_flag("--rss", rss, "only: peak RSS of 20 training steps of the first model/norm/batch/threads");
+    std::string conv = "auto";
+    app.add_option("--conv", conv, "3x3 stride-1 convolutions: auto, im2col or winograd (core/ops/winograd.h)")
+        ->check(CLI::IsMember({"auto", "im2col", "winograd"}))
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    const detail::ScopedConvAlgorithm conv_algorithm(conv == "im2col"     ? detail::ConvAlgorithm::im2col
+                                                     : conv == "winograd" ? detail::ConvAlgorithm::winograd
+                                                                          : detail::ConvAlgorithm::automatic);
 
     try {
         if (rss) {

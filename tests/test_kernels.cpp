@@ -19,6 +19,7 @@
 #include "core/ops/batch_norm_reference.h"
 #include "core/ops/blas.h"
 #include "core/ops/reference.h"
+#include "core/ops/winograd.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "core/tape.h"
@@ -156,6 +157,62 @@ TEST_CASE("conv2d matches the direct convolution on random shapes", "[kernels][c
 TEST_CASE("conv2d on BLIS (the avx512 kernels' library) matches the direct convolution", "[kernels][conv][blis]") {
     const detail::ScopedGemmLibrary library(detail::GemmLibrary::blis);
     check_conv2d_shapes();
+}
+
+TEST_CASE("conv2d by Winograd F(2x2, 3x3) matches the direct convolution, forward and both gradients",
+          "[kernels][conv][winograd]") {
+    const detail::ScopedConvAlgorithm winograd(detail::ConvAlgorithm::winograd);
+    struct Case {
+        int64_t N, C, H, W, F;
+        int padding;
+        bool bias;
+    };
+    const Case cases[] = {
+        {2, 3, 7, 9, 5, 1, true},     // odd sizes: the last tiles hang over the edge
+        {3, 17, 8, 8, 19, 1, false},  // channels not multiples of 16
+        {2, 5, 6, 11, 4, 0, true},    // padding 0 (the input gradient pads by 2)
+        {2, 4, 5, 5, 6, 2, false},    // padding 2 (the input gradient pads by 0)
+        {2, 2, 2, 2, 3, 2, true},     // a 2x2 image: most of every patch is padding
+        {4, 1, 3, 3, 2, 0, true},     // one output pixel per image
+        {2, 33, 16, 16, 64, 1, true}, // cifar-cnn-like
+    };
+    Generator gen(21);
+    for (const Case& c : cases) {
+        const Tensor x = Tensor::randn({c.N, c.C, c.H, c.W}, gen);
+        const Tensor w = Tensor::randn({c.F, c.C, 3, 3}, gen);
+        const Tensor b = c.bias ? Tensor::randn({c.F}, gen) : Tensor();
+        const Tensor y = reference::conv2d(x, w, b, 1, c.padding);
+        const Tensor gy = Tensor::randn(y.shape(), gen);
+        const reference::Grads g = reference::conv2d_backward(x, w, c.bias, 1, c.padding, gy);
+        check_op("winograd conv2d " + x.shape().str() + " * " + w.shape().str(),
+                 [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], 1, c.padding); },
+                 {x, w, b}, y, {g.x, g.weight, g.bias}, gy, gen);
+    }
+}
+
+TEST_CASE("Winograd's image kernel alone: one image, forward and the turned-around kernel of the input gradient",
+          "[kernels][conv][winograd]") {
+    // Straight on the kernel, so that a wrong transform cannot hide behind conv2d's choice.
+    Generator gen(22);
+    const int64_t C = 5, F = 7, H = 9, W = 6;
+    for (const int64_t pad : {0, 1, 2}) {
+        const Tensor x = Tensor::randn({1, C, H, W}, gen), w = Tensor::randn({F, C, 3, 3}, gen);
+        const detail::WinogradShape shape{C, H, W, F, pad};
+        std::vector<float> U(16 * F * C), work(static_cast<size_t>(shape.workspace()));
+        detail::winograd_weights(w.data(), F, C, false, U.data());
+        Tensor y = Tensor::zeros({1, F, shape.Ho(), shape.Wo()});
+        detail::winograd_conv_image(shape, U.data(), x.data(), y.data(), false, work.data(), detail::Gemm{});
+        check_close(y, reference::conv2d(x, w, Tensor(), 1, static_cast<int>(pad)), "forward, pad " + std::to_string(pad));
+        // dx = the convolution of dy with w turned around and its channel axes swapped, padding 2 - pad.
+        const Tensor gy = Tensor::randn(y.shape(), gen);
+        const detail::WinogradShape flipped{F, shape.Ho(), shape.Wo(), C, 2 - pad};
+        std::vector<float> Uf(16 * F * C), work_f(static_cast<size_t>(flipped.workspace()));
+        detail::winograd_weights(w.data(), C, F, true, Uf.data());
+        Tensor dx = Tensor::zeros({1, C, H, W});
+        detail::winograd_conv_image(flipped, Uf.data(), gy.data(), dx.data(), false, work_f.data(), detail::Gemm{});
+        check_close(dx, reference::conv2d_backward(x, w, false, 1, static_cast<int>(pad), gy).x,
+                    "input gradient, pad " + std::to_string(pad));
+    }
 }
 
 TEST_CASE("conv2d without an input gradient (the first layer) still gives weight and bias gradients",

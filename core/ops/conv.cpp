@@ -1,4 +1,5 @@
-// conv2d as im2col + sgemm, one image at a time, images spread over the threads.
+// conv2d as im2col + sgemm, one image at a time, images spread over the threads; 3x3
+// stride-1 layers by Winograd F(2x2, 3x3) instead (winograd.h; use_winograd says when).
 //
 // x: (N,C,H,W), weight: (F,C,kh,kw) -> y: (N,F,Ho,Wo), Ho = (H + 2p - kh)/s + 1, P = Ho*Wo.
 // For image n, im2col lays every receptive field out as a column: cols (K, P), K = C*kh*kw,
@@ -29,6 +30,7 @@
 #include "core/ops.h"
 #include "core/ops/blas.h"
 #include "core/ops/loops.h"
+#include "core/ops/winograd.h"
 #include "core/parallel.h"
 #include "core/profiler.h"
 #include "core/tape.h"
@@ -36,6 +38,9 @@
 namespace bnlab {
 
 namespace {
+
+using detail::ConvAlgorithm, detail::conv_algorithm_override, detail::winograd_conv_image, detail::winograd_pays,
+    detail::winograd_weights, detail::WinogradShape;
 
 struct ConvGeometry {
     int64_t N, C, H, W, F, kh, kw, stride, pad, Ho, Wo;
@@ -145,6 +150,19 @@ void for_each_image(int64_t N, int workers, Body&& body) {
     for (int64_t n = 0; n < N; ++n) body(n, omp_get_thread_num());
 }
 
+// Winograd F(2x2, 3x3) (winograd.h) for 3x3 stride-1 layers with padding <= 2 (the input
+// gradient's convolution pads by 2 - pad), when images are spread over the threads (its
+// products run on one core each), and, unless forced, where winograd_pays: for the forward
+// (K = C, tiles of the output) or the input gradient (K = F, tiles of the input).
+bool use_winograd(const ConvGeometry& g, bool input_gradient) {
+    const ConvAlgorithm forced = conv_algorithm_override().load();
+    if (forced == ConvAlgorithm::im2col || g.kh != 3 || g.kw != 3 || g.stride != 1 || g.pad > 2 ||
+        image_workers(g.N) != num_threads())
+        return false;
+    const int64_t tiles = input_gradient ? ((g.H + 1) / 2) * ((g.W + 1) / 2) : ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2);
+    return forced == ConvAlgorithm::winograd || winograd_pays(input_gradient ? g.F : g.C, tiles);
+}
+
 ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding) {
     const auto shapes = [&] { return "input " + x.shape().str() + ", weight " + weight.shape().str(); };
     if (x.ndim() != 4) throw ShapeError("conv2d: input must be (N,C,H,W), got " + x.shape().str());
@@ -186,6 +204,15 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& weigh
     const bool want_w = weight.requires_grad(), want_x = x.requires_grad();
     if (!want_w && !want_x) return;
     const int workers = image_workers(g.N);
+    // dx by Winograd: a convolution of dy (F channels, Ho x Wo) with the kernel turned around.
+    const bool winograd_x = want_x && use_winograd(g, true);
+    const WinogradShape flipped{g.F, g.Ho, g.Wo, g.C, 2 - g.pad};
+    Tensor U, winograd_scratch;
+    if (winograd_x) {
+        U = Tensor::empty({16, g.C, g.F});
+        winograd_weights(weight.data(), g.C, g.F, true, U.data());
+        winograd_scratch = Tensor::empty({workers, flipped.workspace()});
+    }
     // Per worker: a cols buffer (K, P) and, when there are several workers, a dweight partial sum.
     const int64_t partial = workers > 1 && want_w ? g.F * K : 0;
     Tensor scratch = Tensor::empty({workers, K * P + partial});
@@ -203,7 +230,10 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& weigh
             float* dw = partial ? cols + K * P : gw;
             gemm(false, true, g.F, K, P, 1.0f, dy, cols, 1.0f, dw);
         }
-        if (want_x) {
+        if (winograd_x) {
+            winograd_conv_image(flipped, U.data(), dy, gx.data + n * image_in, gx.accumulate,
+                                winograd_scratch.data() + worker * flipped.workspace(), gemm);
+        } else if (want_x) {
             gemm(true, false, K, P, g.F, 1.0f, pw, dy, 0.0f, cols);  // dcols, reusing the buffer
             float* dx = gx.data + n * image_in;
             if (!gx.accumulate) std::fill_n(dx, image_in, 0.0f);
@@ -227,18 +257,31 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
     const int64_t P = g.P(), K = g.K(), image_in = g.C * g.H * g.W, image_out = g.F * P;
     Tensor y = Tensor::empty({g.N, g.F, g.Ho, g.Wo});
     const int workers = image_workers(g.N);
-    Tensor cols = Tensor::empty({workers, K * P});
     const float* px = x.data();
     const float* pw = weight.data();
     float* py = y.data();
     const detail::Gemm gemm;  // the kernels, chosen here: not inside the parallel loop
+    const bool winograd = use_winograd(g, false);
+    const WinogradShape shape{g.C, g.H, g.W, g.F, g.pad};
+    Tensor U;
+    if (winograd) {
+        U = Tensor::empty({16, g.F, g.C});
+        winograd_weights(pw, g.F, g.C, false, U.data());
+    }
+    // Per worker: the cols (K, P) of im2col, or Winograd's transformed tiles.
+    const int64_t scratch_size = winograd ? shape.workspace() : K * P;
+    Tensor scratch = Tensor::empty({workers, scratch_size});
     for_each_image(g.N, workers, [&](int64_t n, int worker) {
-        float* c = cols.data() + worker * K * P;
+        float* work = scratch.data() + worker * scratch_size;
         float* yn = py + n * image_out;  // (F, P)
-        im2col(g, px + n * image_in, c);
-        if (bias.defined())  // start every row from its bias and let sgemm add on top (beta = 1)
+        if (bias.defined())  // start every row from its bias and add the convolution on top
             for (int64_t f = 0; f < g.F; ++f) std::fill_n(yn + f * P, P, bias.data()[f]);
-        gemm(false, false, g.F, P, K, 1.0f, pw, c, bias.defined() ? 1.0f : 0.0f, yn);
+        if (winograd) {
+            winograd_conv_image(shape, U.data(), px + n * image_in, yn, bias.defined(), work, gemm);
+        } else {
+            im2col(g, px + n * image_in, work);
+            gemm(false, false, g.F, P, K, 1.0f, pw, work, bias.defined() ? 1.0f : 0.0f, yn);
+        }
     });
 
     if (Tape* tape = recording_tape({&x, &weight, &bias})) {
