@@ -190,7 +190,7 @@ TEST_CASE("conv2d by Winograd F(2x2, 3x3) matches the direct convolution, forwar
     }
 }
 
-TEST_CASE("Winograd's image kernel alone: one image, forward and the turned-around kernel of the input gradient",
+TEST_CASE("Winograd's image kernels alone: one image, forward, input gradient and weight gradient",
           "[kernels][conv][winograd]") {
     // Straight on the kernel, so that a wrong transform cannot hide behind conv2d's choice.
     Generator gen(22);
@@ -210,8 +210,14 @@ TEST_CASE("Winograd's image kernel alone: one image, forward and the turned-arou
         detail::winograd_weights(w.data(), C, F, true, Uf.data());
         Tensor dx = Tensor::zeros({1, C, H, W});
         detail::winograd_conv_image(flipped, Uf.data(), gy.data(), dx.data(), false, work_f.data(), detail::Gemm{});
-        check_close(dx, reference::conv2d_backward(x, w, false, 1, static_cast<int>(pad), gy).x,
-                    "input gradient, pad " + std::to_string(pad));
+        const reference::Grads expected = reference::conv2d_backward(x, w, false, 1, static_cast<int>(pad), gy);
+        check_close(dx, expected.x, "input gradient, pad " + std::to_string(pad));
+        // dweight by the transposed algorithm: the image's share into Mw, then G^T Mw G.
+        std::vector<float> Mw(16 * F * C, 0.0f);
+        detail::winograd_weight_grad_image(shape, x.data(), gy.data(), Mw.data(), work.data(), detail::Gemm{});
+        Tensor dw = Tensor::zeros(w.shape());
+        detail::winograd_weight_grad_finish(Mw.data(), F, C, dw.data());
+        check_close(dw, expected.weight, "weight gradient, pad " + std::to_string(pad));
     }
 }
 

@@ -1,5 +1,6 @@
 // conv2d as im2col + sgemm, one image at a time, images spread over the threads; 3x3
-// stride-1 layers by Winograd F(2x2, 3x3) instead (winograd.h; use_winograd says when).
+// stride-1 layers by Winograd F(2x2, 3x3) instead, forward and both gradients (winograd.h;
+// use_winograd says when).
 //
 // x: (N,C,H,W), weight: (F,C,kh,kw) -> y: (N,F,Ho,Wo), Ho = (H + 2p - kh)/s + 1, P = Ho*Wo.
 // For image n, im2col lays every receptive field out as a column: cols (K, P), K = C*kh*kw,
@@ -40,7 +41,8 @@ namespace bnlab {
 namespace {
 
 using detail::ConvAlgorithm, detail::conv_algorithm_override, detail::winograd_conv_image, detail::winograd_pays,
-    detail::winograd_weights, detail::WinogradShape;
+    detail::winograd_weight_grad_finish, detail::winograd_weight_grad_image, detail::winograd_weights,
+    detail::WinogradShape;
 
 struct ConvGeometry {
     int64_t N, C, H, W, F, kh, kw, stride, pad, Ho, Wo;
@@ -152,15 +154,24 @@ void for_each_image(int64_t N, int workers, Body&& body) {
 
 // Winograd F(2x2, 3x3) (winograd.h) for 3x3 stride-1 layers with padding <= 2 (the input
 // gradient's convolution pads by 2 - pad), when images are spread over the threads (its
-// products run on one core each), and, unless forced, where winograd_pays: for the forward
-// (K = C, tiles of the output) or the input gradient (K = F, tiles of the input).
-bool use_winograd(const ConvGeometry& g, bool input_gradient) {
+// products run on one core each), and, unless forced, where it measured faster: for the
+// forward (K = C, the output's tiles), the input gradient (K = F, the input's tiles) and the
+// weight gradient (the output's tiles) each on its own.
+enum class ConvPass { forward, input_gradient, weight_gradient };
+
+bool use_winograd(const ConvGeometry& g, ConvPass pass) {
     const ConvAlgorithm forced = conv_algorithm_override().load();
     if (forced == ConvAlgorithm::im2col || g.kh != 3 || g.kw != 3 || g.stride != 1 || g.pad > 2 ||
         image_workers(g.N) != num_threads())
         return false;
-    const int64_t tiles = input_gradient ? ((g.H + 1) / 2) * ((g.W + 1) / 2) : ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2);
-    return forced == ConvAlgorithm::winograd || winograd_pays(input_gradient ? g.F : g.C, tiles);
+    if (forced == ConvAlgorithm::winograd) return true;
+    const int64_t output_tiles = ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2);
+    switch (pass) {
+        case ConvPass::forward: return winograd_pays(g.C, output_tiles);
+        case ConvPass::input_gradient: return winograd_pays(g.F, ((g.H + 1) / 2) * ((g.W + 1) / 2));
+        case ConvPass::weight_gradient: return detail::winograd_pays_for_weights(g.C, output_tiles);
+    }
+    return false;
 }
 
 ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding) {
@@ -204,18 +215,23 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& weigh
     const bool want_w = weight.requires_grad(), want_x = x.requires_grad();
     if (!want_w && !want_x) return;
     const int workers = image_workers(g.N);
-    // dx by Winograd: a convolution of dy (F channels, Ho x Wo) with the kernel turned around.
-    const bool winograd_x = want_x && use_winograd(g, true);
-    const WinogradShape flipped{g.F, g.Ho, g.Wo, g.C, 2 - g.pad};
-    Tensor U, winograd_scratch;
+    // Winograd (where use_winograd says): dx as a convolution of dy (F channels, Ho x Wo) with
+    // the kernel turned around; dweight by the transposed algorithm, summed per worker in Mw.
+    const bool winograd_x = want_x && use_winograd(g, ConvPass::input_gradient),
+               winograd_w = want_w && use_winograd(g, ConvPass::weight_gradient);
+    const WinogradShape flipped{g.F, g.Ho, g.Wo, g.C, 2 - g.pad}, forward{g.C, g.H, g.W, g.F, g.pad};
+    const int64_t winograd_size = std::max(winograd_x ? flipped.workspace() : 0, winograd_w ? forward.workspace() : 0);
+    Tensor U, winograd_scratch, Mw;
     if (winograd_x) {
         U = Tensor::empty({16, g.C, g.F});
         winograd_weights(weight.data(), g.C, g.F, true, U.data());
-        winograd_scratch = Tensor::empty({workers, flipped.workspace()});
     }
-    // Per worker: a cols buffer (K, P) and, when there are several workers, a dweight partial sum.
-    const int64_t partial = workers > 1 && want_w ? g.F * K : 0;
-    Tensor scratch = Tensor::empty({workers, K * P + partial});
+    if (winograd_size) winograd_scratch = Tensor::empty({workers, winograd_size});
+    if (winograd_w) Mw = Tensor::zeros({workers, 16 * g.F * g.C});
+    // im2col's: a cols buffer (K, P) per worker and, when there are several, a dweight partial sum.
+    const bool im2col_w = want_w && !winograd_w, cols_needed = im2col_w || (want_x && !winograd_x);
+    const int64_t cols_size = cols_needed ? K * P : 0, partial = workers > 1 && im2col_w ? g.F * K : 0;
+    Tensor scratch = Tensor::empty({workers, cols_size + partial});
     if (partial) scratch.fill(0.0f);
     float* gw = want_w ? grad_buffer(weight) : nullptr;
     const GradTarget gx = want_x ? grad_target(x) : GradTarget{nullptr, false};
@@ -223,16 +239,18 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& weigh
     const float* pw = weight.data();
     const detail::Gemm gemm;  // the kernels, chosen here: not inside the parallel loop
     for_each_image(g.N, workers, [&](int64_t n, int worker) {
-        float* cols = scratch.data() + worker * (K * P + partial);
+        float* cols = scratch.data() + worker * (cols_size + partial);
+        float* work = winograd_size ? winograd_scratch.data() + worker * winograd_size : nullptr;
         const float* dy = pg + n * image_out;  // (F, P)
-        if (want_w) {
+        if (winograd_w) {
+            winograd_weight_grad_image(forward, px + n * image_in, dy, Mw.data() + worker * 16 * g.F * g.C, work, gemm);
+        } else if (want_w) {
             im2col(g, px + n * image_in, cols);
             float* dw = partial ? cols + K * P : gw;
             gemm(false, true, g.F, K, P, 1.0f, dy, cols, 1.0f, dw);
         }
         if (winograd_x) {
-            winograd_conv_image(flipped, U.data(), dy, gx.data + n * image_in, gx.accumulate,
-                                winograd_scratch.data() + worker * flipped.workspace(), gemm);
+            winograd_conv_image(flipped, U.data(), dy, gx.data + n * image_in, gx.accumulate, work, gemm);
         } else if (want_x) {
             gemm(true, false, K, P, g.F, 1.0f, pw, dy, 0.0f, cols);  // dcols, reusing the buffer
             float* dx = gx.data + n * image_in;
@@ -240,10 +258,16 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& weigh
             col2im_add(g, cols, dx);
         }
     });
+    // The workers' sums are added in thread order, so the same thread count gives the same bits.
+    if (winograd_w) {
+        float* total = Mw.data();
+        for (int w = 1; w < workers; ++w)
+            for (int64_t i = 0; i < 16 * g.F * g.C; ++i) total[i] += Mw.data()[w * 16 * g.F * g.C + i];
+        winograd_weight_grad_finish(total, g.F, g.C, gw);
+    }
     if (partial) {
-        // Thread order, so the same thread count gives the same bits.
         for (int w = 0; w < workers; ++w) {
-            const float* dw = scratch.data() + w * (K * P + partial) + K * P;
+            const float* dw = scratch.data() + w * (cols_size + partial) + cols_size;
             for (int64_t i = 0; i < partial; ++i) gw[i] += dw[i];
         }
     }
@@ -261,7 +285,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
     const float* pw = weight.data();
     float* py = y.data();
     const detail::Gemm gemm;  // the kernels, chosen here: not inside the parallel loop
-    const bool winograd = use_winograd(g, false);
+    const bool winograd = use_winograd(g, ConvPass::forward);
     const WinogradShape shape{g.C, g.H, g.W, g.F, g.pad};
     Tensor U;
     if (winograd) {

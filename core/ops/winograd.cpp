@@ -66,6 +66,17 @@ void transform_4(const float* __restrict a, const float* __restrict b, const flo
     }
 }
 
+// A's 2-to-4 transform (y0, y0+y1, y0-y1, -y1) for every tile tx, y0 = a[tx], y1 = b[tx].
+void transform_2(const float* __restrict a, const float* __restrict b, float* __restrict out0,
+                 float* __restrict out1, float* __restrict out2, float* __restrict out3, int64_t tw) {
+    for (int64_t tx = 0; tx < tw; ++tx) {
+        out0[tx] = a[tx];
+        out1[tx] = a[tx] + b[tx];
+        out2[tx] = a[tx] - b[tx];
+        out3[tx] = -b[tx];
+    }
+}
+
 // One output row of a row of tiles: t_j = sign m_first,j + m1j + sign m2j (row i of A^T m:
 // i = 0: m0 + m1 + m2, first = m0, sign 1; i = 1: m1 - m2 - m3, first = m3, sign -1), then
 // along the row left = t0 + t1 + t2 (y[2tx]), right = t1 - t2 - t3 (y[2tx+1]).
@@ -128,6 +139,39 @@ void output_transform_row(const float* m, int64_t ms, int64_t tw, int64_t ty, in
     }
 }
 
+// The weight gradient's transform of dy (winograd.h): for the tiles of row ty of one output
+// channel, U[xi][ty*tw + tx] = (A dy A^T)[xi] of the tile's 2x2 dy (0 past the output's edge);
+// A's rows take (y0, y0+y1, y0-y1, -y1), along each dy row first, then down.
+void gradient_transform_row(const float* dyf, int64_t Ho, int64_t Wo, int64_t tw, int64_t ty, float* u, int64_t us,
+                            float* scratch) {
+    const int64_t n = tw + 2;
+    const auto r = [&](int i, int j) { return scratch + (i * 4 + j) * n; };  // rows i = 0, 1 of the tile
+    float* left = scratch + 8 * n;   // dy[oh][2tx]
+    float* right = left + n;         // dy[oh][2tx + 1]
+    for (int i = 0; i < 2; ++i) {
+        const int64_t oh = 2 * ty + i;
+        std::fill_n(left, tw, 0.0f);
+        std::fill_n(right, tw, 0.0f);
+        if (oh < Ho)
+            for (int64_t q = 0; q < Wo; ++q) (q % 2 == 0 ? left : right)[q / 2] = dyf[oh * Wo + q];
+        transform_2(left, right, r(i, 0), r(i, 1), r(i, 2), r(i, 3), tw);
+    }
+    for (int j = 0; j < 4; ++j)  // down: xi = i'*4 + j
+        transform_2(r(0, j), r(1, j), u + j * us, u + (4 + j) * us, u + (8 + j) * us, u + (12 + j) * us, tw);
+}
+
+}  // namespace
+
+namespace {
+
+// V[xi] (C, T) = B^T d B of every tile of every channel of one image x (C, H, W).
+void transform_input(const WinogradShape& s, const float* x, float* V, float* rows) {
+    for (int64_t c = 0; c < s.C; ++c)
+        for (int64_t ty = 0; ty < s.tiles_h(); ++ty)
+            input_transform_row(x + c * s.H * s.W, s.H, s.W, s.pad, s.tiles_w(), ty, V + c * s.T() + ty * s.tiles_w(),
+                                s.v_stride(), rows);
+}
+
 }  // namespace
 
 void winograd_weights(const float* weight, int64_t F, int64_t C, bool flipped, float* U) {
@@ -148,12 +192,10 @@ void winograd_conv_image(const WinogradShape& s, const float* U, const float* x,
                          float* workspace, const Gemm& gemm) {
     const int64_t C = s.C, F = s.F, T = s.T(), th = s.tiles_h(), tw = s.tiles_w();
     const int64_t vs = s.v_stride(), ms = s.m_stride();
-    float* V = workspace;                 // 16 x (C, T), vs apart
-    float* M = V + 16 * vs;               // 16 x (F, T), ms apart
-    float* rows = M + 16 * ms;            // row_scratch()
-    for (int64_t c = 0; c < C; ++c)
-        for (int64_t ty = 0; ty < th; ++ty)
-            input_transform_row(x + c * s.H * s.W, s.H, s.W, s.pad, tw, ty, V + c * T + ty * tw, vs, rows);
+    float* V = workspace;       // 16 x (C, T), vs apart
+    float* M = V + 16 * vs;     // 16 x (F, T), ms apart
+    float* rows = M + 16 * ms;  // row_scratch()
+    transform_input(s, x, V, rows);
     // M[xi] (F, T) = U[xi] (F, C) V[xi] (C, T)
     for (int xi = 0; xi < 16; ++xi)
         gemm.on_this_thread(false, false, F, T, C, 1.0f, U + xi * F * C, static_cast<int>(C), V + xi * vs,
@@ -162,6 +204,53 @@ void winograd_conv_image(const WinogradShape& s, const float* U, const float* x,
         for (int64_t ty = 0; ty < th; ++ty)
             output_transform_row(M + f * T + ty * tw, ms, tw, ty, s.Ho(), s.Wo(), y + f * s.Ho() * s.Wo(), accumulate,
                                  rows);
+}
+
+}  // namespace bnlab::detail
+
+namespace bnlab::detail {
+
+void winograd_weight_grad_image(const WinogradShape& s, const float* x, const float* dy, float* Mw, float* workspace,
+                                const Gemm& gemm) {
+    const int64_t C = s.C, F = s.F, T = s.T(), tw = s.tiles_w();
+    const int64_t vs = s.v_stride(), ms = s.m_stride();
+    float* V = workspace;       // 16 x (C, T)
+    float* D = V + 16 * vs;     // 16 x (F, T): the transformed dy
+    float* rows = D + 16 * ms;
+    transform_input(s, x, V, rows);
+    for (int64_t f = 0; f < F; ++f)
+        for (int64_t ty = 0; ty < s.tiles_h(); ++ty)
+            gradient_transform_row(dy + f * s.Ho() * s.Wo(), s.Ho(), s.Wo(), tw, ty, D + f * T + ty * tw, ms, rows);
+    // Mw[xi] (F, C) += D[xi] (F, T) V[xi]^T (T, C): the sum over this image's tiles
+    for (int xi = 0; xi < 16; ++xi)
+        gemm.on_this_thread(false, true, F, C, T, 1.0f, D + xi * ms, static_cast<int>(T), V + xi * vs,
+                            static_cast<int>(T), 1.0f, Mw + xi * F * C, static_cast<int>(C));
+}
+
+void winograd_weight_grad_finish(const float* Mw, int64_t F, int64_t C, float* dweight) {
+    // dW = G^T m G per (f, c); G^T's rows take m0 + (m1+m2)/2, (m1-m2)/2, (m1+m2)/2 + m3.
+    const auto g_t = [](const float m[4], float out[3]) {
+        out[0] = m[0] + 0.5f * (m[1] + m[2]);
+        out[1] = 0.5f * (m[1] - m[2]);
+        out[2] = 0.5f * (m[1] + m[2]) + m[3];
+    };
+    for (int64_t f = 0; f < F; ++f)
+        for (int64_t c = 0; c < C; ++c) {
+            float m[4][4], down[3][4];
+            for (int xi = 0; xi < 16; ++xi) m[xi / 4][xi % 4] = Mw[(xi * F + f) * C + c];
+            for (int j = 0; j < 4; ++j) {  // down the columns
+                const float column[4] = {m[0][j], m[1][j], m[2][j], m[3][j]};
+                float out[3];
+                g_t(column, out);
+                for (int i = 0; i < 3; ++i) down[i][j] = out[i];
+            }
+            float* dw = dweight + (f * C + c) * 9;
+            for (int i = 0; i < 3; ++i) {  // then along the rows
+                float out[3];
+                g_t(down[i], out);
+                for (int j = 0; j < 3; ++j) dw[i * 3 + j] += out[j];
+            }
+        }
 }
 
 }  // namespace bnlab::detail

@@ -17,7 +17,7 @@
 // The gradient with respect to the input is the same kind of convolution: of dy, with the
 // kernel turned 180 degrees and its two channel axes swapped, and padding 2 - pad
 // (dx[c,h,w] = sum_f sum_ij dy[f, h+pad-i, w+pad-j] w[f,c,i,j]); winograd_weights(flipped)
-// makes that kernel's U. The weight gradient stays on im2col (conv.cpp).
+// makes that kernel's U. The weight gradient is the transposed algorithm (below).
 #pragma once
 
 #include <atomic>
@@ -40,6 +40,13 @@ enum class ConvAlgorithm { automatic, im2col, winograd };
 // 3-channel first layers.
 inline bool winograd_pays(int64_t k_channels, int64_t tiles) {
     return k_channels >= 64 || (k_channels >= 32 && tiles >= 64);
+}
+// The weight gradient's 16 products are F x C x T (K = the tiles), next to the transforms of x
+// and dy. Measured the same way (per image, one core, against im2col + its product): faster at
+// 32x32 outputs (256 tiles) and at 16x16 with 64 input channels; slower or even at 16x16 with 32
+// channels, 14x14 and 8x8.
+inline bool winograd_pays_for_weights(int64_t channels, int64_t tiles) {
+    return tiles >= 256 || (channels >= 64 && tiles >= 64);
 }
 
 inline std::atomic<ConvAlgorithm>& conv_algorithm_override() {
@@ -83,5 +90,14 @@ void winograd_weights(const float* weight, int64_t F, int64_t C, bool flipped, f
 // U from winograd_weights; workspace of shape.workspace() floats.
 void winograd_conv_image(const WinogradShape& shape, const float* U, const float* x, float* y, bool accumulate,
                          float* workspace, const Gemm& gemm);
+
+// The weight gradient, F(3x3, 2x2) by the transposition of the forward:
+//   dW_fc = G^T [ sum over tiles of (A dy_f A^T) ⊙ (B^T d_c B) ] G,   A = (A^T)^T (4x2)
+// The sum over an image's tiles is 16 products Mw[xi] (F, C) += D[xi] (F, T) V[xi]^T.
+// One image: adds its share to Mw (16, F, C); workspace of shape.workspace() floats.
+void winograd_weight_grad_image(const WinogradShape& shape, const float* x, const float* dy, float* Mw,
+                                float* workspace, const Gemm& gemm);
+// dweight (F, C, 3, 3) += G^T Mw G, once the images are summed into Mw.
+void winograd_weight_grad_finish(const float* Mw, int64_t F, int64_t C, float* dweight);
 
 }  // namespace bnlab::detail
