@@ -25,7 +25,7 @@ DEMO_OUT  ?= demo
 DEMO_ARGS ?= --dataset fashion-mnist --model mnist-cnn --arms none,bn --seeds 3 \
              --limit 30000 --test-limit 5000 --epochs 1 --eval-every 20 --lr 0.05 --momentum 0.9
 
-.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-busy bench-compare torch claims-twin claims-index clean
+.PHONY: deps configure build test test-asan fuzz fuzz-build demo fixtures bench bench-busy bench-compare torch claims claims-twin claims-index clean
 
 # Installs only what is missing; runs `apt-get update` only when something is.
 deps:
@@ -112,6 +112,18 @@ claims-twin: build torch
 	$(BUILD)/bnlab claims twin-run --out $(TWIN_DIR) --threads $(TWIN_THREADS) --force
 	/usr/bin/python3 experiments/twins/twin.py $(TWIN_DIR)
 	$(BUILD)/bnlab claims twin-report $(TWIN_DIR) --out results/claims/twins.md
+
+# Every claim's default profile (CLAIM=name for one) into results/claims, then the index and
+# the README table. Where Open MPI is installed the claims' runs are spread over one rank per
+# core (mpirun -np $(JOBS), one thread each; the reports are the one-process ones). RESUME=1
+# continues an interrupted run (runs it finished are read back); otherwise reports are replaced.
+CLAIM       ?= all
+CLAIMS_DATA ?= $(firstword $(wildcard ../shared/data))
+CLAIMS_MPIRUN := $(shell command -v mpirun >/dev/null 2>&1 && echo "mpirun -np $(JOBS) --oversubscribe --bind-to none")
+claims: build
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 $(CLAIMS_MPIRUN) $(BUILD)/bnlab claims run $(CLAIM) \
+	    --threads 1 --out results/claims $(if $(CLAIMS_DATA),--data-dir $(CLAIMS_DATA)) $(if $(RESUME),--resume,--force)
+	$(MAKE) claims-index
 
 # results/claims/index.md from the claims' summaries, and the same table in the README (between
 # its claims-index markers, links made relative to the project root).
