@@ -7,6 +7,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= 10000000
 ASAN_FUZZ_SECONDS ?= 5
 FUZZ_TARGETS := fuzz_idx fuzz_cifar fuzz_safetensors fuzz_image fuzz_json
 JOBS       ?= $(shell nproc)
@@ -66,7 +67,8 @@ fuzz-build: deps
 	  -DBNLAB_TESTS=OFF -DBNLAB_BENCHMARKS=OFF $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
 
-# Runs each target for FUZZ_SECONDS on fuzz/corpus/<name> (read only) plus what it finds
+# Runs each target for FUZZ_SECONDS or FUZZ_RUNS executions, whichever comes first (issue 17's
+# bar: 10 million or 30 minutes each), on fuzz/corpus/<name> (read only) plus what it finds
 # (kept in $(FUZZ_BUILD)/corpus/<name>); a crash, leak, hang or UB stops with the input
 # saved under $(FUZZ_BUILD)/crashes/.
 fuzz: fuzz-build
@@ -74,7 +76,7 @@ fuzz: fuzz-build
 	@for target in $(FUZZ_TARGETS); do name=$${target#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
 	  echo "== $$target: $(FUZZ_SECONDS) s"; \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OMP_NUM_THREADS=1 \
-	  $(FUZZ_BUILD)/$$target -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2560 -print_final_stats=1 \
+	  $(FUZZ_BUILD)/$$target -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2560 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$name- $(FUZZ_BUILD)/corpus/$$name fuzz/corpus/$$name \
 	    > $(FUZZ_BUILD)/$$name.log 2>&1; status=$$?; \
 	  grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb)" $(FUZZ_BUILD)/$$name.log; \

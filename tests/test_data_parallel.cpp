@@ -121,3 +121,17 @@ TEST_CASE("Trainer on 2 thread ranks equals one process with ghost batches of ha
     // A config for 2 ranks run by one process, and the reverse, are errors naming the field.
     CHECK_THROWS_WITH(Trainer(config, train, test_set), Catch::Contains("ranks: the run is configured for 2"));
 }
+
+TEST_CASE("all_gather: every rank receives every rank's bytes, of any length, in rank order", "[parallel][collective]") {
+    std::vector<std::vector<std::vector<std::byte>>> received(3);
+    run_ranks(3, [&](Collective& group) {
+        // rank r sends r + 1 bytes of value 10 r (rank 0 one byte, rank 2 three)
+        const std::vector<std::byte> mine(static_cast<size_t>(group.rank() + 1), std::byte(10 * group.rank()));
+        received[static_cast<size_t>(group.rank())] = all_gather(group, mine);
+    });
+    for (const auto& on_rank : received) {
+        REQUIRE(on_rank.size() == 3);
+        for (size_t r = 0; r < 3; ++r)
+            CHECK(on_rank[r] == std::vector<std::byte>(r + 1, std::byte(10 * static_cast<int>(r))));
+    }
+}

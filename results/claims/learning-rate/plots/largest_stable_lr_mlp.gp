@@ -14,6 +14,7 @@ set logscale y
 set format y '%g'
 set logscale x
 set format x '%g'
+set xtics (2, 3, 5, 7, 10, 15)
 plot here . 'largest_stable_lr_mlp.dat' index 0 using 1:2 with linespoints lw 2 pt 1 ps 1.2 lc 1 title 'none', \
      '' index 1 using 1:2 with linespoints lw 2 pt 2 ps 1.2 lc 2 title 'bn', \
      '' index 2 using 1:2 with linespoints lw 2 pt 3 ps 1.2 lc 3 title 'bn-split'
