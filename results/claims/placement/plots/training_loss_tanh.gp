@@ -1,0 +1,14 @@
+# Re-plot by hand: gnuplot training_loss_tanh.gp (writes training_loss_tanh.png beside it)
+here = ARG0[1:strlen(ARG0) - strlen('training_loss_tanh.gp')]
+if (!exists('out')) out = here . 'training_loss_tanh.png'
+set terminal pngcairo size 900,560 font ',11'
+set output out
+set title 'cifar-cnn, tanh: training loss, BN before vs after the activation (each at its chosen rate)'
+set xlabel 'step'
+set ylabel 'training loss (mean of 20 steps)'
+set key top right
+set grid
+set autoscale fix
+set offsets graph 0, graph 0, graph 0.05, graph 0.05
+plot here . 'training_loss_tanh.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'tanh-before (lr 0.03)', \
+     '' index 1 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 2 notitle, '' index 1 using 1:2 with lines lw 2 lc 2 title 'tanh-after (lr 0.01)'
