@@ -9,7 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 10000000
 ASAN_FUZZ_SECONDS ?= 5
-FUZZ_TARGETS := fuzz_idx fuzz_cifar fuzz_safetensors fuzz_image fuzz_json
+FUZZ_TARGETS ?= fuzz_idx fuzz_cifar fuzz_safetensors fuzz_image fuzz_json
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
