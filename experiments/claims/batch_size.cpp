@@ -87,8 +87,8 @@ int64_t last_stage_of_3(int64_t h, int64_t w) { return (h / 4) * (w / 4); }  // 
 int64_t second_conv(int64_t h, int64_t w) { return (h / 2) * (w / 2); }    // after one 2x2 pool
 
 // Ghost batches are data parallelism: BN over ghost batches of g at batch 32 is what 32/g ranks of
-// g images compute with per-rank statistics (--bn-sync none), and BN at 32 is SyncBatchNorm
-// over them (--bn-sync all); tests/test_batch_norm_grouped.cpp and the MPI tests check both.
+// g images compute with per-rank statistics (BnSync::none), and BN at 32 is SyncBatchNorm over
+// them (BnSync::all); tests/test_batch_norm_grouped.cpp and the MPI tests check both.
 const char* const kGhostMlp =
     "the same MLP at batch 32, BN statistics over ghost batches of g samples: data parallel on 32/g ranks of g images "
     "with BatchNorm per rank (PyTorch DDP's default) against SyncBatchNorm (the B=32 row)";
@@ -328,8 +328,8 @@ private:
             "Ghost batches (the ghost and plain-cnn-ranks families) are not in Wu & He's protocol: they separate the "
             "effect of BN's statistics from that of a small SGD batch, since the update still averages 32 samples. "
             "They are its data-parallel arms computed in one process: ghost batches of g at batch 32 equal 32/g ranks "
-            "of g images with per-rank BN (--bn-sync none), and BN at 32 equals SyncBatchNorm over them (--bn-sync "
-            "all), which bnlab's tests check over 2 MPI ranks to float rounding.",
+            "of g images with per-rank BN (DDP's default), and BN at 32 equals SyncBatchNorm over them, "
+            "which bnlab's tests check over 2 MPI ranks to float rounding.",
             "Fashion-MNIST only in the default profile; CIFAR-10 with dataset cifar10 (the reference names both)."};
         if (ctx_.quick())
             d.push_back("Quick profile: 1,000 training images, 1 epoch, the MLP and ghost families at B=2 only, lr0 0.03, "

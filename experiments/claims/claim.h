@@ -80,7 +80,7 @@ public:
     // DIR/<claim>; the others write to a scratch folder of their own (removed at the end), except
     // for the runs of spread() jobs, which every rank writes into runs_dir().
     const std::string& dir() const { return dir_; }
-    // DIR/<claim>/runs on every rank: where finished runs are read back from (--resume).
+    // DIR/<claim>/runs on every rank: where finished runs are read back from (reuse_finished_runs).
     std::string runs_dir() const { return shared_dir_ + "/runs"; }
     bool is_report_writer() const { return !options_.group || options_.group->rank() == 0; }
 
