@@ -114,6 +114,23 @@ std::vector<uint8_t> pad_png_palette(std::span<const uint8_t> png) {
     return padded;
 }
 
+// stb_image copies each IDAT chunk onto a buffer it allocates at the first non-empty one: an
+// empty first IDAT is a memcpy of 0 bytes to a null pointer (undefined behaviour; found by
+// fuzz_image). Such a file is refused.
+void check_png_first_idat(std::span<const uint8_t> png, const std::string& name) {
+    size_t pos = 8;  // after the signature: chunks of length (4, big-endian), type (4), data, CRC (4)
+    while (pos + 12 <= png.size()) {
+        const uint32_t length = (uint32_t{png[pos]} << 24) | (uint32_t{png[pos + 1]} << 16) |
+                                (uint32_t{png[pos + 2]} << 8) | uint32_t{png[pos + 3]};
+        if (std::memcmp(&png[pos + 4], "IDAT", 4) == 0) {
+            if (length == 0) refuse(name, "PNG whose first IDAT chunk is empty: not decoded");
+            return;
+        }
+        if (length > png.size() - pos - 12) return;  // truncated: stb_image reports it
+        pos += 12 + length;
+    }
+}
+
 // stb_image 2.27 writes past its Huffman size table when a DHT segment's 16 code counts
 // add up to more than 256 (the JPEG limit: one byte per symbol). Every DHT segment in the
 // file is checked first; entropy-coded data after SOS is skipped to the next real marker
@@ -199,6 +216,7 @@ std::vector<uint8_t> decode_image_hwc(std::span<const uint8_t> bytes, const std:
     if (channels != 1 && channels != 3) throw Error(name + ": images are decoded to 1 or 3 channels, not " + std::to_string(channels));
     const ImageInfo info = probe_image(bytes, name);
     std::vector<uint8_t> padded;
+    if (std::strcmp(info.format, "PNG") == 0) check_png_first_idat(bytes, name);
     if (std::strcmp(info.format, "PNG") == 0 && bytes.size() > 25 && bytes[25] == 3) {  // IHDR colour type 3: palette
         padded = pad_png_palette(bytes);
         bytes = padded;
