@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/regular_file.h"
@@ -90,27 +91,35 @@ ImageInfo probe_pnm(std::span<const uint8_t> bytes, const std::string& name) {
             static_cast<int>(std::min<int64_t>(height, INT32_MAX)), channels};
 }
 
+// Calls visit(pos, length, type) for each whole chunk of a PNG after its signature (a chunk:
+// length, 4 bytes big-endian; type, 4; data; CRC, 4) until visit returns false or a chunk is
+// truncated (stb_image reports that).
+template <class Visit>
+void for_each_png_chunk(std::span<const uint8_t> png, Visit&& visit) {
+    for (size_t pos = 8; pos + 12 <= png.size();) {
+        const uint32_t length = (uint32_t{png[pos]} << 24) | (uint32_t{png[pos + 1]} << 16) |
+                                (uint32_t{png[pos + 2]} << 8) | uint32_t{png[pos + 3]};
+        if (length > png.size() - pos - 12) return;
+        if (!visit(pos, length, std::string_view(reinterpret_cast<const char*>(&png[pos + 4]), 4))) return;
+        pos += 12 + length;
+    }
+}
+
 // A copy of a palette PNG whose PLTE chunk is padded to 256 entries of black. stb_image
 // keeps the palette in an uninitialised stack array, so an index past the file's palette
 // would otherwise read garbage. stb_image does not check chunk CRCs, so the padded
 // chunk's stale CRC is harmless.
 std::vector<uint8_t> pad_png_palette(std::span<const uint8_t> png) {
     std::vector<uint8_t> padded(png.begin(), png.end());
-    size_t pos = 8;  // after the signature: chunks of length (4, big-endian), type (4), data, CRC (4)
-    while (pos + 12 <= padded.size()) {
-        const uint32_t length = (uint32_t{padded[pos]} << 24) | (uint32_t{padded[pos + 1]} << 16) |
-                                (uint32_t{padded[pos + 2]} << 8) | uint32_t{padded[pos + 3]};
-        if (length > padded.size() - pos - 12) break;
-        if (std::memcmp(&padded[pos + 4], "PLTE", 4) == 0) {
-            if (length < 768 && length % 3 == 0) {
-                padded.insert(padded.begin() + static_cast<std::ptrdiff_t>(pos + 8 + length), 768 - length, uint8_t{0});
-                padded[pos] = 0, padded[pos + 1] = 0, padded[pos + 2] = 768 >> 8, padded[pos + 3] = 768 & 0xff;
-            }
-            break;
+    for_each_png_chunk(png, [&](size_t pos, uint32_t length, std::string_view type) {
+        if (type == "IDAT") return false;
+        if (type != "PLTE") return true;
+        if (length < 768 && length % 3 == 0) {
+            padded.insert(padded.begin() + static_cast<std::ptrdiff_t>(pos + 8 + length), 768 - length, uint8_t{0});
+            padded[pos] = 0, padded[pos + 1] = 0, padded[pos + 2] = 768 >> 8, padded[pos + 3] = 768 & 0xff;
         }
-        if (std::memcmp(&padded[pos + 4], "IDAT", 4) == 0) break;
-        pos += 12 + length;
-    }
+        return false;
+    });
     return padded;
 }
 
@@ -118,17 +127,11 @@ std::vector<uint8_t> pad_png_palette(std::span<const uint8_t> png) {
 // empty first IDAT is a memcpy of 0 bytes to a null pointer (undefined behaviour; found by
 // fuzz_image). Such a file is refused.
 void check_png_first_idat(std::span<const uint8_t> png, const std::string& name) {
-    size_t pos = 8;  // after the signature: chunks of length (4, big-endian), type (4), data, CRC (4)
-    while (pos + 12 <= png.size()) {
-        const uint32_t length = (uint32_t{png[pos]} << 24) | (uint32_t{png[pos + 1]} << 16) |
-                                (uint32_t{png[pos + 2]} << 8) | uint32_t{png[pos + 3]};
-        if (std::memcmp(&png[pos + 4], "IDAT", 4) == 0) {
-            if (length == 0) refuse(name, "PNG whose first IDAT chunk is empty: not decoded");
-            return;
-        }
-        if (length > png.size() - pos - 12) return;  // truncated: stb_image reports it
-        pos += 12 + length;
-    }
+    for_each_png_chunk(png, [&](size_t, uint32_t length, std::string_view type) {
+        if (type != "IDAT") return true;
+        if (length == 0) refuse(name, "PNG whose first IDAT chunk is empty: not decoded");
+        return false;
+    });
 }
 
 // stb_image 2.27 writes past its Huffman size table when a DHT segment's 16 code counts
