@@ -112,7 +112,7 @@ public:
     explicit GradientsExperiment(ClaimContext& ctx)
         : Experiment(ctx, "cifar10",
                      {.train_images = ctx.quick() ? kQuickTrainImages : kTrainImages, .validation_images = ctx.quick() ? 500 : 2000},
-                     1, 3) {}
+                     1, 5) {}
 
     ClaimResult run() {
         probe_batch_ = fixed_batch(data_.train, 0, batch_size(), data_.train);
@@ -449,7 +449,7 @@ Claim gradients_claim() {
         "Counterpoint, Yang et al. 2019 (ICLR, mean-field theory): deep BN networks without skip connections have "
         "gradients that explode with depth at initialization.",
         "cifar-cnn (5 convs, VGG-style) on CIFAR-10 with and without BN, same LR (plain SGD, lr 0.1, batch 128), 3 "
-        "epochs, 3 paired seeds. Every 50 steps on a fixed training batch: per-layer ‖dL/dW‖, L(w - eta g) for eta "
+        "epochs, 5 paired seeds. Every 50 steps on a fixed training batch: per-layer ‖dL/dW‖, L(w - eta g) for eta "
         "in {0.25, 0.5, 1, 2, 4} x lr, max over eta of ‖grad L(w) - grad L(w - eta g)‖ and of that over ‖eta g‖. "
         "Measurements are taken on a copy of the state and undone, so training is unaffected. Then a 20-layer ReLU "
         "MLP (width 100) at initialization, with and without BN: per-layer ‖dL/dW‖ on the same batch.",

@@ -79,7 +79,7 @@ public:
     // Every training image (no validation: nothing is chosen), every test image; quick: 6,000 and 1,000.
     explicit InferenceExperiment(ClaimContext& ctx)
         : Experiment(ctx, "fashion-mnist", {.train_images = ctx.quick() ? 6000 : 0, .test_images = ctx.quick() ? 1000 : 0},
-                     1, 3) {}
+                     1, 5) {}
 
     ClaimResult run() {
         sorted_test_ = sorted_by_class(data_.test);
@@ -275,7 +275,7 @@ Claim inference_claim() {
         "Ioffe & Szegedy 2015, Algorithm 2 (population statistics at inference; moving averages may stand in). Wu & "
         "Johnson 2021 (\"Rethinking 'Batch' in BatchNorm\"): EMA statistics can be stale, and recomputing them with "
         "frozen weights (PreciseBN) is more accurate.",
-        "A BN mnist-cnn trained on Fashion-MNIST (3 seeds), evaluated on the test set: (a) eval mode at test batch "
+        "A BN mnist-cnn trained on Fashion-MNIST (5 seeds), evaluated on the test set: (a) eval mode at test batch "
         "sizes 1000/128/8/2/1; (b) batch statistics at the same sizes; (c) batch statistics on class-sorted batches "
         "of 128; (d) running statistics never updated (0/1); (e) after 200 training steps with momentum 0.1 and "
         "0.01, the EMA statistics against PreciseBN over 100 batches.",

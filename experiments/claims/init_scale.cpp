@@ -4,7 +4,7 @@
 // (the 8-layer one is CS231n's: 7 hidden layers of 50) with
 // ReLU and with sigmoid, weights ~ N(0, s^2) and zero biases (ModelConfig::init "gaussian"),
 // s over logspace(-5, 1, 25) (CS231n's 1e-4 .. 1 and a decade beyond each end), Adam 1e-3,
-// batch 50, 2 epochs on Fashion-MNIST, 3 paired seeds, with and without BN. Per activation
+// batch 50, 2 epochs on Fashion-MNIST, 5 paired seeds, with and without BN. Per activation
 // and arm: the validation accuracy at each scale, the range of scales within 2 points of the
 // arm's best, and whether no-BN is at chance at CS231n's ends. Depth is the regime axis: a
 // badly scaled init compounds over layers, so BN has more to repair in a deeper net.
@@ -50,7 +50,7 @@ struct ActivationSweep {
 class InitScaleExperiment : public Experiment {
 public:
     explicit InitScaleExperiment(ClaimContext& ctx)
-        : Experiment(ctx, "fashion-mnist", ctx.quick() ? kQuickData : kFullData, 1, 3) {}
+        : Experiment(ctx, "fashion-mnist", ctx.quick() ? kQuickData : kFullData, 1, 5) {}
 
     ClaimResult run() {
         // Quarter decades from 1e-5 to 10: CS231n's 1e-4 .. 1 and a decade beyond each end.
@@ -250,7 +250,7 @@ Claim init_scale_claim() {
         "batch 50, 10 epochs, weight scales np.logspace(-4, 0, 20); qualitative (a plot, no number).",
         "The CS231n sweep along depth (MLPs of 2, 4 and 8 layers; hidden layers of 50) on the full Fashion-MNIST "
         "(55,000 training / 5,000 validation images), 2 epochs, with ReLU and with sigmoid, weights ~ N(0, scale²) for 25 scales over logspace(-5, 1) (CS231n's 1e-4 .. 1 and a decade "
-        "beyond each end), zero biases, Adam 1e-3, batch 50, 3 paired seeds, with and without BN. Metric: validation "
+        "beyond each end), zero biases, Adam 1e-3, batch 50, 5 paired seeds, with and without BN. Metric: validation "
         "accuracy at each scale.",
         "Per activation: confirmed if BN's mean validation accuracy stays within 2 points of its best over a "
         "contiguous range of >= 3 decades of scale AND no BN is at chance (mean validation accuracy <= 15%) at both "
