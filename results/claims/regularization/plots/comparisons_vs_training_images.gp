@@ -12,6 +12,7 @@ set autoscale fix
 set offsets graph 0, graph 0, graph 0.05, graph 0.05
 set logscale x
 set format x '%g'
+set xtics (1000, 2000, 5000, 10000)
 plot here . 'comparisons_vs_training_images.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'A: gap(none) - gap(bn), matched', \
      '' index 1 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 2 notitle, '' index 1 using 1:2 with lines lw 2 lc 2 title 'B: gap(gn) - gap(bn), matched', \
      '' index 2 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 3 notitle, '' index 2 using 1:2 with lines lw 2 lc 3 title 'C: dropout gain(none) - dropout gain(bn)', \
