@@ -198,7 +198,7 @@ TEST_CASE("data show refuses a 38 GB canvas before allocating it", "[hostile][cl
     CHECK_FALSE(fs::exists(dir / "grid.png"));
 }
 
-TEST_CASE("claims index: markdown from summary.json is escaped, and a FIFO or a folder named summary.json is an error",
+TEST_CASE("claims index: markdown from summary.json is escaped; a FIFO, a folder or a huge number there is an error",
           "[hostile][cli][claims]") {
     TempDir dir;
     fs::create_directories(dir / "convergence");
@@ -218,6 +218,16 @@ TEST_CASE("claims index: markdown from summary.json is escaped, and a FIFO or a 
     CHECK(index.find("\n# Forged") == std::string::npos);
     CHECK(index.find("**holds&lt;/td&gt;&lt;script&gt;x()&lt;/script&gt;**") != std::string::npos);
     CHECK(index.find("1.5x \\| forged cell  # Forged heading") != std::string::npos);
+
+    // fuzz/corpus/json/summary-threads-huge.json (fuzz_json): a float far outside int's range
+    // was converted with a C++ cast (undefined behaviour, UBSan stopped there).
+    std::ofstream(dir / "convergence/summary.json", std::ios::trunc)
+        << R"({"model": "mlp", "wall_seconds": 12.5, "threads": 6.66666666e134})";
+    const CommandResult huge = run_bnlab("claims index --out " + quoted(dir.path()));
+    INFO(huge.output);
+    CHECK(huge.exit_code == 1);
+    CHECK(huge.output.find("summary.json: field 'threads': expected an integer in [-2147483648, 2147483647], got "
+                           "6.66666666e+134") != std::string::npos);
 
     fs::remove(dir / "convergence/summary.json");
     REQUIRE(::mkfifo((dir / "convergence/summary.json").c_str(), 0600) == 0);

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "core/error.h"
+#include "core/json_integer.h"
 #include "core/parallel.h"
 
 namespace bnlab {
@@ -110,9 +112,13 @@ TrainConfig config_from_json(const nlohmann::json& j) {
         if (!defaults.contains(key)) throw Error("config: unknown field '" + key + "'");
     const auto get = [&](const char* key, auto& field) {
         if (!j.contains(key)) return;
+        using Field = std::remove_reference_t<decltype(field)>;
         try {
-            j.at(key).get_to(field);
+            if constexpr (std::is_integral_v<Field> && !std::is_same_v<Field, bool>) field = json_integer<Field>(j.at(key));
+            else j.at(key).get_to(field);
         } catch (const nlohmann::json::exception& e) {
+            throw Error(fmt::format("config: field '{}': {}", key, e.what()));
+        } catch (const Error& e) {
             throw Error(fmt::format("config: field '{}': {}", key, e.what()));
         }
     };

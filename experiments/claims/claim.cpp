@@ -15,6 +15,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_integer.h"
 #include "core/parallel.h"
 #include "core/printable.h"
 #include "core/regular_file.h"
@@ -103,7 +104,7 @@ std::vector<nlohmann::json> ClaimContext::spread(size_t n, const std::function<n
     in_spread_job_ = false;
     std::vector<nlohmann::json> results(n);
     const auto collect = [&](const std::string& text) {
-        for (const auto& entry : nlohmann::json::parse(text)) results.at(entry.at(0).get<size_t>()) = entry.at(1);
+        for (const auto& entry : nlohmann::json::parse(text)) results.at(json_integer<size_t>(entry.at(0))) = entry.at(1);
     };
     const std::string text = mine.dump();  // encoded in one process too: the same numbers either way
     if (ranks == 1) {
@@ -252,7 +253,13 @@ std::string write_index(const std::string& out_dir) {
             const nlohmann::json s = nlohmann::json::parse(bytes.begin(), bytes.end());
             const double wall = s.value("wall_seconds", 0.0);
             total += wall;
-            threads.insert(s.value("threads", 0));
+            if (s.contains("threads")) {
+                try {
+                    threads.insert(json_integer<int>(s["threads"]));
+                } catch (const Error& e) {
+                    throw Error(path + ": field 'threads': " + e.what());
+                }
+            }
             // The summary's strings are data, not markdown: escaped (core/printable.h).
             const auto text = [&](const char* key, const char* fallback) { return markdown_text(s.value(key, std::string(fallback))); };
             table.rows.push_back({fmt::format("[{}]({}/report.md)", c.title, c.name), c.statement,

@@ -20,6 +20,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/json_integer.h"
 #include "experiments/claims/claims.h"
 #include "experiments/claims/data.h"
 #include "experiments/claims/probes.h"
@@ -286,7 +287,7 @@ private:
         };
         ArmSeed a;
         for (const auto& p : j.at("samples")) {
-            ShiftSample sample{p.at(0).get<int64_t>(), {}, ics(p.at(2)), ics(p.at(3))};
+            ShiftSample sample{json_integer<int64_t>(p.at(0)), {}, ics(p.at(2)), ics(p.at(3))};
             for (const auto& unit : p.at(1)) {
                 const std::vector<double> v = numbers_from_json(unit);
                 sample.unit_percentiles.push_back({v.at(0), v.at(1), v.at(2)});

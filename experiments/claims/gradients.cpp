@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 
+#include "core/json_integer.h"
 #include "experiments/claims/claims.h"
 #include "experiments/claims/data.h"
 #include "experiments/claims/probes.h"
@@ -195,7 +196,7 @@ private:
     ArmSeed arm_seed_from_json(const nlohmann::json& j) {
         ArmSeed a;
         for (const auto& p : j.at("samples"))
-            a.samples.push_back({p.at(0).get<int64_t>(), number_from_json(p.at(1)), number_from_json(p.at(2)),
+            a.samples.push_back({json_integer<int64_t>(p.at(0)), number_from_json(p.at(1)), number_from_json(p.at(2)),
                                  numbers_from_json(p.at(3)), numbers_from_json(p.at(4)), numbers_from_json(p.at(5)),
                                  numbers_from_json(p.at(6))});
         a.validation_accuracy = number_from_json(j.at("validation_accuracy"));

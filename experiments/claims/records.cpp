@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/json_integer.h"
+
 namespace bnlab::claims {
 
 nlohmann::json number_json(double v) {
@@ -43,7 +45,7 @@ std::vector<MetricsRow> metrics_rows_from_json(const nlohmann::json& j) {
     std::vector<MetricsRow> rows;
     for (const auto& r : j) {
         MetricsRow row;
-        row.step = r.at(0).get<int64_t>();
+        row.step = json_integer<int64_t>(r.at(0));
         row.epoch = number_from_json(r.at(1));
         row.lr = number_from_json(r.at(2));
         row.train_loss = number_from_json(r.at(3));

@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_integer.h"
 #include "train/evaluate.h"
 #include "experiments/claims/records.h"
 #include "experiments/stats.h"
@@ -89,7 +90,7 @@ SweepRun sweep_run_from_json(const std::string& name, const nlohmann::json& j) {
                  {}};
     for (const auto& point : j.at("loss_curve")) {
         MetricsRow row;
-        row.step = point.at(0).get<int64_t>();
+        row.step = json_integer<int64_t>(point.at(0));
         row.train_loss = number_from_json(point.at(1));
         run.loss_curve.push_back(row);
     }
@@ -114,6 +115,8 @@ std::optional<SweepRun> read_sweep_record(const ClaimContext& ctx, const std::st
         return run;
     } catch (const nlohmann::json::exception&) {
         return std::nullopt;  // not a record bnlab wrote whole: train the run again
+    } catch (const JsonIntegerError&) {
+        return std::nullopt;  // the same (a step that is not an integer)
     }
 }
 
