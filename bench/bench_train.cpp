@@ -3,6 +3,7 @@
 //
 //   bench_train [--models mlp,mnist-cnn,cifar-cnn] [--norms none,bn,gn] [--batches 64,128]
 //               [--threads 2] [--windows 5] [--window-seconds 0.3] [--no-train] [--no-inference]
+//               [--conv auto|im2col|winograd] [--no-fuse]
 //   bench_train --rss --models cifar-cnn --norms bn --batches 128 --threads 2
 //
 // A training step is exactly the Trainer's (train/trainer.h train_step): the next batch
@@ -12,7 +13,8 @@
 // warm-up (bench/timing.h). Output rows, whitespace-separated:
 //
 //   train   MODEL NORM BATCH THREADS  ms/step   images/s  spread  fresh-buffers-per-step
-//   share   MODEL NORM BATCH THREADS  kind=percent ...   (the step by op kind, from the Profiler)
+//   share   MODEL NORM BATCH THREADS  kind=percent ...   (the step by op kind, from the Profiler;
+//                                                          bn includes the ReLU fused into it)
 //   infer   MODEL NORM 256   THREADS  ms/batch  images/s  spread
 //   latency MODEL NORM 1     THREADS  ms/image  images/s  spread
 //   rss     MODEL NORM BATCH THREADS  peak-MiB            (--rss: 20 steps, alone in the process)
@@ -50,6 +52,7 @@ struct Row {
     std::string model, norm;
     int64_t batch;
     int threads;
+    bool fuse_bn_relu = true;  // false: BatchNorm and ReLU as two ops (--no-fuse)
 };
 
 // MNIST-sized 1x28x28 inputs for mlp and mnist-cnn, CIFAR-sized 3x32x32 for cifar-cnn.
@@ -75,13 +78,16 @@ Dataset synthetic_dataset(const InputSpec& in, int64_t size) {
 }
 
 std::shared_ptr<Sequential> model_for(const Row& r) {
-    return make_model(ModelConfig{.arch = r.model, .norm = r.norm}, input_of(r.model), 1);
+    auto model = make_model(ModelConfig{.arch = r.model, .norm = r.norm}, input_of(r.model), 1);
+    model->set_fuse_bn_relu(r.fuse_bn_relu);
+    return model;
 }
 
 // The kinds of op a step's time is split into, as the issue names them.
 const char* kind_of(const std::string& op) {
     static const std::map<std::string, const char*> kinds{
         {"conv2d", "conv"},          {"batch_norm", "bn"},      {"group_norm", "gn"},
+        {"batch_norm_relu", "bn"},
         {"layer_norm", "ln"},        {"max_pool2d", "pool"},    {"avg_pool2d", "pool"},
         {"global_avg_pool2d", "pool"}, {"relu", "act"},         {"sigmoid", "act"},
         {"tanh", "act"},             {"linear", "linear"},      {"matmul", "linear"},
@@ -197,7 +203,7 @@ int main(int argc, char** argv) {
     std::string models = "mlp,mnist-cnn,cifar-cnn", norms = "none,bn,gn", batches = "64,128";
     std::string threads = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
     TimingOptions timing;
-    bool no_train = false, no_inference = false, rss = false;
+    bool no_train = false, no_inference = false, rss = false, no_fuse = false;
     app.add_option("--models", models, "comma-separated models")->capture_default_str();
     app.add_option("--norms", norms, "comma-separated norms")->capture_default_str();
     app.add_option("--batches", batches, "comma-separated training batch sizes")->capture_default_str();
@@ -206,6 +212,7 @@ int main(int argc, char** argv) {
     app.add_option("--window-seconds", timing.window_seconds, "minimum seconds per window")->capture_default_str();
     app.add_flag("--no-train", no_train, "skip the training rows");
     app.add_flag("--no-inference", no_inference, "skip the inference rows");
+    app.add_flag("--no-fuse", no_fuse, "BatchNorm and the ReLU after it as two ops (default: one, batch_norm_relu)");
     app.add_flag("--rss", rss, "only: peak RSS of 20 training steps of the first model/norm/batch/threads");
     std::string conv = "auto";
     app.add_option("--conv", conv, "3x3 stride-1 convolutions: auto, im2col or winograd (core/ops/winograd.h)")
@@ -219,7 +226,7 @@ int main(int argc, char** argv) {
     try {
         if (rss) {
             const Row r{split(models).at(0), split(norms).at(0), std::stoll(split(batches).at(0)),
-                        std::stoi(split(threads).at(0))};
+                        std::stoi(split(threads).at(0)), !no_fuse};
             set_num_threads(r.threads);
             MemoryPool pool;
             TrainingRun run(r);
@@ -237,8 +244,8 @@ int main(int argc, char** argv) {
                 for (const std::string& norm : split(norms)) {
                     if (!no_train)
                         for (const std::string& b : split(batches))
-                            bench_training({model, norm, std::stoll(b), std::stoi(t)}, timing);
-                    if (!no_inference) bench_inference({model, norm, 256, std::stoi(t)}, timing);
+                            bench_training({model, norm, std::stoll(b), std::stoi(t), !no_fuse}, timing);
+                    if (!no_inference) bench_inference({model, norm, 256, std::stoi(t), !no_fuse}, timing);
                 }
         }
     } catch (const std::exception& e) {

@@ -117,6 +117,10 @@ Tensor dropout(const Tensor& x, float p, bool training, Generator& gen);
 // loops, the test oracle) and core/ops/batch_norm_composed.h (built from the ops above).
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+// relu(batch_norm(...)), bit for bit, in batch_norm's passes (no separate ReLU pass forward or
+// backward). A Sequential runs a BatchNorm followed by a ReLU through it (layers/module.h).
+Tensor batch_norm_relu(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
+                       const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
 
 // --- batch_norm_grouped.cpp: training-mode batch_norm with other statistics ------------
 // Same arguments and running-statistics update as batch_norm in training, but:

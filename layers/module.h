@@ -97,10 +97,18 @@ public:
     Sequential() = default;
     Sequential(std::initializer_list<std::shared_ptr<Module>> layers);
     Sequential& add(std::shared_ptr<Module> layer);
+    // The layers in order; a BatchNorm directly followed by a ReLU runs as one op
+    // (BatchNorm::forward_relu: the same numbers, fewer passes over memory) unless
+    // set_fuse_bn_relu(false) (e.g. to compare, or to time the ops apart), which applies to
+    // every Sequential inside this one too (residual blocks' bodies).
     Tensor forward(const Tensor& x) override;
     std::string describe() const override { return "Sequential"; }
     size_t size() const { return children().size(); }
     Module& operator[](size_t i) const { return *children()[i].second; }
+    void set_fuse_bn_relu(bool fuse);
+
+private:
+    bool fuse_bn_relu_ = true;
 };
 
 // A copy of the module's state (its values, not handles to them): restore it later with

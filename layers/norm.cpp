@@ -52,7 +52,11 @@ void BatchNorm::set_sync(Collective* group) {
     sync_ = group;
 }
 
-Tensor BatchNorm::forward(const Tensor& x) {
+Tensor BatchNorm::forward(const Tensor& x) { return normalize(x, false); }
+
+Tensor BatchNorm::forward_relu(const Tensor& x) { return normalize(x, true); }
+
+Tensor BatchNorm::normalize(const Tensor& x, bool relu_after) {
     if (std::find(ranks_.begin(), ranks_.end(), x.ndim()) == ranks_.end())
         throw ShapeError(fmt::format("{}: expected a {} input, got {}", kind_,
                                      ranks_.size() == 1 ? "4D (N,C,H,W)" : "2D (N,C) or 3D (N,C,L)", x.shape().str()));
@@ -76,12 +80,15 @@ Tensor BatchNorm::forward(const Tensor& x) {
     }
     // Batch statistics in training, and always without running statistics.
     const bool use_batch_stats = is_training() || !options_.track_running_stats;
+    // Ghost and synchronized statistics have no fused ReLU: a separate relu() follows.
+    const auto then_relu = [relu_after](Tensor y) { return relu_after ? relu(y) : y; };
     if (is_training() && options_.ghost_batch_size > 0)
-        return ghost_batch_norm(x, running_mean, running_var, weight, bias, options_.ghost_batch_size, factor,
-                                options_.eps);
+        return then_relu(ghost_batch_norm(x, running_mean, running_var, weight, bias, options_.ghost_batch_size, factor,
+                                          options_.eps));
     if (is_training() && sync_)
-        return sync_batch_norm(x, running_mean, running_var, weight, bias, *sync_, factor, options_.eps);
-    return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, factor, options_.eps);
+        return then_relu(sync_batch_norm(x, running_mean, running_var, weight, bias, *sync_, factor, options_.eps));
+    return (relu_after ? batch_norm_relu : batch_norm)(x, running_mean, running_var, weight, bias, use_batch_stats,
+                                                       factor, options_.eps);
 }
 
 std::string BatchNorm::describe() const {

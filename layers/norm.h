@@ -38,6 +38,9 @@ struct BatchNormOptions {
 class BatchNorm : public Module {
 public:
     Tensor forward(const Tensor& x) override;
+    // relu(forward(x)), in one op (core/ops.h batch_norm_relu) where the statistics are the
+    // batch's or the running ones; Sequential calls it for a BatchNorm followed by a ReLU.
+    Tensor forward_relu(const Tensor& x);
     std::string describe() const override;
 
     Tensor weight, bias;              // gamma, beta: (C); undefined without affine
@@ -60,6 +63,8 @@ protected:
     BatchNorm(const char* kind, int64_t num_features, BatchNormOptions options, std::initializer_list<int> ranks);
 
 private:
+    Tensor normalize(const Tensor& x, bool relu_after);
+
     const char* kind_;
     int64_t num_features_;
     BatchNormOptions options_;

@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "core/tape.h"
 #include "layers/module.h"
+#include "layers/norm.h"
+#include "layers/simple.h"
 
 namespace bnlab {
 
@@ -22,9 +24,23 @@ std::shared_ptr<Sequential> sequential(std::initializer_list<std::shared_ptr<Mod
 }
 
 Tensor Sequential::forward(const Tensor& x) {
+    const auto& layers = children();
     Tensor h = x;
-    for (const auto& [name, layer] : children()) h = layer->forward(h);
+    for (size_t i = 0; i < layers.size(); ++i) {
+        auto* norm = fuse_bn_relu_ ? dynamic_cast<BatchNorm*>(layers[i].second.get()) : nullptr;
+        if (norm && i + 1 < layers.size() && dynamic_cast<ReLU*>(layers[i + 1].second.get())) {
+            h = norm->forward_relu(h);  // the BatchNorm and the ReLU after it, in one op
+            ++i;
+        } else {
+            h = layers[i].second->forward(h);
+        }
+    }
     return h;
+}
+
+void Sequential::set_fuse_bn_relu(bool fuse) {
+    for (const auto& [name, module] : named_modules())
+        if (auto* seq = dynamic_cast<Sequential*>(module)) seq->fuse_bn_relu_ = fuse;
 }
 
 namespace {

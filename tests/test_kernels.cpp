@@ -503,3 +503,60 @@ TEST_CASE("default threads: the cores no other process keeps busy, at least one"
     CHECK(threads >= 1);
     CHECK(threads <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
+
+TEST_CASE("batch_norm_relu is relu(batch_norm(x)) bit for bit, forward, backward and running statistics",
+          "[kernels][batch_norm]") {
+    // The fused op recomputes the ReLU's mask from x in backward (core/ops/batch_norm.cpp); the
+    // same floats must come out as the two ops in sequence. Channel 0 of each input is
+    // constant: its variance is 0, so without affine every output there is exactly 0 (a tie
+    // the mask must resolve as relu's backward does: no gradient).
+    struct Case {
+        Shape shape;
+        bool train;
+    };
+    const Case cases[] = {{{2, 3, 5, 7}, true}, {{1, 5}, false}, {{8, 19}, true},
+                          {{3, 17, 9}, true},   {{4, 70, 3, 3}, true}, {{16, 8, 6, 6}, true}};
+    Generator gen(31);
+    for (const Case& c : cases) {
+        const int64_t C = c.shape[1], S = c.shape.numel() / (c.shape[0] * C);
+        Tensor x = Tensor::randn(c.shape, gen, 0.5f, 2.0f);
+        for (int64_t n = 0; n < c.shape[0]; ++n) std::fill_n(x.data() + n * C * S, S, 1.25f);
+        const Tensor gamma = Tensor::randn({C}, gen, 1.0f, 0.5f), beta = Tensor::randn({C}, gen);
+        const Tensor rmean = Tensor::randn({C}, gen), rvar = Tensor::uniform({C}, gen, 0.5f, 2.0f);
+        const Tensor gy = Tensor::randn(c.shape, gen), previous = Tensor::randn(c.shape, gen);
+        for (int threads : {1, 2})
+            for (bool affine : {true, false})
+                for (bool training : {true, false}) {
+                    if (training && !c.train) continue;
+                    const Threads scoped(threads);
+                    const Tensor w = affine ? gamma : Tensor(), b = affine ? beta : Tensor();
+                    const Tensor fused_mean = rmean.clone(), fused_var = rvar.clone();
+                    const Tensor plain_mean = rmean.clone(), plain_var = rvar.clone();
+                    for (bool accumulate : {false, true}) {
+                        INFO(c.shape.str() << (training ? " train" : " eval") << (affine ? " affine" : "") << ", "
+                                           << threads << " threads" << (accumulate ? ", into existing gradients" : ""));
+                        const std::vector<Tensor> existing =
+                            accumulate ? std::vector<Tensor>{previous, gamma, beta} : std::vector<Tensor>{};
+                        const VJP fused = run_vjp(
+                            [&](const auto& in) {
+                                return batch_norm_relu(in[0], fused_mean, fused_var, in[1], in[2], training, 0.1, 1e-5);
+                            },
+                            {x, w, b}, gy, existing);
+                        const VJP plain = run_vjp(
+                            [&](const auto& in) {
+                                return relu(batch_norm(in[0], plain_mean, plain_var, in[1], in[2], training, 0.1, 1e-5));
+                            },
+                            {x, w, b}, gy, existing);
+                        CHECK(same_bits(fused.y, plain.y));
+                        for (size_t i = 0; i < fused.grads.size(); ++i)
+                            if (fused.grads[i].defined()) CHECK(same_bits(fused.grads[i], plain.grads[i]));
+                        CHECK(same_bits(fused_mean, plain_mean));
+                        CHECK(same_bits(fused_var, plain_var));
+                        if (!affine && training) {  // the constant channel: all zeros, no gradient through it
+                            CHECK(fused.y.data()[0] == 0.0f);
+                            CHECK(fused.grads[0].data()[0] == (accumulate ? previous.data()[0] : 0.0f));
+                        }
+                    }
+                }
+    }
+}

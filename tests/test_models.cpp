@@ -178,3 +178,48 @@ TEST_CASE("every listed model builds and runs with every listed norm, init and a
     for (const std::string& activation : activation_names())
         CHECK(make_model({.arch = "mlp", .activation = activation}, {}, 1)->size() == 1 + 3 * 2 + 1);
 }
+
+TEST_CASE("BatchNorm + ReLU run fused (batch_norm_relu) and give the unfused model's bits", "[models][norm]") {
+    // Every Sequential, residual bodies included, runs a BatchNorm followed by a ReLU as one
+    // op. Two models from the same seed, one with fusion off, must agree bit for bit: outputs,
+    // every parameter gradient and the running statistics, over two training steps' worth of
+    // forward and backward, then in eval mode.
+    struct Case {
+        ModelConfig config;
+        InputSpec input;
+        size_t fused_ops;  // BatchNorm + ReLU pairs in the model
+    };
+    const Case cases[] = {{{.arch = "mnist-cnn", .norm = "bn"}, {1, 28, 28, 10}, 3},
+                          {{.arch = "resnet20", .norm = "bn"}, {3, 32, 32, 10}, 10}};  // stem + 9 blocks; the ReLU after each sum stays
+    for (const Case& c : cases) {
+        INFO(c.config.arch);
+        auto fused = make_model(c.config, c.input, 7), plain = make_model(c.config, c.input, 7);
+        plain->set_fuse_bn_relu(false);
+        Generator gen(8);
+        for (int step = 0; step < 2; ++step) {
+            const Tensor x = Tensor::randn({4, c.input.channels, c.input.height, c.input.width}, gen);
+            std::vector<std::string> fused_names, plain_names;
+            for (auto* model : {fused.get(), plain.get()}) {
+                model->zero_grad();
+                Tape tape;
+                const Tensor y = model->forward(x);
+                for (const char* op : tape.op_names()) (model == fused.get() ? fused_names : plain_names).push_back(op);
+                tape.backward(sum(y * y));
+            }
+            CHECK(static_cast<size_t>(std::count(fused_names.begin(), fused_names.end(), "batch_norm_relu")) == c.fused_ops);
+            CHECK(std::count(plain_names.begin(), plain_names.end(), "batch_norm_relu") == 0);
+            CHECK(fused_names.size() + c.fused_ops == plain_names.size());
+            const auto fp = fused->named_parameters(), pp = plain->named_parameters();
+            for (size_t i = 0; i < fp.size(); ++i) {
+                INFO(fp[i].first);
+                CHECK(fp[i].second.grad().to_vector() == pp[i].second.grad().to_vector());
+            }
+            const auto fb = fused->named_buffers(), pb = plain->named_buffers();
+            for (size_t i = 0; i < fb.size(); ++i) CHECK(fb[i].second.to_vector() == pb[i].second.to_vector());
+        }
+        fused->eval();
+        plain->eval();
+        const Tensor x = Tensor::randn({3, c.input.channels, c.input.height, c.input.width}, gen);
+        CHECK(fused->forward(x).to_vector() == plain->forward(x).to_vector());
+    }
+}

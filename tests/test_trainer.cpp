@@ -224,6 +224,20 @@ TEST_CASE("config JSON round trip keeps every field and rejects unknown ones", "
     nlohmann::json j = to_json(c);
     j["learning_rate"] = 0.1;
     CHECK_THROWS_WITH(config_from_json(j), Catch::Contains("unknown field 'learning_rate'"));
+    // Integer fields take JSON integers (or integral floats) in range, nothing else: get_to
+    // would cast 1e300 to int (undefined behaviour) and wrap 2^40 silently.
+    j = to_json(c);
+    j["threads"] = 1e300;
+    CHECK_THROWS_WITH(config_from_json(j), Catch::Contains("field 'threads': expected an integer in [-2147483648, 2147483647]"));
+    j["threads"] = int64_t{1} << 40;
+    CHECK_THROWS_WITH(config_from_json(j), Catch::Contains("field 'threads': expected an integer"));
+    j["threads"] = 2.5;
+    CHECK_THROWS_WITH(config_from_json(j), Catch::Contains("got 2.5"));
+    j["threads"] = 2.0;
+    CHECK(config_from_json(j).threads == 2);
+    j = to_json(c);
+    j["seed"] = -1;
+    CHECK_THROWS_WITH(config_from_json(j), Catch::Contains("field 'seed': expected an integer in [0, 18446744073709551615], got -1"));
 }
 
 TEST_CASE("the memory pool reuses buffers: a training step allocates nothing new after the first", "[memory]") {
@@ -260,7 +274,7 @@ TEST_CASE("with a profiler active the trainer reports every step, its data, opti
     std::vector<std::string> names;
     for (const Profiler::OpTime& t : profiler.ops()) {
         names.emplace_back(t.op);
-        if (names.back() == "batch_norm") {
+        if (names.back() == "batch_norm_relu") {  // mnist-cnn's three BatchNorms, each fused with its ReLU
             // Training steps only: evaluation passes (paused) would add forward calls.
             CHECK(t.forward_calls == 3 * trainer.total_steps());
             CHECK(t.backward_calls == 3 * trainer.total_steps());
@@ -268,5 +282,5 @@ TEST_CASE("with a profiler active the trainer reports every step, its data, opti
     }
     CHECK_THAT(names, Catch::VectorContains(std::string("data")) && Catch::VectorContains(std::string("optimizer")) &&
                           Catch::VectorContains(std::string("conv2d")) &&
-                          Catch::VectorContains(std::string("batch_norm")));
+                          Catch::VectorContains(std::string("batch_norm_relu")));
 }

@@ -20,18 +20,17 @@ struct TwoSums {
     double first = 0, second = 0;
 };
 
-// first = sum of u_i, second = sum of u_i * v_i over i in [0, n), where
-// u_i = a[i] - a_shift and v_i = b[i] - b_shift.
-// BatchNorm statistics: a = b = x, shifts = a sample value: sum (x-k), sum (x-k)^2.
-// BatchNorm backward: a = dy, b = x, b_shift = mean: sum dy, sum dy (x - mean).
-inline TwoSums sum_products(const float* a, float a_shift, const float* b, float b_shift, int64_t n) {
+// The same with u_i = u_at(i), any elementwise expression the compiler can inline (BatchNorm +
+// ReLU's backward: u_i = dy_i where the output was positive, else 0).
+template <class U>
+TwoSums sum_products_of(U u_at, const float* b, float b_shift, int64_t n) {
     TwoSums s;
     for (int64_t start = 0; start < n; start += kChunk) {
         const int64_t end = std::min(start + kChunk, n);
         float first = 0.0f, second = 0.0f;
 #pragma omp simd reduction(+ : first, second)
         for (int64_t i = start; i < end; ++i) {
-            const float u = a[i] - a_shift, v = b[i] - b_shift;
+            const float u = u_at(i), v = b[i] - b_shift;
             first += u;
             second += u * v;
         }
@@ -39,6 +38,14 @@ inline TwoSums sum_products(const float* a, float a_shift, const float* b, float
         s.second += second;
     }
     return s;
+}
+
+// first = sum of u_i, second = sum of u_i * v_i over i in [0, n), where
+// u_i = a[i] - a_shift and v_i = b[i] - b_shift.
+// BatchNorm statistics: a = b = x, shifts = a sample value: sum (x-k), sum (x-k)^2.
+// BatchNorm backward: a = dy, b = x, b_shift = mean: sum dy, sum dy (x - mean).
+inline TwoSums sum_products(const float* a, float a_shift, const float* b, float b_shift, int64_t n) {
+    return sum_products_of([a, a_shift](int64_t i) { return a[i] - a_shift; }, b, b_shift, n);
 }
 
 // The sum of v[0..n).
