@@ -215,7 +215,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& bi
                 };
                 if (a.relu)
                     store_grad(gx.data + row, gx.accumulate, S, [&](int64_t s) {
-                        return dx(xc[s] * sc + off > 0.0f ? gc[s] : 0.0f, xc[s]);
+                        const float dy = gc[s], y = xc[s] * sc + off;  // both loaded: a vector select
+                        return dx(y > 0.0f ? dy : 0.0f, xc[s]);
                     });
                 else
                     store_grad(gx.data + row, gx.accumulate, S, [&](int64_t s) { return dx(gc[s], xc[s]); });
