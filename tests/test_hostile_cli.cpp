@@ -198,7 +198,7 @@ TEST_CASE("data show refuses a 38 GB canvas before allocating it", "[hostile][cl
     CHECK_FALSE(fs::exists(dir / "grid.png"));
 }
 
-TEST_CASE("claims index: markdown from summary.json is escaped; a FIFO, a folder or a huge number there is an error",
+TEST_CASE("claims index: markdown from summary.json is escaped, and a FIFO, a folder or a huge number there is an error",
           "[hostile][cli][claims]") {
     TempDir dir;
     fs::create_directories(dir / "convergence");
