@@ -196,6 +196,21 @@ void check_bmp_pixel_data(std::span<const uint8_t> bmp, const ImageInfo& info, c
                          std::to_string(needed) + " bytes, but the file has " + std::to_string(bmp.size()));
 }
 
+// stb_image decodes every 8x8 block of a JPEG whether or not the file holds its data (missing
+// entropy-coded bytes read as zeros): a 143-byte progressive JPEG declaring 12560x4096 took
+// seconds (fuzz_image's second timeout). Every block costs the encoder at least one bit (its DC
+// difference, in baseline and progressive files alike), so a real JPEG has at least one byte
+// per 8 blocks of its first component, 512 pixels; a file with fewer than one byte per
+// kMaxJpegPixelsPerByte pixels (4x that margin) cannot be a whole image.
+constexpr int64_t kMaxJpegPixelsPerByte = 2048;
+
+void check_jpeg_size(std::span<const uint8_t> jpeg, const ImageInfo& info, const std::string& name) {
+    const int64_t pixels = int64_t{info.width} * info.height;
+    if (pixels / kMaxJpegPixelsPerByte > static_cast<int64_t>(jpeg.size()))
+        refuse(name, "JPEG of " + std::to_string(info.width) + "x" + std::to_string(info.height) + " pixels in only " +
+                         std::to_string(jpeg.size()) + " bytes: too few to hold that many blocks (truncated or forged)");
+}
+
 struct FreeDecoded {
     void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
@@ -232,6 +247,7 @@ ImageInfo probe_image(std::span<const uint8_t> bytes, const std::string& name) {
                     std::to_string(info.height) + " pixels is over bnlab's limit (" + std::to_string(kMaxImageSide) +
                     " per side, " + std::to_string(kMaxImagePixels) + " pixels in all)");
     if (std::strcmp(info.format, "BMP") == 0) check_bmp_pixel_data(bytes, info, name);
+    if (std::strcmp(info.format, "JPEG") == 0) check_jpeg_size(bytes, info, name);
     return info;
 }
 

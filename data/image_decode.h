@@ -6,7 +6,8 @@
 //     within kMaxImageSide per side and kMaxImagePixels in all;
 //   - PGM/PPM headers are parsed here (stb_image overflows on long numbers), only 8-bit ones
 //     are taken (stb_image mishandles 16-bit ones), and the pixel data must be all there;
-//   - a BMP's pixel rows must all be in the file (stb_image reads missing bytes as zeros);
+//   - a BMP's pixel rows must all be in the file, and a JPEG must have at least one byte per
+//     2048 pixels (stb_image reads missing bytes as zeros, and decoding them takes time);
 //   - every JPEG Huffman table must hold at most 256 symbols (stb_image writes past its
 //     table otherwise).
 // While decoding every buffer stb_image allocates is zero-filled and capped in size, and a

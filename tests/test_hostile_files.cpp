@@ -8,6 +8,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "core/atomic_file.h"
@@ -304,6 +306,13 @@ TEST_CASE("images: only PNG, JPEG, BMP and PGM/PPM by their magic, with sane siz
         CHECK_THROWS_WITH(decode_image_hwc(bmp, "f.bmp", 3),
                           Catch::Contains("f.bmp: cannot read image: truncated BMP: its header says 7168x514 pixels at "
                                           "24 bits from byte 54, 11053110 bytes, but the file has 57"));
+        // fuzz/corpus/image/jpeg-progressive-4096x12560.jpg (fuzz_image, a timeout): a 143-byte
+        // progressive JPEG whose 51 million pixels stb_image decoded from zeros, for seconds.
+        std::ifstream in(fs::path(BNLAB_SOURCE_DIR) / "fuzz/corpus/image/jpeg-progressive-4096x12560.jpg", std::ios::binary);
+        const std::vector<uint8_t> bomb(std::istreambuf_iterator<char>(in), {});
+        REQUIRE(bomb.size() == 143);
+        CHECK_THROWS_WITH(decode_image_hwc(bomb, "g.jpg", 3),
+                          Catch::Contains("g.jpg: cannot read image: JPEG of 4096x12560 pixels in only 143 bytes"));
         // fuzz/corpus/image/png-empty-first-idat.png: a palette PNG whose first IDAT chunk is empty
         const std::vector<uint8_t> png = {
             0x89, 0x50, 0x4e, 0x47, 0xd, 0xa, 0x1a, 0xa, 0x0, 0x0, 0x0, 0xd, 0x49, 0x48, 0x44, 0x52, 0x0, 0x0, 0x0, 0x4,
