@@ -15,5 +15,6 @@ set format x '%g'
 plot here . 'bn_change_vs_values_per_statistic.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'mlp', \
      '' index 1 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 2 notitle, '' index 1 using 1:2 with lines lw 2 lc 2 title 'ghost', \
      '' index 2 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 3 notitle, '' index 2 using 1:2 with lines lw 2 lc 3 title 'plain-cnn', \
-     '' index 3 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 4 notitle, '' index 3 using 1:2 with lines lw 2 lc 4 title 'small-cnn', \
+     '' index 3 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 4 notitle, '' index 3 using 1:2 with lines lw 2 lc 4 title 'plain-cnn-ranks', \
+     '' index 4 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 5 notitle, '' index 4 using 1:2 with lines lw 2 lc 5 title 'small-cnn', \
      3 with lines dt 2 lw 1.5 lc rgb 'black' title '+3 points (the rule)'

@@ -12,4 +12,5 @@ set autoscale fix
 set offsets graph 0, graph 0, graph 0.05, graph 0.05
 set logscale x
 set format x '%g'
+set xtics (2, 5, 10, 20)
 plot here . 'test_error_ghost.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'bn'
