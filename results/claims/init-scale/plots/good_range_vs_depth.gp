@@ -12,6 +12,7 @@ set autoscale fix
 set offsets graph 0, graph 0, graph 0.05, graph 0.05
 set logscale x
 set format x '%g'
+set xtics (2, 3, 5, 7)
 plot here . 'good_range_vs_depth.dat' index 0 using 1:2 with linespoints lw 2 pt 1 ps 1.2 lc 1 title 'relu none', \
      '' index 1 using 1:2 with linespoints lw 2 pt 2 ps 1.2 lc 2 title 'relu bn', \
      '' index 2 using 1:2 with linespoints lw 2 pt 3 ps 1.2 lc 3 title 'sigmoid none', \
