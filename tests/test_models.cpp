@@ -189,7 +189,10 @@ TEST_CASE("BatchNorm + ReLU run fused (batch_norm_relu) and give the unfused mod
         InputSpec input;
         size_t fused_ops;  // BatchNorm + ReLU pairs in the model
     };
+    ModelConfig ghost{.arch = "mnist-cnn", .norm = "bn"};
+    ghost.batch_norm.ghost_batch_size = 2;  // training: BN over ghost batches, then a separate relu()
     const Case cases[] = {{{.arch = "mnist-cnn", .norm = "bn"}, {1, 28, 28, 10}, 3},
+                          {ghost, {1, 28, 28, 10}, 0},
                           {{.arch = "resnet20", .norm = "bn"}, {3, 32, 32, 10}, 10}};  // stem + 9 blocks; the ReLU after each sum stays
     for (const Case& c : cases) {
         INFO(c.config.arch);

@@ -256,7 +256,7 @@ std::string write_index(const std::string& out_dir) {
             if (s.contains("threads")) {
                 try {
                     threads.insert(json_integer<int>(s["threads"]));
-                } catch (const Error& e) {
+                } catch (const JsonIntegerError& e) {
                     throw Error(path + ": field 'threads': " + e.what());
                 }
             }
