@@ -1,9 +1,14 @@
 // Running a claim: its context (training runs that stop when asked), its data (found through
 // the search path every command uses), the config builder, the report's markdown, and the
 // `bnlab claims` command.
+#include <array>
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -14,6 +19,7 @@
 #include "tests/claims_test_util.h"
 #include "tests/data_test_util.h"
 #include "tests/synthetic_data.h"
+#include "tests/thread_collective.h"
 
 using namespace bnlab;
 using namespace bnlab::claims;
@@ -37,6 +43,44 @@ TEST_CASE("a claim's run stops when its observer asks (early stop at a target, d
     CHECK(ctx.train("full", config, train, eval).result.steps == 32);
 }
 
+
+TEST_CASE("spread over ranks: first come, first served, every result on every rank, no job files left", "[claims]") {
+    bnlab::test::TempDir dir;
+    constexpr size_t n = 8;
+    std::array<std::atomic<int>, n> times_run{};
+    std::atomic<size_t> short_jobs_done{0};
+    std::array<std::vector<nlohmann::json>, 2> results, second_call;
+    bnlab::testing::run_ranks(2, [&](Collective& group) {
+        ClaimOptions options;
+        options.out_dir = dir.path().string();
+        options.group = &group;
+        ClaimContext ctx(options, "spread");
+        // Job 0 is long: it ends once jobs 1..7 are done, which the other rank does meanwhile.
+        // (Handed out by i % 2, its rank would have to run jobs 2, 4 and 6 itself: it would wait
+        // out the deadline.)
+        results[static_cast<size_t>(group.rank())] = ctx.spread(n, [&](size_t i) {
+            ++times_run[i];
+            if (i > 0) {
+                ++short_jobs_done;
+                return nlohmann::json(10 * i);
+            }
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+            while (short_jobs_done < n - 1 && std::chrono::steady_clock::now() < deadline)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            return nlohmann::json(short_jobs_done.load());
+        });
+        // A second call takes its jobs afresh (the first call's files do not block them).
+        second_call[static_cast<size_t>(group.rank())] = ctx.spread(3, [](size_t i) { return nlohmann::json(i); });
+    });
+    CHECK(results[0] == results[1]);
+    CHECK(results[0].at(0) == n - 1);  // job 0 ended after the others, not at its deadline
+    for (size_t i = 1; i < n; ++i) CHECK(results[0].at(i) == 10 * i);
+    for (size_t i = 0; i < n; ++i) CHECK(times_run[i] == 1);
+    CHECK(second_call[0] == std::vector<nlohmann::json>{0, 1, 2});
+    CHECK(second_call[1] == second_call[0]);
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "spread"))
+        CHECK_FALSE(entry.path().filename().string().starts_with("spread-"));  // the job files are removed
+}
 
 TEST_CASE("claim data: found through the data folder, a validation tail held out, trimmed to the profile", "[claims]") {
     test::TempDir dir;

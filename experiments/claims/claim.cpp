@@ -3,7 +3,10 @@
 #include <cblas.h>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string_view>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "core/atomic_file.h"
@@ -82,21 +86,48 @@ ClaimContext::ClaimContext(ClaimOptions options, std::string claim_name)
                 finished_at_start_->insert(entry.path().filename().string());
         options_.group->barrier();  // before any rank trains a run of this claim
     }
+    if (options_.group && options_.group->size() > 1) {
+        // The folder of job files: rank 0 makes it (mkdtemp replaces the 6 X's with a name no
+        // folder there has yet) and sends its 6 letters to the others.
+        std::string name = "spread-XXXXXX";
+        if (options_.group->rank() == 0) {
+            std::string path = shared_dir_ + "/" + name;
+            if (!::mkdtemp(path.data())) throw Error(fmt::format("cannot make a folder {}: {}", path, std::strerror(errno)));
+            name = std::filesystem::path(path).filename().string();
+        }
+        options_.group->broadcast(std::as_writable_bytes(std::span(name)));
+        job_files_ = shared_dir_ + "/" + name;
+    }
 }
 
 ClaimContext::~ClaimContext() {
     std::error_code ignored;
     if (!scratch_.empty()) std::filesystem::remove_all(scratch_, ignored);
+    // After the claim, every rank has taken its last job (rank 0 has gathered the results of the
+    // last spread() call); after a failure, the claim run is stopped on every rank anyway.
+    if (!job_files_.empty() && is_report_writer()) std::filesystem::remove_all(job_files_, ignored);
+}
+
+bool ClaimContext::take_job(size_t call, size_t i) const {
+    const std::string path = fmt::format("{}/{}-{}", job_files_, call, i);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd >= 0) {
+        ::close(fd);
+        return true;
+    }
+    if (errno == EEXIST) return false;  // another rank took it
+    throw Error(fmt::format("cannot create {}: {} (is {} one folder for every rank?)", path, std::strerror(errno),
+                            options_.out_dir));
 }
 
 std::vector<nlohmann::json> ClaimContext::spread(size_t n, const std::function<nlohmann::json(size_t)>& job) {
-    const int ranks = options_.group ? options_.group->size() : 1;
-    const int rank = options_.group ? options_.group->rank() : 0;
-    // This rank's jobs, as [[i, result], ...].
+    const size_t call = spread_calls_++;
+    // This rank's jobs, as [[i, result], ...]: in one process every job, else those it took first.
     nlohmann::json mine = nlohmann::json::array();
     in_spread_job_ = true;
     try {
-        for (size_t i = static_cast<size_t>(rank); i < n; i += static_cast<size_t>(ranks)) mine.push_back({i, job(i)});
+        for (size_t i = 0; i < n; ++i)
+            if (job_files_.empty() || take_job(call, i)) mine.push_back({i, job(i)});
     } catch (...) {
         in_spread_job_ = false;
         throw;
@@ -107,7 +138,7 @@ std::vector<nlohmann::json> ClaimContext::spread(size_t n, const std::function<n
         for (const auto& entry : nlohmann::json::parse(text)) results.at(json_integer<size_t>(entry.at(0))) = entry.at(1);
     };
     const std::string text = mine.dump();  // encoded in one process too: the same numbers either way
-    if (ranks == 1) {
+    if (!options_.group || options_.group->size() == 1) {
         collect(text);
         return results;
     }

@@ -67,7 +67,7 @@ struct TrainedRun {
 class ClaimContext {
 public:
     ClaimContext(ClaimOptions options, std::string claim_name);
-    ~ClaimContext();  // removes a rank's scratch folder
+    ~ClaimContext();  // removes a rank's scratch folder, and on rank 0 the folder of job files
     ClaimContext(const ClaimContext&) = delete;
     ClaimContext& operator=(const ClaimContext&) = delete;
 
@@ -86,11 +86,18 @@ public:
 
     // Runs job(i) for i = 0..n-1 and returns their results, in order, on every rank.
     // In one process the jobs run one after another. Under options().group every rank calls
-    // spread with the same n (the claim's code runs on every rank), rank r runs the jobs with
-    // i % size == r, and the results are exchanged, so that every rank goes on with all of
-    // them. Results travel as JSON (NaN must be encoded as null; doubles are exact), and in one
-    // process they are encoded and decoded too: one process and N ranks compute the same report.
-    // Jobs must be independent of one another (a sweep's grid points and seeds are).
+    // spread with the same n (the claim's code runs on every rank), and the jobs are handed out
+    // first come, first served: every rank walks the list in order and takes the next job no rank
+    // has taken yet, so a rank that finishes a short job goes on with the next one while another
+    // trains a long one. A rank takes job i by creating a file for it in a folder of this claim
+    // run under DIR/<claim> (exactly one rank succeeds; see job_files_). Then the results are
+    // exchanged, so that every rank goes on with all of them. Results travel as JSON (NaN must be
+    // encoded as null; doubles are exact), and in one process they are encoded and decoded too:
+    // one process and N ranks compute the same report (a run trains alike on any rank: same
+    // seed, same thread count). Jobs must be independent of one another (a sweep's grid points
+    // and seeds are). A call returns when its last job is done, on whichever rank: list the jobs
+    // longest first (an estimate will do), so that no long job starts last while the other ranks
+    // wait for it, and make fewer, larger calls where the claim's logic allows.
     std::vector<nlohmann::json> spread(size_t n, const std::function<nlohmann::json(size_t)>& job);
 
     // Trains `config` on `train`, evaluating on `eval` every config.eval_every steps; the run
@@ -114,6 +121,14 @@ private:
     std::string name_, dir_, shared_dir_;
     std::string scratch_;         // a rank > 0's own folder ("" on rank 0 and in one process)
     bool in_spread_job_ = false;  // a spread() job is training: its runs go to runs_dir()
+    // Under a group of 2 or more ranks: DIR/<claim>/spread-XXXXXX, a folder of this claim run
+    // (rank 0 makes it under a new name and sends the name to the others), where a rank takes
+    // job i of the k-th spread() call by creating the file "k-i" (O_CREAT | O_EXCL). Files left
+    // by an interrupted earlier run are in another folder (left behind: safe to delete), so they
+    // never block a job. "" in one process.
+    std::string job_files_;
+    size_t spread_calls_ = 0;  // spread() calls so far: every rank makes the same ones
+    bool take_job(size_t call, size_t i) const;  // true: this rank is the first to take job i of the call
     // Under a group with reuse_finished_runs: the runs finished in runs_dir() when the claim
     // started, the only ones finished_run reads back, so that every rank decides alike (a rank
     // must not read back a run another rank has just trained).

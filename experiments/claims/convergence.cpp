@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "core/error.h"
 #include "experiments/claims/claims.h"
@@ -126,6 +127,15 @@ std::vector<Family> families(bool quick) {
              {20}, cnn_sizes, 64, 400, 50, {0.03, 0.1, 0.3}}};
 }
 
+// A rough cost of one run of a family at a depth, to hand the most expensive runs out first
+// (ClaimContext::spread): its step budget times the time of a step, about 0.6 ms a weight layer
+// for the MLPs, 15 ms for the plain CNNs and 33 ms for ResNet-20 on one core (the default
+// profile's runs). Runs that reach the target or diverge stop early: an estimate only.
+double estimated_cost(const Family& f, int depth) {
+    const double ms_per_layer = f.model.arch == "mlp" ? 0.6 : f.model.arch == "plain-cnn" ? 15 : 33;
+    return static_cast<double>(f.steps) * depth * ms_per_layer;
+}
+
 // One depth of one family: the sweep, the chosen rates, the paired seeds and their speed-ups.
 struct DepthResult {
     int depth = 0;
@@ -137,38 +147,44 @@ struct DepthResult {
     Table sweep{{"arm", "learning rate", "steps to target (seed 0)", "last validation accuracy"}, {}};
 };
 
+// A family whose data loaded, and its points, one per depth.
+struct FamilyRuns {
+    Family family;
+    ClaimData data;
+    std::vector<DepthResult> points;
+};
+
 class ConvergenceExperiment {
 public:
     explicit ConvergenceExperiment(ClaimContext& ctx) : ctx_(ctx), seeds_(ctx.seeds(2, 5)) {}
 
     ClaimResult run() {
         ClaimResult result;
+        load_families(result.deviations);
+        if (families_.empty()) throw Error("convergence: no family of models could be run (no data)");
+        // The runs are trained in three phases, each spanning every depth of every family: a phase
+        // is one spread() call, which returns when its last run is done, and calls per depth would
+        // make the ranks of a claim run wait for one another at every depth, idle while one of them
+        // finishes a long run. Each phase needs only what the phases before it decided.
+        sweep_none_and_bn();  // phase 1, then each point's target
+        sweep_he();           // phase 2, then each arm's best learning rate
+        train_seeds();        // phase 3, then the speed-ups and verdicts
+
         std::vector<RegimeSeries> against_default, against_he;
         std::vector<std::string> key, data;
-        for (Family& f : families(ctx_.quick())) {
-            const std::string dataset = f.dataset.empty() ? ctx_.dataset("fashion-mnist") : f.dataset;
-            std::optional<ClaimData> d;
-            try {
-                d = f.dataset.empty() ? load_claim_data(ctx_, "fashion-mnist", f.sizes)
-                                      : load_named_data(ctx_, f.dataset, f.sizes);
-            } catch (const Error& e) {
-                result.deviations.push_back(fmt::format("{} was not run: {}", f.name, e.what()));
-                continue;
-            }
-            data.push_back(fmt::format("{} ({}): {}", f.name, f.description, d->held_out_description()));
-            std::vector<DepthResult> points;
-            for (int depth : f.depths) points.push_back(run_depth(f, *d, depth));
-            RegimeSeries series{f.name, "depth", {}}, series_he{f.name, "depth", {}};
-            for (const DepthResult& p : points) {
+        for (const FamilyRuns& fr : families_) {
+            RegimeSeries series{fr.family.name, "depth", {}}, series_he{fr.family.name, "depth", {}};
+            for (const DepthResult& p : fr.points) {
                 series.points.push_back({double(p.depth), p.verdict, speed_text(p.tuned)});
                 series_he.points.push_back({double(p.depth), p.verdict_over_he, speed_text(p.over_he)});
             }
-            result.body += family_report(f, *d, points, series, series_he);
-            key.push_back(key_text(f, points));
+            data.push_back(fmt::format("{} ({}): {}", fr.family.name, fr.family.description,
+                                       fr.data.held_out_description()));
+            result.body += family_report(fr.family, fr.data, fr.points, series, series_he);
+            key.push_back(key_text(fr.family, fr.points));
             against_default.push_back(std::move(series));
             against_he.push_back(std::move(series_he));
         }
-        if (against_default.empty()) throw Error("convergence: no family of models could be run (no data)");
 
         result.verdict = overall_verdict(against_default);
         result.regime_axis = "depth (weight layers), per family: ReLU MLPs, plain CNNs, ResNet-20";
@@ -201,6 +217,102 @@ public:
     }
 
 private:
+    // A run to train: an arm at a point (a family and depth), at a rate and seed, stopped once it
+    // reaches `target`.
+    struct RunRequest {
+        const FamilyRuns* family;
+        int depth;
+        const Arm* arm;
+        double lr;
+        uint64_t seed;
+        double target;
+
+        std::string name() const { return run_name(family->family, depth, *arm, lr, seed); }
+        double cost() const { return estimated_cost(family->family, depth); }
+    };
+
+    // Each family with its data (all of them at once: the phases span every family); a family
+    // whose data does not load is left out, with a deviation.
+    void load_families(std::vector<std::string>& deviations) {
+        for (Family& f : families(ctx_.quick())) {
+            std::optional<ClaimData> d;
+            try {
+                d = f.dataset.empty() ? load_claim_data(ctx_, "fashion-mnist", f.sizes)
+                                      : load_named_data(ctx_, f.dataset, f.sizes);
+            } catch (const Error& e) {
+                deviations.push_back(fmt::format("{} was not run: {}", f.name, e.what()));
+                continue;
+            }
+            FamilyRuns& fr = families_.emplace_back(FamilyRuns{std::move(f), std::move(*d), {}});
+            for (int depth : fr.family.depths) fr.points.push_back(DepthResult{.depth = depth});
+        }
+    }
+
+    // fn(family, point) for every depth of every family, in the report's order.
+    template <class Fn>
+    void for_each_point(Fn&& fn) {
+        for (FamilyRuns& fr : families_)
+            for (DepthResult& p : fr.points) fn(std::as_const(fr), p);
+    }
+
+    // Seed 0 at every rate of the family's grid, for each of `arms`: their learning-rate sweeps.
+    static void add_sweeps(std::vector<RunRequest>& runs, const FamilyRuns& fr, const DepthResult& p,
+                           std::initializer_list<const Arm*> arms, double target) {
+        for (const Arm* arm : arms)
+            for (double lr : fr.family.grid) runs.push_back({&fr, p.depth, arm, lr, 0, target});
+    }
+
+    // Phase 1: the sweeps of the default-init and BN arms, stopped at the protocol's target. If
+    // neither arm reached it at a point, every one of their runs there ran its full budget, and
+    // the point's target drops (their runs are reread at the new target: none stopped early).
+    void sweep_none_and_bn() {
+        std::vector<RunRequest> runs;
+        for_each_point([&](const FamilyRuns& fr, DepthResult& p) {
+            add_sweeps(runs, fr, p, {&kNone, &kBn}, protocol_target(fr.family.name, fr.data.dataset, ctx_.quick()));
+        });
+        train_all("learning-rate sweeps of none and bn", runs);
+        for_each_point([&](const FamilyRuns& fr, DepthResult& p) {
+            const double target = protocol_target(fr.family.name, fr.data.dataset, ctx_.quick());
+            p.target = reachable_target(target, sweep_best(fr, p, kNone), sweep_best(fr, p, kBn));
+            if (p.target != target)
+                ctx_.log(fmt::format("convergence: {} depth {}: target lowered to {:.4f}", fr.family.name, p.depth,
+                                     p.target));
+        });
+    }
+
+    // Phase 2: the He-init arm's sweeps, each at its point's target; then every arm's best rate.
+    void sweep_he() {
+        std::vector<RunRequest> runs;
+        for_each_point([&](const FamilyRuns& fr, DepthResult& p) { add_sweeps(runs, fr, p, {&kNoneHe}, p.target); });
+        train_all("learning-rate sweeps of none-he", runs);
+        for_each_point([&](const FamilyRuns& fr, DepthResult& p) {
+            p.lr_none = best_lr(fr, p, kNone);
+            p.lr_he = best_lr(fr, p, kNoneHe);
+            p.lr_bn = best_lr(fr, p, kBn);
+        });
+    }
+
+    // Phase 3: every seed of the four comparisons at every point; then the speed-ups and verdicts.
+    void train_seeds() {
+        std::vector<RunRequest> runs;
+        for_each_point([&](const FamilyRuns& fr, DepthResult& p) {
+            for (const auto& [arm, lr] : {std::pair{&kNone, p.lr_none}, {&kNoneHe, p.lr_he}, {&kBn, p.lr_none}, {&kBn, p.lr_bn}})
+                for (int s = 0; s < seeds_; ++s) runs.push_back({&fr, p.depth, arm, lr, static_cast<uint64_t>(s), p.target});
+        });
+        train_all("paired seeds", runs);
+        for_each_point([&](const FamilyRuns& fr, DepthResult& p) {
+            p.none = seeds(fr, p, kNone, p.lr_none);
+            p.none_he = seeds(fr, p, kNoneHe, p.lr_he);
+            p.bn_same = seeds(fr, p, kBn, p.lr_none);
+            p.bn_tuned = seeds(fr, p, kBn, p.lr_bn);
+            p.same = speed_up(ratios(p.none, p.bn_same, p.target));
+            p.tuned = speed_up(ratios(p.none, p.bn_tuned, p.target));
+            p.over_he = speed_up(ratios(p.none_he, p.bn_tuned, p.target));
+            p.verdict = convergence_verdict(p.same, p.tuned);
+            p.verdict_over_he = qualifies(p.over_he) ? "confirmed" : "refuted";
+        });
+    }
+
     TrainConfig config(const Family& f, const ClaimData& d, int depth, const Arm& arm, double lr, uint64_t seed) const {
         ModelConfig model = f.model;
         if (model.arch != "resnet20") model.depth = depth;
@@ -216,63 +328,58 @@ private:
         return fmt::format("{}{}-{}-lr{}-seed{}", f.name, depth, arm.name, lr, seed);
     }
 
-    // One run, trained (stopped at `target`) or read back from a resumed claim run.
-    Outcome train_one(const Family& f, const ClaimData& d, int depth, const Arm& arm, double lr, uint64_t seed,
-                      double target) {
-        const std::string name = run_name(f, depth, arm, lr, seed);
-        const TrainConfig c = config(f, d, depth, arm, lr, seed);
+    // One run, trained (stopped at its target) or read back from a resumed claim run.
+    Outcome train_one(const RunRequest& r) {
+        const std::string name = r.name();
+        const ClaimData& d = r.family->data;
+        const TrainConfig c = config(r.family->family, d, r.depth, *r.arm, r.lr, r.seed);
         Outcome o;
         if (const auto done = ctx_.finished_run(name, c)) {  // a resumed claim run: the run's rows are all it needs
             o.rows = done->rows;
             o.last_accuracy = done->diverged || o.rows.empty() ? NAN : o.rows.back().test_accuracy;
             return o;
         }
-        StopAtTarget stop(target);
+        StopAtTarget stop(r.target);
         TrainedRun run = ctx_.train(name, c, d.train, d.validation, &stop);
         o.rows = run.rows;
         o.last_accuracy = run.result.diverged ? NAN : run.result.last.test_accuracy;
         return o;
     }
 
-    struct RunRequest {
-        const Arm* arm;
-        double lr;
-        uint64_t seed;
-    };
-
-    // Trains the requested runs not yet in cache_ (spread over the ranks of a claim run) and
-    // caches them: the sequential choices below then read them from the cache.
-    void prefetch(const Family& f, const ClaimData& d, int depth, const std::vector<RunRequest>& requests,
-                  double target) {
+    // Trains the requested runs not yet in cache_ and caches them: the choices after each phase
+    // read them from the cache. Spread over the ranks of a claim run, most expensive first (the
+    // ranks take them first come, first served: a long run started last would keep the others
+    // waiting).
+    void train_all(const std::string& what, const std::vector<RunRequest>& requests) {
         std::vector<RunRequest> todo;
         std::set<std::string> names;
         for (const RunRequest& r : requests)
-            if (const std::string name = run_name(f, depth, *r.arm, r.lr, r.seed);
-                !cache_.contains(name) && names.insert(name).second)
+            if (const std::string name = r.name(); !cache_.contains(name) && names.insert(name).second)
                 todo.push_back(r);
+        std::stable_sort(todo.begin(), todo.end(),
+                         [](const RunRequest& a, const RunRequest& b) { return a.cost() > b.cost(); });
+        ctx_.log(fmt::format("convergence: {} at every depth: {} runs", what, todo.size()));
         const std::vector<nlohmann::json> outcomes = ctx_.spread(todo.size(), [&](size_t i) {
-            const Outcome o = train_one(f, d, depth, *todo[i].arm, todo[i].lr, todo[i].seed, target);
+            const Outcome o = train_one(todo[i]);
             return nlohmann::json{{"rows", metrics_rows_json(o.rows)}, {"last_accuracy", number_json(o.last_accuracy)}};
         });
         for (size_t i = 0; i < todo.size(); ++i)
-            cache_[run_name(f, depth, *todo[i].arm, todo[i].lr, todo[i].seed)] =
+            cache_[todo[i].name()] =
                 Outcome{number_from_json(outcomes[i].at("last_accuracy")), metrics_rows_from_json(outcomes[i].at("rows"))};
     }
 
-    // A run's outcome: from the cache, else trained now.
-    Outcome train(const Family& f, const ClaimData& d, int depth, const Arm& arm, double lr, uint64_t seed,
-                  double target) {
-        prefetch(f, d, depth, {{&arm, lr, seed}}, target);
-        return cache_.at(run_name(f, depth, arm, lr, seed));
+    // A run's outcome (train_all has trained it).
+    const Outcome& outcome(const FamilyRuns& fr, int depth, const Arm& arm, double lr, uint64_t seed) const {
+        return cache_.at(run_name(fr.family, depth, arm, lr, seed));
     }
 
-    // Best LR of an arm on seed 0 (its runs are cached): fewest steps to target; among runs
-    // that never reach it, the highest final validation accuracy.
-    double best_lr(const Family& f, const ClaimData& d, DepthResult& p, const Arm& arm) {
-        double best_lr = f.grid.front();
+    // Best LR of an arm on seed 0: fewest steps to target; among runs that never reach it, the
+    // highest final validation accuracy.
+    double best_lr(const FamilyRuns& fr, DepthResult& p, const Arm& arm) const {
+        double best_lr = fr.family.grid.front();
         std::pair<double, double> best{INFINITY, -INFINITY};  // (steps, -accuracy) lexicographic
-        for (double lr : f.grid) {
-            const Outcome o = train(f, d, p.depth, arm, lr, 0, p.target);
+        for (double lr : fr.family.grid) {
+            const Outcome& o = outcome(fr, p.depth, arm, lr, 0);
             const auto steps_to = o.steps(p.target);
             const double steps = steps_to ? static_cast<double>(*steps_to) : INFINITY;
             const double accuracy = std::isnan(o.last_accuracy) ? -1 : o.last_accuracy;
@@ -286,16 +393,16 @@ private:
         return best_lr;
     }
 
-    // An arm's best smoothed accuracy over its seed-0 sweep (runs stopped at `target`).
-    double sweep_best(const Family& f, const ClaimData& d, int depth, const Arm& arm, double target) {
+    // An arm's best smoothed accuracy over its seed-0 sweep.
+    double sweep_best(const FamilyRuns& fr, const DepthResult& p, const Arm& arm) const {
         double best = -INFINITY;
-        for (double lr : f.grid) best = std::max(best, train(f, d, depth, arm, lr, 0, target).best_accuracy());
+        for (double lr : fr.family.grid) best = std::max(best, outcome(fr, p.depth, arm, lr, 0).best_accuracy());
         return best;
     }
 
-    std::vector<Outcome> seeds(const Family& f, const ClaimData& d, const DepthResult& p, const Arm& arm, double lr) {
+    std::vector<Outcome> seeds(const FamilyRuns& fr, const DepthResult& p, const Arm& arm, double lr) const {
         std::vector<Outcome> out;
-        for (int s = 0; s < seeds_; ++s) out.push_back(train(f, d, p.depth, arm, lr, static_cast<uint64_t>(s), p.target));
+        for (int s = 0; s < seeds_; ++s) out.push_back(outcome(fr, p.depth, arm, lr, static_cast<uint64_t>(s)));
         return out;
     }
 
@@ -305,44 +412,6 @@ private:
         for (size_t i = 0; i < baseline.size(); ++i)
             r.push_back(censored_ratio(baseline[i].steps(target), treatment[i].steps(target)));
         return r;
-    }
-
-    DepthResult run_depth(const Family& f, const ClaimData& d, int depth) {
-        ctx_.log(fmt::format("convergence: {} depth {}: learning-rate sweeps", f.name, depth));
-        DepthResult p;
-        p.depth = depth;
-        const double target = protocol_target(f.name, d.dataset, ctx_.quick());
-        // The sweep runs stop at the protocol's target; if neither BN nor the default-init arm
-        // reached it, every one of their runs ran its full budget and the target drops.
-        std::vector<RunRequest> sweeps;  // seed 0 at every rate, both arms: spread over the ranks
-        for (const Arm* arm : {&kNone, &kBn})
-            for (double lr : f.grid) sweeps.push_back({arm, lr, 0});
-        prefetch(f, d, depth, sweeps, target);
-        p.target = reachable_target(target, sweep_best(f, d, depth, kNone, target),
-                                    sweep_best(f, d, depth, kBn, target));
-        // (Their runs are reread at the new target: none stopped early. The He arm runs after.)
-        if (p.target != target)
-            ctx_.log(fmt::format("convergence: {} depth {}: target lowered to {:.4f}", f.name, depth, p.target));
-        std::vector<RunRequest> he_sweep;
-        for (double lr : f.grid) he_sweep.push_back({&kNoneHe, lr, 0});
-        prefetch(f, d, depth, he_sweep, p.target);
-        p.lr_none = best_lr(f, d, p, kNone);
-        p.lr_he = best_lr(f, d, p, kNoneHe);
-        p.lr_bn = best_lr(f, d, p, kBn);
-        std::vector<RunRequest> final_runs;  // every seed of the four comparisons, spread over the ranks
-        for (const auto& [arm, lr] : {std::pair{&kNone, p.lr_none}, {&kNoneHe, p.lr_he}, {&kBn, p.lr_none}, {&kBn, p.lr_bn}})
-            for (int s = 0; s < seeds_; ++s) final_runs.push_back({arm, lr, static_cast<uint64_t>(s)});
-        prefetch(f, d, depth, final_runs, p.target);
-        p.none = seeds(f, d, p, kNone, p.lr_none);
-        p.none_he = seeds(f, d, p, kNoneHe, p.lr_he);
-        p.bn_same = seeds(f, d, p, kBn, p.lr_none);
-        p.bn_tuned = seeds(f, d, p, kBn, p.lr_bn);
-        p.same = speed_up(ratios(p.none, p.bn_same, p.target));
-        p.tuned = speed_up(ratios(p.none, p.bn_tuned, p.target));
-        p.over_he = speed_up(ratios(p.none_he, p.bn_tuned, p.target));
-        p.verdict = convergence_verdict(p.same, p.tuned);
-        p.verdict_over_he = qualifies(p.over_he) ? "confirmed" : "refuted";
-        return p;
     }
 
     static std::string steps_cell(const std::vector<Outcome>& runs, double target) {
@@ -459,6 +528,7 @@ private:
 
     ClaimContext& ctx_;
     const int seeds_;
+    std::vector<FamilyRuns> families_;  // the families whose data loaded
     std::map<std::string, Outcome> cache_;
 };
 
