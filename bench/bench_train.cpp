@@ -3,7 +3,7 @@
 //
 //   bench_train [--models mlp,mnist-cnn,cifar-cnn] [--norms none,bn,gn] [--batches 64,128]
 //               [--threads 2] [--windows 5] [--window-seconds 0.3] [--no-train] [--no-inference]
-//               [--conv auto|im2col|winograd] [--no-fuse]
+//               [--conv auto|im2col|winograd|direct] [--no-fuse]
 //   bench_train --rss --models cifar-cnn --norms bn --batches 128 --threads 2
 //
 // A training step is exactly the Trainer's (train/trainer.h train_step): the next batch
@@ -215,12 +215,13 @@ int main(int argc, char** argv) {
     app.add_flag("--no-fuse", no_fuse, "BatchNorm and the ReLU after it as two ops (default: one, batch_norm_relu)");
     app.add_flag("--rss", rss, "only: peak RSS of 20 training steps of the first model/norm/batch/threads");
     std::string conv = "auto";
-    app.add_option("--conv", conv, "3x3 stride-1 convolutions: auto, im2col or winograd (core/ops/winograd.h)")
-        ->check(CLI::IsMember({"auto", "im2col", "winograd"}))
+    app.add_option("--conv", conv, "3x3 stride-1 convolutions: auto, im2col, winograd or direct (core/ops/winograd.h, direct_conv.h)")
+        ->check(CLI::IsMember({"auto", "im2col", "winograd", "direct"}))
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     const detail::ScopedConvAlgorithm conv_algorithm(conv == "im2col"     ? detail::ConvAlgorithm::im2col
                                                      : conv == "winograd" ? detail::ConvAlgorithm::winograd
+                                                     : conv == "direct"   ? detail::ConvAlgorithm::direct
                                                                           : detail::ConvAlgorithm::automatic);
 
     try {

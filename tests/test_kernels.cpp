@@ -18,6 +18,7 @@
 #include "core/ops.h"
 #include "core/ops/batch_norm_reference.h"
 #include "core/ops/blas.h"
+#include "core/ops/direct_conv.h"
 #include "core/ops/reference.h"
 #include "core/ops/winograd.h"
 #include "core/parallel.h"
@@ -159,9 +160,11 @@ TEST_CASE("conv2d on BLIS (the avx512 kernels' library) matches the direct convo
     check_conv2d_shapes();
 }
 
-TEST_CASE("conv2d by Winograd F(2x2, 3x3) matches the direct convolution, forward and both gradients",
-          "[kernels][conv][winograd]") {
-    const detail::ScopedConvAlgorithm winograd(detail::ConvAlgorithm::winograd);
+namespace {
+
+// conv2d forced onto one of its 3x3 algorithms, against the plain loop (reference::conv2d).
+void check_3x3_algorithm(detail::ConvAlgorithm algorithm, const std::string& name, uint64_t seed) {
+    const detail::ScopedConvAlgorithm forced(algorithm);
     struct Case {
         int64_t N, C, H, W, F;
         int padding;
@@ -175,8 +178,10 @@ TEST_CASE("conv2d by Winograd F(2x2, 3x3) matches the direct convolution, forwar
         {2, 2, 2, 2, 3, 2, true},     // a 2x2 image: most of every patch is padding
         {4, 1, 3, 3, 2, 0, true},     // one output pixel per image
         {2, 33, 16, 16, 64, 1, true}, // cifar-cnn-like
+        {3, 8, 28, 28, 9, 1, false},  // plain-cnn-like, 9 outputs: a partial block of 4
+        {1, 3, 32, 30, 16, 1, true},  // batch 1, a first layer on a non-square image
     };
-    Generator gen(21);
+    Generator gen(seed);
     for (const Case& c : cases) {
         const Tensor x = Tensor::randn({c.N, c.C, c.H, c.W}, gen);
         const Tensor w = Tensor::randn({c.F, c.C, 3, 3}, gen);
@@ -184,10 +189,26 @@ TEST_CASE("conv2d by Winograd F(2x2, 3x3) matches the direct convolution, forwar
         const Tensor y = reference::conv2d(x, w, b, 1, c.padding);
         const Tensor gy = Tensor::randn(y.shape(), gen);
         const reference::Grads g = reference::conv2d_backward(x, w, c.bias, 1, c.padding, gy);
-        check_op("winograd conv2d " + x.shape().str() + " * " + w.shape().str(),
+        check_op(name + " conv2d " + x.shape().str() + " * " + w.shape().str(),
                  [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], 1, c.padding); },
                  {x, w, b}, y, {g.x, g.weight, g.bias}, gy, gen);
     }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d by Winograd F(2x2, 3x3) matches the direct convolution, forward and both gradients",
+          "[kernels][conv][winograd]") {
+    check_3x3_algorithm(detail::ConvAlgorithm::winograd, "winograd", 21);
+}
+
+TEST_CASE("conv2d by the direct AVX2 loop matches the plain convolution, forward and both gradients",
+          "[kernels][conv][direct]") {
+    if (!detail::direct_conv_supported()) {
+        WARN("this CPU has no AVX2 + FMA: the direct loop cannot run here (conv2d uses im2col)");
+        return;
+    }
+    check_3x3_algorithm(detail::ConvAlgorithm::direct, "direct", 23);
 }
 
 TEST_CASE("Winograd's image kernels alone: one image, forward, input gradient and weight gradient",

@@ -1,6 +1,6 @@
 // conv2d as im2col + sgemm, one image at a time, images spread over the threads; 3x3
-// stride-1 layers by Winograd F(2x2, 3x3) instead, forward and both gradients (winograd.h;
-// use_winograd says when).
+// stride-1 layers by Winograd F(2x2, 3x3) (winograd.h) or a direct loop (direct_conv.h)
+// instead, forward and both gradients, each where it measured fastest (conv_algorithm).
 //
 // x: (N,C,H,W), weight: (F,C,kh,kw) -> y: (N,F,Ho,Wo), Ho = (H + 2p - kh)/s + 1, P = Ho*Wo.
 // For image n, im2col lays every receptive field out as a column: cols (K, P), K = C*kh*kw,
@@ -26,10 +26,12 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/ops/blas.h"
+#include "core/ops/direct_conv.h"
 #include "core/ops/loops.h"
 #include "core/ops/winograd.h"
 #include "core/parallel.h"
@@ -40,7 +42,9 @@ namespace bnlab {
 
 namespace {
 
-using detail::ConvAlgorithm, detail::conv_algorithm_override, detail::winograd_conv_image, detail::winograd_pays,
+using detail::ConvAlgorithm, detail::conv_algorithm_override, detail::direct_conv_image, detail::direct_conv_supported,
+    detail::direct_pack_weights, detail::direct_pays, detail::direct_weight_grad_image, detail::DirectShape,
+    detail::winograd_conv_image, detail::winograd_pays, detail::winograd_pays_for_weights,
     detail::winograd_weight_grad_finish, detail::winograd_weight_grad_image, detail::winograd_weights,
     detail::WinogradShape;
 
@@ -152,26 +156,31 @@ void for_each_image(int64_t N, int workers, Body&& body) {
     for (int64_t n = 0; n < N; ++n) body(n, omp_get_thread_num());
 }
 
-// Winograd F(2x2, 3x3) (winograd.h) for 3x3 stride-1 layers with padding <= 2 (the input
-// gradient's convolution pads by 2 - pad), when images are spread over the threads (its
-// products run on one core each), and, unless forced, where it measured faster: for the
-// forward (K = C, the output's tiles), the input gradient (K = F, the input's tiles) and the
-// weight gradient (the output's tiles) each on its own.
+// 3x3 stride-1 layers with padding <= 2 (the input gradient's convolution pads by 2 - pad)
+// have two more algorithms than im2col, when images are spread over the threads (their loops
+// run on one core each): Winograd F(2x2, 3x3) (winograd.h) and the direct loop (direct_conv.h,
+// where the CPU has AVX2 + FMA). Unless forced, each pass picks what measured fastest for its
+// shape: the forward (K = C, the output's tiles), the input gradient (K = F, the input's tiles)
+// and the weight gradient, each on its own.
 enum class ConvPass { forward, input_gradient, weight_gradient };
 
-bool use_winograd(const ConvGeometry& g, ConvPass pass) {
+ConvAlgorithm conv_algorithm(const ConvGeometry& g, ConvPass pass) {
     const ConvAlgorithm forced = conv_algorithm_override().load();
     if (forced == ConvAlgorithm::im2col || g.kh != 3 || g.kw != 3 || g.stride != 1 || g.pad > 2 ||
         image_workers(g.N) != num_threads())
-        return false;
-    if (forced == ConvAlgorithm::winograd) return true;
-    const int64_t output_tiles = ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2);
-    switch (pass) {
-        case ConvPass::forward: return winograd_pays(g.C, output_tiles);
-        case ConvPass::input_gradient: return winograd_pays(g.F, ((g.H + 1) / 2) * ((g.W + 1) / 2));
-        case ConvPass::weight_gradient: return detail::winograd_pays_for_weights(g.C, output_tiles);
-    }
-    return false;
+        return ConvAlgorithm::im2col;
+    if (forced == ConvAlgorithm::winograd) return ConvAlgorithm::winograd;
+    if (forced == ConvAlgorithm::direct) return direct_conv_supported() ? ConvAlgorithm::direct : ConvAlgorithm::im2col;
+    const int64_t output_tiles = ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2), input_tiles = ((g.H + 1) / 2) * ((g.W + 1) / 2);
+    // The channels the pass sums over (its K), the channels it writes, and its tiles.
+    const auto [k_channels, out_channels, tiles] =
+        pass == ConvPass::forward          ? std::tuple{g.C, g.F, output_tiles}
+        : pass == ConvPass::input_gradient ? std::tuple{g.F, g.C, input_tiles}
+                                           : std::tuple{g.C, g.F, output_tiles};
+    if (direct_conv_supported() && direct_pays(k_channels, out_channels)) return ConvAlgorithm::direct;
+    const bool winograd = pass == ConvPass::weight_gradient ? winograd_pays_for_weights(k_channels, tiles)
+                                                            : winograd_pays(k_channels, tiles);
+    return winograd ? ConvAlgorithm::winograd : ConvAlgorithm::im2col;
 }
 
 ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding) {
@@ -215,61 +224,78 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& weigh
     const bool want_w = weight.requires_grad(), want_x = x.requires_grad();
     if (!want_w && !want_x) return;
     const int workers = image_workers(g.N);
-    // Winograd (where use_winograd says): dx as a convolution of dy (F channels, Ho x Wo) with
-    // the kernel turned around; dweight by the transposed algorithm, summed per worker in Mw.
-    const bool winograd_x = want_x && use_winograd(g, ConvPass::input_gradient),
-               winograd_w = want_w && use_winograd(g, ConvPass::weight_gradient);
+    const ConvAlgorithm for_w = conv_algorithm(g, ConvPass::weight_gradient),
+                        for_x = conv_algorithm(g, ConvPass::input_gradient);
+    // dx is a convolution of dy (F channels, Ho x Wo) with the kernel turned around (Winograd or
+    // direct: the "flipped" shapes); dweight by Winograd's transposed algorithm or the direct loop.
     const WinogradShape flipped{g.F, g.Ho, g.Wo, g.C, 2 - g.pad}, forward{g.C, g.H, g.W, g.F, g.pad};
-    const int64_t winograd_size = std::max(winograd_x ? flipped.workspace() : 0, winograd_w ? forward.workspace() : 0);
-    Tensor U, winograd_scratch, Mw;
-    if (winograd_x) {
-        U = Tensor::empty({16, g.C, g.F});
-        winograd_weights(weight.data(), g.C, g.F, true, U.data());
+    const DirectShape direct_flipped{g.F, g.Ho, g.Wo, g.C, 2 - g.pad}, direct_forward{g.C, g.H, g.W, g.F, g.pad};
+    const auto workspace = [&](ConvAlgorithm a, const WinogradShape& winograd, const DirectShape& direct) {
+        return a == ConvAlgorithm::winograd ? winograd.workspace() : a == ConvAlgorithm::direct ? direct.workspace() : K * P;
+    };
+    // Per worker: one work buffer (im2col's cols, Winograd's tiles, direct's padded images) that
+    // the weight-gradient pass and then the input-gradient pass use in turn, and the weight
+    // gradient's sum: Winograd's Mw (16, F, C) always (G^T Mw G comes after the images); a dweight
+    // (F, K) partial sum for im2col and direct when several workers share the images (one
+    // worker adds straight into the gradient).
+    const int64_t work_size = std::max(want_w ? workspace(for_w, forward, direct_forward) : 0,
+                                       want_x ? workspace(for_x, flipped, direct_flipped) : 0);
+    const int64_t sum_size = !want_w                               ? 0
+                             : for_w == ConvAlgorithm::winograd   ? 16 * g.F * g.C
+                             : workers > 1                         ? g.F * K
+                                                                   : 0;
+    Tensor work = Tensor::empty({workers, work_size}), sums;
+    if (sum_size) sums = Tensor::zeros({workers, sum_size});
+    Tensor kernel_x;  // the input gradient's kernel, transformed (Winograd) or packed (direct)
+    if (want_x && for_x == ConvAlgorithm::winograd) {
+        kernel_x = Tensor::empty({16, g.C, g.F});
+        winograd_weights(weight.data(), g.C, g.F, true, kernel_x.data());
+    } else if (want_x && for_x == ConvAlgorithm::direct) {
+        kernel_x = Tensor::empty({direct_flipped.F_blocks() * g.F * 9 * detail::kDirectBlock});
+        direct_pack_weights(weight.data(), g.C, g.F, true, kernel_x.data());
     }
-    if (winograd_size) winograd_scratch = Tensor::empty({workers, winograd_size});
-    if (winograd_w) Mw = Tensor::zeros({workers, 16 * g.F * g.C});
-    // im2col's: a cols buffer (K, P) per worker and, when there are several, a dweight partial sum.
-    const bool im2col_w = want_w && !winograd_w, cols_needed = im2col_w || (want_x && !winograd_x);
-    const int64_t cols_size = cols_needed ? K * P : 0, partial = workers > 1 && im2col_w ? g.F * K : 0;
-    Tensor scratch = Tensor::empty({workers, cols_size + partial});
-    if (partial) scratch.fill(0.0f);
     float* gw = want_w ? grad_buffer(weight) : nullptr;
     const GradTarget gx = want_x ? grad_target(x) : GradTarget{nullptr, false};
     const float* px = x.data();
     const float* pw = weight.data();
     const detail::Gemm gemm;  // the kernels, chosen here: not inside the parallel loop
     for_each_image(g.N, workers, [&](int64_t n, int worker) {
-        float* cols = scratch.data() + worker * (cols_size + partial);
-        float* work = winograd_size ? winograd_scratch.data() + worker * winograd_size : nullptr;
+        float* scratch = work.data() + worker * work_size;
+        const float* xn = px + n * image_in;
         const float* dy = pg + n * image_out;  // (F, P)
-        if (winograd_w) {
-            winograd_weight_grad_image(forward, px + n * image_in, dy, Mw.data() + worker * 16 * g.F * g.C, work, gemm);
-        } else if (want_w) {
-            im2col(g, px + n * image_in, cols);
-            float* dw = partial ? cols + K * P : gw;
-            gemm(false, true, g.F, K, P, 1.0f, dy, cols, 1.0f, dw);
+        if (want_w) {
+            float* sum = sum_size ? sums.data() + worker * sum_size : gw;
+            if (for_w == ConvAlgorithm::winograd) {
+                winograd_weight_grad_image(forward, xn, dy, sum, scratch, gemm);
+            } else if (for_w == ConvAlgorithm::direct) {
+                direct_weight_grad_image(direct_forward, xn, dy, sum, scratch);
+            } else {
+                im2col(g, xn, scratch);
+                gemm(false, true, g.F, K, P, 1.0f, dy, scratch, 1.0f, sum);
+            }
         }
-        if (winograd_x) {
-            winograd_conv_image(flipped, U.data(), dy, gx.data + n * image_in, gx.accumulate, work, gemm);
-        } else if (want_x) {
-            gemm(true, false, K, P, g.F, 1.0f, pw, dy, 0.0f, cols);  // dcols, reusing the buffer
+        if (want_x) {
             float* dx = gx.data + n * image_in;
-            if (!gx.accumulate) std::fill_n(dx, image_in, 0.0f);
-            col2im_add(g, cols, dx);
+            if (for_x == ConvAlgorithm::winograd) {
+                winograd_conv_image(flipped, kernel_x.data(), dy, dx, gx.accumulate, scratch, gemm);
+            } else if (for_x == ConvAlgorithm::direct) {
+                direct_conv_image(direct_flipped, kernel_x.data(), dy, dx, gx.accumulate, scratch);
+            } else {
+                gemm(true, false, K, P, g.F, 1.0f, pw, dy, 0.0f, scratch);  // dcols
+                if (!gx.accumulate) std::fill_n(dx, image_in, 0.0f);
+                col2im_add(g, scratch, dx);
+            }
         }
     });
     // The workers' sums are added in thread order, so the same thread count gives the same bits.
-    if (winograd_w) {
-        float* total = Mw.data();
+    if (sum_size && for_w == ConvAlgorithm::winograd) {
+        float* total = sums.data();
         for (int w = 1; w < workers; ++w)
-            for (int64_t i = 0; i < 16 * g.F * g.C; ++i) total[i] += Mw.data()[w * 16 * g.F * g.C + i];
+            for (int64_t i = 0; i < sum_size; ++i) total[i] += sums.data()[w * sum_size + i];
         winograd_weight_grad_finish(total, g.F, g.C, gw);
-    }
-    if (partial) {
-        for (int w = 0; w < workers; ++w) {
-            const float* dw = scratch.data() + w * (cols_size + partial) + cols_size;
-            for (int64_t i = 0; i < partial; ++i) gw[i] += dw[i];
-        }
+    } else if (sum_size) {
+        for (int w = 0; w < workers; ++w)
+            for (int64_t i = 0; i < sum_size; ++i) gw[i] += sums.data()[w * sum_size + i];
     }
 }
 
@@ -285,23 +311,31 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
     const float* pw = weight.data();
     float* py = y.data();
     const detail::Gemm gemm;  // the kernels, chosen here: not inside the parallel loop
-    const bool winograd = use_winograd(g, ConvPass::forward);
+    const ConvAlgorithm algorithm = conv_algorithm(g, ConvPass::forward);
     const WinogradShape shape{g.C, g.H, g.W, g.F, g.pad};
-    Tensor U;
-    if (winograd) {
-        U = Tensor::empty({16, g.F, g.C});
-        winograd_weights(pw, g.F, g.C, false, U.data());
+    const DirectShape direct_shape{g.C, g.H, g.W, g.F, g.pad};
+    Tensor kernel;  // transformed (Winograd) or packed (direct)
+    if (algorithm == ConvAlgorithm::winograd) {
+        kernel = Tensor::empty({16, g.F, g.C});
+        winograd_weights(pw, g.F, g.C, false, kernel.data());
+    } else if (algorithm == ConvAlgorithm::direct) {
+        kernel = Tensor::empty({direct_shape.F_blocks() * g.C * 9 * detail::kDirectBlock});
+        direct_pack_weights(pw, g.F, g.C, false, kernel.data());
     }
-    // Per worker: the cols (K, P) of im2col, or Winograd's transformed tiles.
-    const int64_t scratch_size = winograd ? shape.workspace() : K * P;
+    // Per worker: the cols (K, P) of im2col, Winograd's transformed tiles or direct's padded image.
+    const int64_t scratch_size = algorithm == ConvAlgorithm::winograd ? shape.workspace()
+                                 : algorithm == ConvAlgorithm::direct ? direct_shape.workspace()
+                                                                      : K * P;
     Tensor scratch = Tensor::empty({workers, scratch_size});
     for_each_image(g.N, workers, [&](int64_t n, int worker) {
         float* work = scratch.data() + worker * scratch_size;
         float* yn = py + n * image_out;  // (F, P)
         if (bias.defined())  // start every row from its bias and add the convolution on top
             for (int64_t f = 0; f < g.F; ++f) std::fill_n(yn + f * P, P, bias.data()[f]);
-        if (winograd) {
-            winograd_conv_image(shape, U.data(), px + n * image_in, yn, bias.defined(), work, gemm);
+        if (algorithm == ConvAlgorithm::winograd) {
+            winograd_conv_image(shape, kernel.data(), px + n * image_in, yn, bias.defined(), work, gemm);
+        } else if (algorithm == ConvAlgorithm::direct) {
+            direct_conv_image(direct_shape, kernel.data(), px + n * image_in, yn, bias.defined(), work);
         } else {
             im2col(g, px + n * image_in, work);
             gemm(false, false, g.F, P, K, 1.0f, pw, work, bias.defined() ? 1.0f : 0.0f, yn);

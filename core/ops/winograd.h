@@ -27,10 +27,11 @@
 
 namespace bnlab::detail {
 
-// How conv2d computes a 3x3 stride-1 layer (its forward, and its input gradient, each on its
-// own). automatic: Winograd where winograd_pays, im2col otherwise. Tests and benchmarks force
-// one with ScopedConvAlgorithm.
-enum class ConvAlgorithm { automatic, im2col, winograd };
+// How conv2d computes a 3x3 stride-1 layer (its forward, input gradient and weight gradient,
+// each on its own). automatic: the direct loop where direct_pays (direct_conv.h), else Winograd
+// where winograd_pays, else im2col. Tests and benchmarks force one with ScopedConvAlgorithm
+// (direct falls back to im2col on a CPU without AVX2).
+enum class ConvAlgorithm { automatic, im2col, winograd, direct };
 
 // Winograd's 16 products have K = the input channels of the convolution they compute (C in
 // forward, F for the input gradient) and N = its tiles, where im2col's one product has K = 9C
