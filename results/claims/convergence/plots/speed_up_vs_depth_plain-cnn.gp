@@ -12,8 +12,10 @@ set autoscale fix
 set offsets graph 0, graph 0, graph 0.05, graph 0.05
 set logscale y
 set format y '%g'
+set ytics (1, 1.5, 2)
 set logscale x
 set format x '%g'
+set xtics (5, 7, 10, 15)
 plot here . 'speed_up_vs_depth_plain-cnn.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'tuned LRs, vs default init', \
      '' index 1 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 2 notitle, '' index 1 using 1:2 with lines lw 2 lc 2 title 'same LR, vs default init', \
      '' index 2 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 3 notitle, '' index 2 using 1:2 with lines lw 2 lc 3 title 'tuned LRs, vs He init', \

@@ -12,6 +12,7 @@ set autoscale fix
 set offsets graph 0, graph 0, graph 0.05, graph 0.05
 set logscale y
 set format y '%g'
+set ytics (1)
 set logscale x
 set format x '%g'
 plot here . 'speed_up_vs_depth_resnet20.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'tuned LRs, vs default init', \
