@@ -161,20 +161,21 @@ TEST_CASE("bnlab claims: list, index from the summaries, and usage errors", "[cl
     for (const Claim& c : all_claims()) CHECK_THAT(list.output, Catch::Contains(c.name));
 
     bnlab::test::TempDir dir;
-    const auto summary = [&](const std::string& name, const std::string& verdict, double seconds) {
+    const auto summary = [&](const std::string& name, const std::string& verdict, double seconds, int ranks) {
         std::filesystem::create_directories(dir.path() / name);
         std::ofstream(dir.path() / name / "summary.json")
             << fmt::format(R"({{"name": "{}", "verdict": "{}", "key_result": "k", "profile": "default", )"
-                           R"("wall_seconds": {}, "threads": 1}})",
-                           name, verdict, seconds);
+                           R"("wall_seconds": {}, "threads": 1, "ranks": {}}})",
+                           name, verdict, seconds, ranks);
     };
-    summary("convergence", "refuted", 600);
-    summary("inference", "confirmed", 300);
+    summary("convergence", "refuted", 600, 1);
+    summary("inference", "confirmed", 300, 2);
     const auto index = run_bnlab("claims index --out '" + dir.path().string() + "'");
     REQUIRE(index.exit_code == 0);
     const std::string text = bnlab::test::read_text(dir.path() / "index.md");
     CHECK_THAT(text, Catch::Contains("(convergence/report.md) |") && Catch::Contains("| **refuted** |") &&
-                         Catch::Contains("| **confirmed** |") && Catch::Contains("15.0 min on 1 thread (the sum"));
+                         Catch::Contains("| **confirmed** |") && Catch::Contains("15.0 min on 1 thread per process (the sum"));
+    CHECK_THAT(text, Catch::Contains("| 10.0 min |") && Catch::Contains("| 5.0 min on 2 ranks |"));
     CHECK_THAT(text, !Catch::Contains("learning-rate/report.md"));  // not run, not listed
 
     // A corrupt summary, or one with a field of the wrong type, is an error naming the file.

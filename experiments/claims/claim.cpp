@@ -263,7 +263,8 @@ ClaimOutcome run_claim(const Claim& claim, const ClaimOptions& options) {
                                     {"reason", result.reason}, {"key_result", result.key_result},
                                     {"regime_axis", result.regime_axis}, {"where_it_holds", result.where_it_holds},
                                     {"profile", options.quick ? "quick" : "default"}, {"wall_seconds", wall},
-                                    {"threads", threads}, {"date", today()}};
+                                    {"threads", threads}, {"ranks", options.group ? options.group->size() : 1},
+                                    {"date", today()}};
     write_text_atomically(context.dir() + "/summary.json", summary.dump(2) + "\n");
     context.log(fmt::format("claim {}: {} ({:.1f}s); report {}", claim.name, result.verdict, wall, report));
     return {claim.name, result.verdict, result.reason, result.key_result, report, wall};
@@ -291,12 +292,21 @@ std::string write_index(const std::string& out_dir) {
                     throw Error(path + ": field 'threads': " + e.what());
                 }
             }
+            // MPI ranks the claim ran on (summaries before the field existed: not said).
+            int ranks = 1;
+            if (s.contains("ranks")) {
+                try {
+                    ranks = json_integer<int>(s["ranks"]);
+                } catch (const JsonIntegerError& e) {
+                    throw Error(path + ": field 'ranks': " + e.what());
+                }
+            }
             // The summary's strings are data, not markdown: escaped (core/printable.h).
             const auto text = [&](const char* key, const char* fallback) { return markdown_text(s.value(key, std::string(fallback))); };
             table.rows.push_back({fmt::format("[{}]({}/report.md)", c.title, c.name), c.statement,
                                   "**" + text("verdict", "?") + "**", markdown_text(where_cell(s)),
                                   text("key_result", ""), text("profile", ""),
-                                  fmt::format("{:.1f} min", wall / 60)});
+                                  fmt::format("{:.1f} min{}", wall / 60, ranks > 1 ? fmt::format(" on {} ranks", ranks) : "")});
         } catch (const nlohmann::json::exception& e) {
             throw Error(path + ": " + e.what());
         }
@@ -309,7 +319,9 @@ std::string write_index(const std::string& out_dir) {
     const std::string threads_text = threads.empty() ? ""
                                                       : fmt::format(" on {} thread{}", fmt::join(threads, " and "),
                                                                     threads == std::set<int>{1} ? "" : "s");
-    index += fmt::format("Total wall time: {:.1f} min{} (the sum of the claims' wall times).\n", total / 60, threads_text);
+    index += fmt::format("Total wall time: {:.1f} min{} (the sum of the claims' wall times; a claim on N MPI ranks "
+                         "ran N processes).\n",
+                         total / 60, threads_text.empty() ? "" : threads_text + " per process");
     const std::string path = out_dir + "/index.md";
     write_text_atomically(path, index);
     return path;

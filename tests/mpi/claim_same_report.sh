@@ -16,7 +16,7 @@ mkdir -p "$out"
     { cat "$out/ranks.log"; exit 1; }
 grep -q '^rank 1/2:   .*after .* steps' "$out/ranks.log" || { echo "rank 1 trained no run:"; cat "$out/ranks.log"; exit 1; }
 strip() {
-    grep -v -e 'wall time' -e '- date:' -e '"date"' -e '"wall_seconds"' -e "claims run $claim" "$1" |
+    grep -v -e 'wall time' -e '- date:' -e '"date"' -e '"wall_seconds"' -e '"ranks"' -e "claims run $claim" "$1" |
         sed 's/[0-9.]* s, /T s, /g'
 }
 for f in report.md summary.json; do
