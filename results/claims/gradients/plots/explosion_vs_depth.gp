@@ -14,6 +14,7 @@ set logscale y
 set format y '%g'
 set logscale x
 set format x '%g'
+set xtics (5, 7, 10, 15, 20, 30)
 plot here . 'explosion_vs_depth.dat' index 0 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 1 notitle, '' index 0 using 1:2 with lines lw 2 lc 1 title 'bn', \
      '' index 1 using 1:3:4 with filledcurves fs transparent solid 0.18 noborder lc 2 notitle, '' index 1 using 1:2 with lines lw 2 lc 2 title 'none', \
      10 with lines dt 2 lw 1.5 lc rgb 'black' title '10x (the rule''s explosion)'
