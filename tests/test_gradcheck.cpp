@@ -4,6 +4,8 @@
 #include <numeric>
 
 #include "core/ops.h"
+#include "core/ops/direct_conv.h"
+#include "core/ops/winograd.h"
 #include "core/random.h"
 #include "core/tape.h"
 #include "tests/gradcheck.h"
@@ -148,6 +150,20 @@ TEST_CASE("gradcheck: cross_entropy", "[gradcheck][softmax]") {
     require_ok(gradcheck([&](const auto& in) { return cross_entropy(in[0], labels); }, {param({5, 5}, gen, -3.0f, 3.0f)}));
     const std::vector<int32_t> one{1};
     require_ok(gradcheck([&](const auto& in) { return cross_entropy(in[0], one); }, {param({1, 3}, gen)}));
+}
+
+TEST_CASE("gradcheck: conv2d's 3x3 algorithms forced (direct loop, Winograd)", "[gradcheck][conv]") {
+    // conv2d picks these by shape and CPU; forced here so each one's backward meets finite differences.
+    Generator gen(13);
+    for (const auto algorithm : {detail::ConvAlgorithm::direct, detail::ConvAlgorithm::winograd}) {
+        if (algorithm == detail::ConvAlgorithm::direct && !detail::direct_conv_supported()) continue;  // no AVX2
+        const detail::ScopedConvAlgorithm forced(algorithm);
+        for (const int padding : {0, 1, 2}) {
+            INFO("algorithm " << static_cast<int>(algorithm) << ", padding " << padding);
+            Tensor x = param({2, 3, 6, 5}, gen), w = param({5, 3, 3, 3}, gen), b = param({5}, gen);
+            require_ok(gradcheck([=](const auto& in) { return conv2d(in[0], in[1], in[2], 1, padding); }, {x, w, b}));
+        }
+    }
 }
 
 TEST_CASE("gradcheck: conv2d over stride, padding, bias, odd sizes", "[gradcheck][conv]") {

@@ -130,7 +130,8 @@ std::vector<Family> families(bool quick) {
 // A rough cost of one run of a family at a depth, to hand the most expensive runs out first
 // (ClaimContext::spread): its step budget times the time of a step, about 0.6 ms a weight layer
 // for the MLPs, 15 ms for the plain CNNs and 33 ms for ResNet-20 on one core (the default
-// profile's runs). Runs that reach the target or diverge stop early: an estimate only.
+// profile's runs, before the direct 3x3 loop; only the order matters). Runs that reach the target
+// or diverge stop early: an estimate only.
 double estimated_cost(const Family& f, int depth) {
     const double ms_per_layer = f.model.arch == "mlp" ? 0.6 : f.model.arch == "plain-cnn" ? 15 : 33;
     return static_cast<double>(f.steps) * depth * ms_per_layer;
