@@ -57,14 +57,14 @@ def measure(bnlab, steps=60, repeats=3):
     return {k: (statistics.median(v), used[k]) for k, v in times.items()}
 
 
-def report_lines(result):
+def report_lines(result, repeats=3):
     default, one = result["default"], result["1"]
     ratio = default[0] / one[0]
     return ratio, [
         "## Threads on a busy machine",
         "",
         "mnist-cnn bn, batch 128, through `bnlab train`, with a CPU-bound Python loop running on one core "
-        "(bench/busy_machine.py; median of 3 runs each, alternating).",
+        f"(bench/busy_machine.py; median of {repeats} run{'s' if repeats > 1 else ''} each, alternating).",
         "",
         "| threads | wall time | threads bnlab used |",
         "|---|---|---|",

@@ -5,7 +5,9 @@ Run with Debian's python3-torch:  /usr/bin/python3 bench/torch_ref.py [options]
 
 The models are bnlab's model zoo (models/zoo.h) rebuilt in torch.nn, layer for layer:
 convs 3x3 padding 1, pools 2x2, a transform feeding a norm has no bias, bn = BatchNorm2d/1d,
-gn = GroupNorm(4, C), ln = GroupNorm(1, C) after convs and LayerNorm after linears. A training
+gn = GroupNorm(4, C), ln = GroupNorm(1, C) after convs and LayerNorm after linears; resnet20 is
+He et al.'s CIFAR ResNet-20 with option-A shortcuts as bnlab builds it (layers/residual.h; the
+same parameter count, 269,722 with a norm, 269,034 without). A training
 step is zero_grad, forward, cross-entropy, backward, SGD(lr 0.01, momentum 0.9) on a batch
 taken from 8 pre-made random batches (bnlab's bench also pays for its DataLoader; PyTorch's
 does not). Timing: the best of several windows after a warm-up, like bench/timing.h.
@@ -24,21 +26,79 @@ import torch.nn as nn
 
 
 def input_of(model):
-    return (3, 32, 32) if model == "cifar-cnn" else (1, 28, 28)
+    """bench_train's inputs: CIFAR-sized for cifar-cnn and resnet20, MNIST-sized otherwise."""
+    return (3, 32, 32) if model in ("cifar-cnn", "resnet20") else (1, 28, 28)
+
+
+def make_norm(norm, channels, spatial, gn_groups=4):
+    """The module bnlab's `norm` layer becomes after a conv (spatial) or a linear; None for none."""
+    if norm == "bn":
+        return nn.BatchNorm2d(channels) if spatial else nn.BatchNorm1d(channels)
+    if norm == "ln":
+        return nn.GroupNorm(1, channels) if spatial else nn.LayerNorm(channels)
+    if norm == "gn":
+        return nn.GroupNorm(gn_groups, channels)
+    return None
+
+
+def conv_norm(cin, cout, norm, gn_groups, stride=1):
+    """conv<cout>s<stride>-norm: a 3x3 conv, padding 1, without a bias when a norm follows."""
+    layers = [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=norm == "none")]
+    norm_layer = make_norm(norm, cout, True, gn_groups)
+    return layers + ([norm_layer] if norm_layer is not None else [])
+
+
+class Residual(nn.Module):
+    """bnlab's Residual (layers/residual.h): body(x) + x[:, :, ::stride, ::stride] with zero
+    channels padded on both sides (extra // 2 before, the rest after): He et al.'s option A."""
+
+    def __init__(self, body, stride, extra):
+        super().__init__()
+        self.body, self.stride, self.before, self.after = body, stride, extra // 2, extra - extra // 2
+
+    def forward(self, x):
+        shortcut = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+        if self.before + self.after:
+            shortcut = nn.functional.pad(shortcut, (0, 0, 0, 0, self.before, self.after))
+        return self.body(x) + shortcut
+
+
+class GlobalAvgPool(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+def basic_block(cin, cout, stride, norm, gn_groups):
+    """bnlab's basic<cout>s<stride>: res(conv-norm-relu-conv-norm)-relu (models/zoo.cpp)."""
+    body = nn.Sequential(*conv_norm(cin, cout, norm, gn_groups, stride), nn.ReLU(),
+                         *conv_norm(cout, cout, norm, gn_groups))
+    return [Residual(body, stride, cout - cin), nn.ReLU()]
+
+
+def resnet20(norm, gn_groups):
+    """conv16-norm-act, basic16 x3, basic32s2 + basic32 x2, basic64s2 + basic64 x2, gap, fc."""
+    layers = conv_norm(3, 16, norm, gn_groups) + [nn.ReLU()]
+    cin = 16
+    for width in (16, 32, 64):
+        for i in range(3):
+            stride = 2 if width > 16 and i == 0 else 1
+            layers += basic_block(cin, width, stride, norm, gn_groups)
+            cin = width
+    layers += [GlobalAvgPool(), nn.Linear(64, 10)]
+    return nn.Sequential(*layers)
 
 
 def build(arch, norm, gn_groups=4):
     """bnlab's make_model(arch, norm) in torch.nn (norm before the activation)."""
+    if arch == "resnet20":
+        return resnet20(norm, gn_groups)
     has_norm = norm != "none"
     layers = []
 
     def add_norm(channels, spatial):
-        if norm == "bn":
-            layers.append(nn.BatchNorm2d(channels) if spatial else nn.BatchNorm1d(channels))
-        elif norm == "ln":
-            layers.append(nn.GroupNorm(1, channels) if spatial else nn.LayerNorm(channels))
-        elif norm == "gn":
-            layers.append(nn.GroupNorm(gn_groups, channels))
+        norm_layer = make_norm(norm, channels, spatial, gn_groups)
+        if norm_layer is not None:
+            layers.append(norm_layer)
 
     def conv_block(cin, cout):
         layers.append(nn.Conv2d(cin, cout, 3, padding=1, bias=not has_norm))
