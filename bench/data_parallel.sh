@@ -49,7 +49,19 @@ accuracy)
         run acc-1rank-seed$seed $bnlab train $common --epochs $EPOCHS --seed $seed --threads 2
         run acc-${RANKS}ranks-none-seed$seed $mpirun $bnlab train $common --epochs $EPOCHS --seed $seed --threads 1 --bn-sync none
         run acc-${RANKS}ranks-all-seed$seed $mpirun $bnlab train $common --epochs $EPOCHS --seed $seed --threads 1 --bn-sync all
-    done ;;
+    done
+    # Per layout: each seed's final test accuracy (train.log's "finished" line), mean and sample std.
+    {
+        echo "| layout | test accuracy, seeds 0 / 1 / 2 | mean ± std |"
+        echo "|---|---|---|"
+        for layout in 1rank ${RANKS}ranks-none ${RANKS}ranks-all; do
+            for seed in 0 1 2; do
+                sed -n 's/^finished .*test accuracy \([0-9.]*\).*/\1/p' "$OUT/acc-$layout-seed$seed/train.log"
+            done | awk -v layout=$layout '{ a[NR] = 100 * $1; s += a[NR] }
+                END { m = s / NR; for (i = 1; i <= NR; ++i) v += (a[i] - m) ^ 2
+                      printf "| %s | %.2f / %.2f / %.2f | %.2f ± %.2f |\n", layout, a[1], a[2], a[3], m, sqrt(v / (NR - 1)) }'
+        done
+    } | tee "$OUT/accuracy.md" ;;
 *) echo "usage: $0 speed|accuracy" >&2; exit 2 ;;
 esac
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
