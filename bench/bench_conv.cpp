@@ -49,6 +49,7 @@ const Layer kLayers[] = {
 
 enum class Pass { forward, input_gradient, weight_gradient };
 
+using bench::split;
 using detail::ConvAlgorithm;
 
 const char* algorithm_name(ConvAlgorithm a) {
@@ -98,16 +99,6 @@ double seconds_per_call(const Layer& l, int64_t batch, Pass pass, ConvAlgorithm 
     x.set_requires_grad(false);
     w.set_requires_grad(false);
     return with_forward - bench::time_windows([&] { conv2d(x, w, Tensor(), 1, 1); }, options, [] {}).best;
-}
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    for (size_t start = 0; start <= s.size();) {
-        const size_t end = std::min(s.find(',', start), s.size());
-        if (end > start) out.push_back(s.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
 }
 
 bool listed(const std::vector<std::string>& names, const std::string& name) {

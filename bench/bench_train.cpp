@@ -44,6 +44,7 @@
 
 using namespace bnlab;
 using bench::Timing;
+using bench::split;
 using bench::TimingOptions;
 
 namespace {
@@ -185,16 +186,6 @@ double peak_rss_mib() {
     for (std::string line; std::getline(status, line);)
         if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
     return NAN;
-}
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    for (size_t start = 0; start <= s.size();) {
-        const size_t end = std::min(s.find(',', start), s.size());
-        if (end > start) out.push_back(s.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace bnlab::bench {
@@ -61,6 +62,17 @@ Timing time_windows(F&& f, const TimingOptions& o, G&& after_warmup) {
 template <class F>
 Timing time_windows(F&& f, const TimingOptions& o) {
     return time_windows(std::forward<F>(f), o, [] {});
+}
+
+// "a,b,,c" -> {"a", "b", "c"}: the benchmarks' comma-separated list options.
+inline std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    for (size_t start = 0; start <= s.size();) {
+        const size_t end = std::min(s.find(',', start), s.size());
+        if (end > start) out.push_back(s.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
 }
 
 }  // namespace bnlab::bench
