@@ -47,7 +47,7 @@ const Layer kLayers[] = {
     {"cifar-cnn", 32, 16, 64},   {"cifar-cnn", 64, 16, 64},   {"cifar-cnn", 64, 8, 128},    {"wide", 128, 8, 128},
 };
 
-enum class Pass { forward, input_gradient, weight_gradient };
+using Pass = detail::ConvPass;
 
 using bench::split;
 using detail::ConvAlgorithm;
@@ -62,18 +62,12 @@ const char* algorithm_name(ConvAlgorithm a) {
     return "auto";
 }
 
-// What conv2d's automatic choice runs for this pass of a 3x3 stride-1 pad-1 layer: the rule of
-// core/ops/conv.cpp's conv_algorithm (internal there), restated for these layers. Keep the two
-// in step.
+// What conv2d's automatic choice runs for this pass of a 3x3 stride-1 pad-1 layer (square,
+// so its input and output have the same tiles).
 ConvAlgorithm automatic_choice(const Layer& l, Pass pass, int64_t batch) {
     if (batch < num_threads()) return ConvAlgorithm::im2col;  // images not spread over the threads
-    const int64_t tiles = ((l.H + 1) / 2) * ((l.H + 1) / 2);  // the output's and the input's: same size
-    const int64_t k_channels = pass == Pass::input_gradient ? l.F : l.C;
-    const int64_t out_channels = pass == Pass::input_gradient ? l.C : l.F;
-    if (detail::direct_conv_supported() && detail::direct_pays(k_channels, out_channels)) return ConvAlgorithm::direct;
-    const bool winograd = pass == Pass::weight_gradient ? detail::winograd_pays_for_weights(k_channels, tiles)
-                                                        : detail::winograd_pays(k_channels, tiles);
-    return winograd ? ConvAlgorithm::winograd : ConvAlgorithm::im2col;
+    const int64_t tiles = ((l.H + 1) / 2) * ((l.H + 1) / 2);
+    return detail::automatic_3x3_algorithm(pass, l.C, l.F, tiles, tiles);
 }
 
 double seconds_per_call(const Layer& l, int64_t batch, Pass pass, ConvAlgorithm algorithm,

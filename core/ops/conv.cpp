@@ -42,11 +42,10 @@ namespace bnlab {
 
 namespace {
 
-using detail::ConvAlgorithm, detail::conv_algorithm_override, detail::direct_conv_image, detail::direct_conv_supported,
-    detail::direct_pack_weights, detail::direct_pays, detail::direct_weight_grad_image, detail::DirectShape,
-    detail::winograd_conv_image, detail::winograd_pays, detail::winograd_pays_for_weights,
-    detail::winograd_weight_grad_finish, detail::winograd_weight_grad_image, detail::winograd_weights,
-    detail::WinogradShape;
+using detail::automatic_3x3_algorithm, detail::ConvAlgorithm, detail::conv_algorithm_override, detail::ConvPass,
+    detail::direct_conv_image, detail::direct_conv_supported, detail::direct_pack_weights, detail::direct_weight_grad_image,
+    detail::DirectShape, detail::winograd_conv_image, detail::winograd_weight_grad_finish,
+    detail::winograd_weight_grad_image, detail::winograd_weights, detail::WinogradShape;
 
 struct ConvGeometry {
     int64_t N, C, H, W, F, kh, kw, stride, pad, Ho, Wo;
@@ -141,6 +140,26 @@ void col2im_add(const ConvGeometry& g, float* dcols, float* dx) {
     }
 }
 
+}  // namespace
+
+namespace detail {
+
+ConvAlgorithm automatic_3x3_algorithm(ConvPass pass, int64_t C, int64_t F, int64_t output_tiles, int64_t input_tiles) {
+    // The channels the pass sums over (its K), the channels it writes, and its tiles.
+    const auto [k_channels, out_channels, tiles] =
+        pass == ConvPass::forward          ? std::tuple{C, F, output_tiles}
+        : pass == ConvPass::input_gradient ? std::tuple{F, C, input_tiles}
+                                           : std::tuple{C, F, output_tiles};
+    if (direct_conv_supported() && direct_pays(k_channels, out_channels)) return ConvAlgorithm::direct;
+    const bool winograd = pass == ConvPass::weight_gradient ? winograd_pays_for_weights(k_channels, tiles)
+                                                            : winograd_pays(k_channels, tiles);
+    return winograd ? ConvAlgorithm::winograd : ConvAlgorithm::im2col;
+}
+
+}  // namespace detail
+
+namespace {
+
 // How many threads take images: all of them when there are at least as many images;
 // otherwise 1, and sgemm gets the threads instead.
 int image_workers(int64_t N) { return N >= num_threads() ? num_threads() : 1; }
@@ -162,8 +181,6 @@ void for_each_image(int64_t N, int workers, Body&& body) {
 // where the CPU has AVX2 + FMA). Unless forced, each pass picks what measured fastest for its
 // shape: the forward (K = C, the output's tiles), the input gradient (K = F, the input's tiles)
 // and the weight gradient, each on its own.
-enum class ConvPass { forward, input_gradient, weight_gradient };
-
 ConvAlgorithm conv_algorithm(const ConvGeometry& g, ConvPass pass) {
     const ConvAlgorithm forced = conv_algorithm_override().load();
     if (forced == ConvAlgorithm::im2col || g.kh != 3 || g.kw != 3 || g.stride != 1 || g.pad > 2 ||
@@ -171,16 +188,7 @@ ConvAlgorithm conv_algorithm(const ConvGeometry& g, ConvPass pass) {
         return ConvAlgorithm::im2col;
     if (forced == ConvAlgorithm::winograd) return ConvAlgorithm::winograd;
     if (forced == ConvAlgorithm::direct) return direct_conv_supported() ? ConvAlgorithm::direct : ConvAlgorithm::im2col;
-    const int64_t output_tiles = ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2), input_tiles = ((g.H + 1) / 2) * ((g.W + 1) / 2);
-    // The channels the pass sums over (its K), the channels it writes, and its tiles.
-    const auto [k_channels, out_channels, tiles] =
-        pass == ConvPass::forward          ? std::tuple{g.C, g.F, output_tiles}
-        : pass == ConvPass::input_gradient ? std::tuple{g.F, g.C, input_tiles}
-                                           : std::tuple{g.C, g.F, output_tiles};
-    if (direct_conv_supported() && direct_pays(k_channels, out_channels)) return ConvAlgorithm::direct;
-    const bool winograd = pass == ConvPass::weight_gradient ? winograd_pays_for_weights(k_channels, tiles)
-                                                            : winograd_pays(k_channels, tiles);
-    return winograd ? ConvAlgorithm::winograd : ConvAlgorithm::im2col;
+    return automatic_3x3_algorithm(pass, g.C, g.F, ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2), ((g.H + 1) / 2) * ((g.W + 1) / 2));
 }
 
 ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding) {

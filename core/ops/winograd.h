@@ -50,6 +50,16 @@ inline bool winograd_pays_for_weights(int64_t channels, int64_t tiles) {
     return tiles >= 256 || (channels >= 64 && tiles >= 64);
 }
 
+// conv2d's three passes, each choosing its algorithm on its own.
+enum class ConvPass { forward, input_gradient, weight_gradient };
+
+// The automatic choice for one pass of a 3x3 stride-1 convolution (padding <= 2) whose images
+// are spread over the threads (conv2d checks those conditions first): the direct loop where
+// direct_pays and the CPU runs it, else Winograd where it pays, else im2col. C, F: the layer's
+// input and output channels; output_tiles, input_tiles: its 2x2 tiles of y and of x. Defined in
+// conv.cpp; bench_conv reports it.
+ConvAlgorithm automatic_3x3_algorithm(ConvPass pass, int64_t C, int64_t F, int64_t output_tiles, int64_t input_tiles);
+
 inline std::atomic<ConvAlgorithm>& conv_algorithm_override() {
     static std::atomic<ConvAlgorithm> value{ConvAlgorithm::automatic};
     return value;
