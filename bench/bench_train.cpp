@@ -56,8 +56,7 @@ struct Row {
     bool fuse_bn_relu = true;  // false: BatchNorm and ReLU as two ops (--no-fuse)
 };
 
-// MNIST-sized 1x28x28 inputs for mlp and mnist-cnn, CIFAR-sized 3x32x32 for cifar-cnn and
-// resnet20 (the CIFAR-10 ResNet-20), MNIST-sized for any other model.
+// CIFAR-sized 3x32x32 inputs for cifar-cnn and resnet20, MNIST-sized 1x28x28 for the others.
 InputSpec input_of(const std::string& model) {
     return model == "cifar-cnn" || model == "resnet20" ? InputSpec{3, 32, 32, 10} : InputSpec{1, 28, 28, 10};
 }
