@@ -14,7 +14,8 @@
 //
 //   train   MODEL NORM BATCH THREADS  ms/step   images/s  spread  fresh-buffers-per-step
 //   share   MODEL NORM BATCH THREADS  kind=percent ...   (the step by op kind, from the Profiler;
-//                                                          bn includes the ReLU fused into it)
+//                                                          bn includes the ReLU fused into it,
+//                                                          bnpool is BN + ReLU + 2x2 max pool fused)
 //   infer   MODEL NORM 256   THREADS  ms/batch  images/s  spread
 //   latency MODEL NORM 1     THREADS  ms/image  images/s  spread
 //   rss     MODEL NORM BATCH THREADS  peak-MiB            (--rss: 20 steps, alone in the process)
@@ -88,7 +89,7 @@ std::shared_ptr<Sequential> model_for(const Row& r) {
 const char* kind_of(const std::string& op) {
     static const std::map<std::string, const char*> kinds{
         {"conv2d", "conv"},          {"batch_norm", "bn"},      {"group_norm", "gn"},
-        {"batch_norm_relu", "bn"},
+        {"batch_norm_relu", "bn"},   {"batch_norm_relu_max_pool2d", "bnpool"},
         {"layer_norm", "ln"},        {"max_pool2d", "pool"},    {"avg_pool2d", "pool"},
         {"global_avg_pool2d", "pool"}, {"relu", "act"},         {"sigmoid", "act"},
         {"tanh", "act"},             {"linear", "linear"},      {"matmul", "linear"},
@@ -107,7 +108,7 @@ std::string shares(const Profiler& p) {
     }
     seconds["other"] += p.step_seconds() - timed;  // tape bookkeeping, freeing buffers
     std::string out;
-    for (const char* kind : {"conv", "bn", "gn", "ln", "pool", "act", "linear", "loss", "optim", "data", "other"})
+    for (const char* kind : {"conv", "bn", "bnpool", "gn", "ln", "pool", "act", "linear", "loss", "optim", "data", "other"})
         if (seconds.count(kind))
             out += fmt::format(" {}={:.1f}", kind, 100.0 * seconds[kind] / std::max(p.step_seconds(), 1e-12));
     return out;

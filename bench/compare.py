@@ -344,14 +344,16 @@ def allocation_check(bn):
 def bn_share_check(bn, threads):
     target = (f"BatchNorm forward + backward <= 10% of a bn training step "
               f"(mnist-cnn, cifar-cnn, resnet20, {threads} threads)")
-    shares = [(float(s.get("bn", 0)), label(k)) for k, s in bn.items()
+    # bnpool: batch_norm_relu_max_pool2d, BN with the ReLU and the 2x2 max pool after it in one
+    # op; its whole time counts here (an upper bound on BN's own share).
+    shares = [(float(s.get("bn", 0)) + float(s.get("bnpool", 0)), label(k)) for k, s in bn.items()
               if k[0] == "share" and k[1] in CNNS and k[2] == "bn" and k[4] == threads]
     if not shares:
         return not_measured(target)
     worst = max(shares)
     above = sum(s > 10 for s, _ in shares)
-    return check(target, f"max {worst[0]:.1f}% ({worst[1]}; includes the ReLU fused into BN); "
-                         f"{above} of {len(shares)} rows above", above == 0)
+    return check(target, f"max {worst[0]:.1f}% ({worst[1]}; includes the ReLU fused into BN, and the max pool "
+                         f"where BN + ReLU + pool run as one op); {above} of {len(shares)} rows above", above == 0)
 
 
 def targets_section(m, train):
@@ -431,9 +433,10 @@ def conv_table(m):
 
 def profile_table(m):
     threads = max(m.thread_counts)
-    kinds = ["conv", "bn", "gn", "pool", "act", "linear", "loss", "optim", "data", "other"]
+    kinds = ["conv", "bn", "bnpool", "gn", "pool", "act", "linear", "loss", "optim", "data", "other"]
     L = [f"## Where a bnlab training step goes (built-in profiler, % of the step, {threads} threads)", "",
-         "conv = conv2d, bn = batch_norm (with the ReLU fused into it where one follows), gn = group_norm, "
+         "conv = conv2d, bn = batch_norm (with the ReLU fused into it where one follows), bnpool = BatchNorm, "
+         "ReLU and a 2x2 max pool fused into one op (batch_norm_relu_max_pool2d), gn = group_norm, "
          "pool = max/avg pools (resnet20: its shortcuts' subsampling and the global average pool), "
          "act = relu/sigmoid, linear = linear, loss = cross_entropy, optim = zero_grad + SGD step, "
          "data = waiting for the DataLoader, other = tape bookkeeping, freeing, and ops no kind names "

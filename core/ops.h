@@ -121,6 +121,11 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
 // backward). A Sequential runs a BatchNorm followed by a ReLU through it (layers/module.h).
 Tensor batch_norm_relu(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
                        const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+// max_pool2d(relu(batch_norm(...)), 2, 2), bit for bit, without the full-size ReLU output in
+// memory forward or the pool's full-size gradient backward. x: (N,C,H,W) -> (N,C,H/2,W/2).
+// A Sequential runs BatchNorm, ReLU, MaxPool2d(2) through it.
+Tensor batch_norm_relu_max_pool2d(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
+                                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
 
 // --- batch_norm_grouped.cpp: training-mode batch_norm with other statistics ------------
 // Same arguments and running-statistics update as batch_norm in training, but:

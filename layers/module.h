@@ -98,17 +98,20 @@ public:
     Sequential(std::initializer_list<std::shared_ptr<Module>> layers);
     Sequential& add(std::shared_ptr<Module> layer);
     // The layers in order; a BatchNorm directly followed by a ReLU runs as one op
-    // (BatchNorm::forward_relu: the same numbers, fewer passes over memory) unless
-    // set_fuse_bn_relu(false) (e.g. to compare, or to time the ops apart), which applies to
-    // every Sequential inside this one too (residual blocks' bodies).
+    // (BatchNorm::forward_relu: the same numbers, fewer passes over memory), and with a
+    // MaxPool2d(2) (stride 2, no padding) after the ReLU the three run as one
+    // (BatchNorm::forward_relu_max_pool2), unless set_fuse_bn_relu(false) (no fusion) or
+    // set_fuse_pool(false) (BN + ReLU only), e.g. to compare or to time the ops apart. Both
+    // apply to every Sequential inside this one too (residual blocks' bodies).
     Tensor forward(const Tensor& x) override;
     std::string describe() const override { return "Sequential"; }
     size_t size() const { return children().size(); }
     Module& operator[](size_t i) const { return *children()[i].second; }
     void set_fuse_bn_relu(bool fuse);
+    void set_fuse_pool(bool fuse);
 
 private:
-    bool fuse_bn_relu_ = true;
+    bool fuse_bn_relu_ = true, fuse_pool_ = true;
 };
 
 // A copy of the module's state (its values, not handles to them): restore it later with

@@ -52,11 +52,13 @@ void BatchNorm::set_sync(Collective* group) {
     sync_ = group;
 }
 
-Tensor BatchNorm::forward(const Tensor& x) { return normalize(x, false); }
+Tensor BatchNorm::forward(const Tensor& x) { return normalize(x, Then::nothing); }
 
-Tensor BatchNorm::forward_relu(const Tensor& x) { return normalize(x, true); }
+Tensor BatchNorm::forward_relu(const Tensor& x) { return normalize(x, Then::relu); }
 
-Tensor BatchNorm::normalize(const Tensor& x, bool relu_after) {
+Tensor BatchNorm::forward_relu_max_pool2(const Tensor& x) { return normalize(x, Then::relu_max_pool2); }
+
+Tensor BatchNorm::normalize(const Tensor& x, Then then) {
     if (std::find(ranks_.begin(), ranks_.end(), x.ndim()) == ranks_.end())
         throw ShapeError(fmt::format("{}: expected a {} input, got {}", kind_,
                                      ranks_.size() == 1 ? "4D (N,C,H,W)" : "2D (N,C) or 3D (N,C,L)", x.shape().str()));
@@ -80,15 +82,19 @@ Tensor BatchNorm::normalize(const Tensor& x, bool relu_after) {
     }
     // Batch statistics in training, and always without running statistics.
     const bool use_batch_stats = is_training() || !options_.track_running_stats;
-    // Ghost and synchronized statistics have no fused ReLU: a separate relu() follows.
-    const auto then_relu = [relu_after](Tensor y) { return relu_after ? relu(y) : y; };
+    // Ghost and synchronized statistics have no fused ReLU or pool: separate ops follow.
+    const auto then_apart = [then](Tensor y) {
+        if (then == Then::nothing) return y;
+        y = relu(y);
+        return then == Then::relu ? y : max_pool2d(y, 2, 2, 0);
+    };
     if (is_training() && options_.ghost_batch_size > 0)
-        return then_relu(ghost_batch_norm(x, running_mean, running_var, weight, bias, options_.ghost_batch_size, factor,
-                                          options_.eps));
+        return then_apart(ghost_batch_norm(x, running_mean, running_var, weight, bias, options_.ghost_batch_size, factor,
+                                           options_.eps));
     if (is_training() && sync_)
-        return then_relu(sync_batch_norm(x, running_mean, running_var, weight, bias, *sync_, factor, options_.eps));
-    return (relu_after ? batch_norm_relu : batch_norm)(x, running_mean, running_var, weight, bias, use_batch_stats,
-                                                       factor, options_.eps);
+        return then_apart(sync_batch_norm(x, running_mean, running_var, weight, bias, *sync_, factor, options_.eps));
+    const auto op = then == Then::nothing ? batch_norm : then == Then::relu ? batch_norm_relu : batch_norm_relu_max_pool2d;
+    return op(x, running_mean, running_var, weight, bias, use_batch_stats, factor, options_.eps);
 }
 
 std::string BatchNorm::describe() const {

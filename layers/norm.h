@@ -41,6 +41,9 @@ public:
     // relu(forward(x)), in one op (core/ops.h batch_norm_relu) where the statistics are the
     // batch's or the running ones; Sequential calls it for a BatchNorm followed by a ReLU.
     Tensor forward_relu(const Tensor& x);
+    // max_pool2d(forward_relu(x), 2, 2) in one op (core/ops.h batch_norm_relu_max_pool2d);
+    // Sequential calls it for a BatchNorm2d, a ReLU and a MaxPool2d(2) in a row.
+    Tensor forward_relu_max_pool2(const Tensor& x);
     std::string describe() const override;
 
     Tensor weight, bias;              // gamma, beta: (C); undefined without affine
@@ -63,7 +66,8 @@ protected:
     BatchNorm(const char* kind, int64_t num_features, BatchNormOptions options, std::initializer_list<int> ranks);
 
 private:
-    Tensor normalize(const Tensor& x, bool relu_after);
+    enum class Then { nothing, relu, relu_max_pool2 };  // what follows the normalization
+    Tensor normalize(const Tensor& x, Then then);
 
     const char* kind_;
     int64_t num_features_;

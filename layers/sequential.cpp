@@ -23,12 +23,28 @@ std::shared_ptr<Sequential> sequential(std::initializer_list<std::shared_ptr<Mod
     return model;
 }
 
+namespace {
+
+// Layer i as a Layer, or nullptr (past the end, or another kind).
+template <class Layer, class Children>
+Layer* layer_as(const Children& layers, size_t i) {
+    return i < layers.size() ? dynamic_cast<Layer*>(layers[i].second.get()) : nullptr;
+}
+
+}  // namespace
+
 Tensor Sequential::forward(const Tensor& x) {
     const auto& layers = children();
     Tensor h = x;
     for (size_t i = 0; i < layers.size(); ++i) {
-        auto* norm = fuse_bn_relu_ ? dynamic_cast<BatchNorm*>(layers[i].second.get()) : nullptr;
-        if (norm && i + 1 < layers.size() && dynamic_cast<ReLU*>(layers[i + 1].second.get())) {
+        auto* norm = fuse_bn_relu_ ? layer_as<BatchNorm>(layers, i) : nullptr;
+        const bool relu_next = layer_as<ReLU>(layers, i + 1) != nullptr;
+        const auto* pool = layer_as<MaxPool2d>(layers, i + 2);
+        if (norm && relu_next && fuse_pool_ && h.ndim() == 4 && pool && pool->kernel_size() == 2 &&
+            pool->stride() == 2 && pool->padding() == 0) {
+            h = norm->forward_relu_max_pool2(h);  // BatchNorm, ReLU and a 2x2 max pool, in one op
+            i += 2;
+        } else if (norm && relu_next) {
             h = norm->forward_relu(h);  // the BatchNorm and the ReLU after it, in one op
             ++i;
         } else {
@@ -41,6 +57,11 @@ Tensor Sequential::forward(const Tensor& x) {
 void Sequential::set_fuse_bn_relu(bool fuse) {
     for (const auto& [name, module] : named_modules())
         if (auto* seq = dynamic_cast<Sequential*>(module)) seq->fuse_bn_relu_ = fuse;
+}
+
+void Sequential::set_fuse_pool(bool fuse) {
+    for (const auto& [name, module] : named_modules())
+        if (auto* seq = dynamic_cast<Sequential*>(module)) seq->fuse_pool_ = fuse;
 }
 
 namespace {

@@ -23,7 +23,9 @@ Flatten::Flatten() : Stateless("Flatten", [](const Tensor& x) { return flatten(x
 MaxPool2d::MaxPool2d(int kernel_size, int stride, int padding)
     : Stateless(pool_description("MaxPool2d", kernel_size, stride, padding),
                 [=](const Tensor& x) { return max_pool2d(x, kernel_size, stride, padding); }),
-      kernel_size_(kernel_size) {}
+      kernel_size_(kernel_size),
+      stride_(stride == 0 ? kernel_size : stride),
+      padding_(padding) {}
 
 AvgPool2d::AvgPool2d(int kernel_size, int stride, int padding)
     : Stateless(pool_description("AvgPool2d", kernel_size, stride, padding),

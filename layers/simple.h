@@ -39,9 +39,11 @@ class MaxPool2d : public Stateless {
 public:
     explicit MaxPool2d(int kernel_size, int stride = 0, int padding = 0);
     int kernel_size() const { return kernel_size_; }
+    int stride() const { return stride_; }  // 0 on construction means kernel_size
+    int padding() const { return padding_; }
 
 private:
-    int kernel_size_;
+    int kernel_size_, stride_, padding_;
 };
 class AvgPool2d : public Stateless {
 public:

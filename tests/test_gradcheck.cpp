@@ -243,6 +243,27 @@ TEST_CASE("gradcheck: batch_norm and batch_norm_relu in training and evaluation"
         }
 }
 
+TEST_CASE("gradcheck: batch_norm_relu_max_pool2d in training and evaluation", "[gradcheck][norm]") {
+    Generator gen(15);
+    // As batch_norm_relu; random values leave no ties within a window and (with this seed) no
+    // ReLU input within the step of 0.
+    const GradCheckOptions opt{5e-4, 3e-2, 3e-3};
+    for (const Shape& s : {Shape{3, 2, 4, 4}, Shape{2, 3, 5, 3}, Shape{2, 1, 2, 10}}) {
+        INFO("shape " << s.str());
+        const int64_t C = s[1];
+        Tensor x = param(s, gen, -2.0f, 2.0f), w = param({C}, gen, 0.5f, 1.5f), b = param({C}, gen);
+        require_ok(gradcheck(
+            [&](const auto& in) { return batch_norm_relu_max_pool2d(in[0], Tensor(), Tensor(), in[1], in[2], true); },
+            {x, w, b}, opt));
+        Tensor running_mean = Tensor::uniform({C}, gen, -0.5f, 0.5f), running_var = Tensor::uniform({C}, gen, 0.5f, 2.0f);
+        require_ok(gradcheck(
+            [&](const auto& in) {
+                return batch_norm_relu_max_pool2d(in[0], running_mean, running_var, in[1], in[2], false);
+            },
+            {x, w, b}, opt));
+    }
+}
+
 TEST_CASE("gradcheck: layer_norm and group_norm", "[gradcheck][norm]") {
     Generator gen(14);
     const GradCheckOptions opt{5e-4, 3e-2, 3e-3};

@@ -525,59 +525,73 @@ TEST_CASE("default threads: the cores no other process keeps busy, at least one"
     CHECK(threads <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
-TEST_CASE("batch_norm_relu is relu(batch_norm(x)) bit for bit, forward, backward and running statistics",
+TEST_CASE("batch_norm_relu (and with max_pool2d) are the ops in sequence bit for bit, forward, backward, statistics",
           "[kernels][batch_norm]") {
-    // The fused op recomputes the ReLU's mask from x in backward (core/ops/batch_norm.cpp); the
-    // same floats must come out as the two ops in sequence. Channel 0 of each input is
-    // constant: its variance is 0, so without affine every output there is exactly 0 (a tie
-    // the mask must resolve as relu's backward does: no gradient).
+    // The fused ops recompute the ReLU's mask (and the pool's winners) from x in backward
+    // (core/ops/batch_norm.cpp); the same floats must come out as the ops in sequence. Channel 0
+    // of each input is constant: its variance is 0, so without affine every output there is
+    // exactly 0 (a tie the mask must resolve as relu's backward does: no gradient), and with
+    // affine each pool window there is a tie that max_pool2d gives to its first value.
+    // batch_norm_relu_max_pool2d runs on the 4D cases: odd sizes (a row and a column in no
+    // window), fewer than 4 windows a row (the scalar loop), 7 (vectors overlapping at the end).
     struct Case {
         Shape shape;
         bool train;
     };
-    const Case cases[] = {{{2, 3, 5, 7}, true}, {{1, 5}, false}, {{8, 19}, true},
-                          {{3, 17, 9}, true},   {{4, 70, 3, 3}, true}, {{16, 8, 6, 6}, true}};
+    const Case cases[] = {{{2, 3, 5, 7}, true}, {{1, 5}, false},        {{8, 19}, true},
+                          {{3, 17, 9}, true},   {{4, 70, 3, 3}, true},  {{16, 8, 6, 6}, true},
+                          {{2, 3, 14, 14}, true}, {{3, 4, 16, 9}, true}, {{1, 2, 2, 2}, true}};
     Generator gen(31);
-    for (const Case& c : cases) {
-        const int64_t C = c.shape[1], S = c.shape.numel() / (c.shape[0] * C);
-        Tensor x = Tensor::randn(c.shape, gen, 0.5f, 2.0f);
-        for (int64_t n = 0; n < c.shape[0]; ++n) std::fill_n(x.data() + n * C * S, S, 1.25f);
-        const Tensor gamma = Tensor::randn({C}, gen, 1.0f, 0.5f), beta = Tensor::randn({C}, gen);
-        const Tensor rmean = Tensor::randn({C}, gen), rvar = Tensor::uniform({C}, gen, 0.5f, 2.0f);
-        const Tensor gy = Tensor::randn(c.shape, gen), previous = Tensor::randn(c.shape, gen);
-        for (int threads : {1, 2})
-            for (bool affine : {true, false})
-                for (bool training : {true, false}) {
-                    if (training && !c.train) continue;
-                    const Threads scoped(threads);
-                    const Tensor w = affine ? gamma : Tensor(), b = affine ? beta : Tensor();
-                    const Tensor fused_mean = rmean.clone(), fused_var = rvar.clone();
-                    const Tensor plain_mean = rmean.clone(), plain_var = rvar.clone();
-                    for (bool accumulate : {false, true}) {
-                        INFO(c.shape.str() << (training ? " train" : " eval") << (affine ? " affine" : "") << ", "
-                                           << threads << " threads" << (accumulate ? ", into existing gradients" : ""));
-                        const std::vector<Tensor> existing =
-                            accumulate ? std::vector<Tensor>{previous, gamma, beta} : std::vector<Tensor>{};
-                        const VJP fused = run_vjp(
-                            [&](const auto& in) {
-                                return batch_norm_relu(in[0], fused_mean, fused_var, in[1], in[2], training, 0.1, 1e-5);
-                            },
-                            {x, w, b}, gy, existing);
-                        const VJP plain = run_vjp(
-                            [&](const auto& in) {
-                                return relu(batch_norm(in[0], plain_mean, plain_var, in[1], in[2], training, 0.1, 1e-5));
-                            },
-                            {x, w, b}, gy, existing);
-                        CHECK(same_bits(fused.y, plain.y));
-                        for (size_t i = 0; i < fused.grads.size(); ++i)
-                            if (fused.grads[i].defined()) CHECK(same_bits(fused.grads[i], plain.grads[i]));
-                        CHECK(same_bits(fused_mean, plain_mean));
-                        CHECK(same_bits(fused_var, plain_var));
-                        if (!affine && training) {  // the constant channel: all zeros, no gradient through it
-                            CHECK(fused.y.data()[0] == 0.0f);
-                            CHECK(fused.grads[0].data()[0] == (accumulate ? previous.data()[0] : 0.0f));
+    for (const Case& c : cases)
+        for (bool pool : {false, true}) {
+            if (pool && c.shape.size() != 4) continue;
+            const int64_t C = c.shape[1], S = c.shape.numel() / (c.shape[0] * C);
+            Tensor x = Tensor::randn(c.shape, gen, 0.5f, 2.0f);
+            for (int64_t n = 0; n < c.shape[0]; ++n) std::fill_n(x.data() + n * C * S, S, 1.25f);
+            const Tensor gamma = Tensor::randn({C}, gen, 1.0f, 0.5f), beta = Tensor::randn({C}, gen);
+            const Tensor rmean = Tensor::randn({C}, gen), rvar = Tensor::uniform({C}, gen, 0.5f, 2.0f);
+            const Shape out_shape = pool ? Shape{c.shape[0], C, c.shape[2] / 2, c.shape[3] / 2} : c.shape;
+            const Tensor gy = Tensor::randn(out_shape, gen), previous = Tensor::randn(c.shape, gen);
+            for (int threads : {1, 2})
+                for (bool affine : {true, false})
+                    for (bool training : {true, false}) {
+                        if (training && !c.train) continue;
+                        const Threads scoped(threads);
+                        const Tensor w = affine ? gamma : Tensor(), b = affine ? beta : Tensor();
+                        const Tensor fused_mean = rmean.clone(), fused_var = rvar.clone();
+                        const Tensor plain_mean = rmean.clone(), plain_var = rvar.clone();
+                        for (bool accumulate : {false, true}) {
+                            INFO(c.shape.str() << (pool ? " with pool" : "") << (training ? " train" : " eval")
+                                               << (affine ? " affine" : "") << ", " << threads << " threads"
+                                               << (accumulate ? ", into existing gradients" : ""));
+                            const std::vector<Tensor> existing =
+                                accumulate ? std::vector<Tensor>{previous, gamma, beta} : std::vector<Tensor>{};
+                            const VJP fused = run_vjp(
+                                [&](const auto& in) {
+                                    return (pool ? batch_norm_relu_max_pool2d : batch_norm_relu)(
+                                        in[0], fused_mean, fused_var, in[1], in[2], training, 0.1, 1e-5);
+                                },
+                                {x, w, b}, gy, existing);
+                            const VJP plain = run_vjp(
+                                [&](const auto& in) {
+                                    const Tensor y =
+                                        relu(batch_norm(in[0], plain_mean, plain_var, in[1], in[2], training, 0.1, 1e-5));
+                                    return pool ? max_pool2d(y, 2, 2, 0) : y;
+                                },
+                                {x, w, b}, gy, existing);
+                            CHECK(fused.y.shape() == out_shape);
+                            CHECK(same_bits(fused.y, plain.y));
+                            for (size_t i = 0; i < fused.grads.size(); ++i)
+                                if (fused.grads[i].defined()) CHECK(same_bits(fused.grads[i], plain.grads[i]));
+                            CHECK(same_bits(fused_mean, plain_mean));
+                            CHECK(same_bits(fused_var, plain_var));
+                            if (!affine && training) {  // the constant channel: all zeros, no gradient through it
+                                CHECK(fused.y.data()[0] == 0.0f);
+                                CHECK(fused.grads[0].data()[0] == (accumulate ? previous.data()[0] : 0.0f));
+                            }
                         }
                     }
-                }
-    }
+        }
+    CHECK_THROWS_WITH(batch_norm_relu_max_pool2d(Tensor::ones({2, 3, 1, 4}), Tensor(), Tensor(), Tensor(), Tensor(), true),
+                      Catch::Contains("batch_norm_relu_max_pool2d") && Catch::Contains("H, W >= 2"));
 }

@@ -179,21 +179,24 @@ TEST_CASE("every listed model builds and runs with every listed norm, init and a
         CHECK(make_model({.arch = "mlp", .activation = activation}, {}, 1)->size() == 1 + 3 * 2 + 1);
 }
 
-TEST_CASE("BatchNorm + ReLU run fused (batch_norm_relu) and give the unfused model's bits", "[models][norm]") {
+TEST_CASE("BatchNorm + ReLU (+ MaxPool2d(2)) run fused and give the unfused model's bits", "[models][norm]") {
     // Every Sequential, residual bodies included, runs a BatchNorm followed by a ReLU as one
-    // op. Two models from the same seed, one with fusion off, must agree bit for bit: outputs,
-    // every parameter gradient and the running statistics, over two training steps' worth of
-    // forward and backward, then in eval mode.
+    // op (batch_norm_relu), and with a 2x2 max pool after them as one op
+    // (batch_norm_relu_max_pool2d). Two models from the same seed, one with fusion off, must
+    // agree bit for bit: outputs, every parameter gradient and the running statistics, over two
+    // training steps' worth of forward and backward, then in eval mode.
     struct Case {
         ModelConfig config;
         InputSpec input;
-        size_t fused_ops;  // BatchNorm + ReLU pairs in the model
+        size_t fused_ops;   // BatchNorm + ReLU pairs in the model
+        size_t with_pool;   // of which followed by a MaxPool2d(2)
     };
     ModelConfig ghost{.arch = "mnist-cnn", .norm = "bn"};
     ghost.batch_norm.ghost_batch_size = 2;  // training: BN over ghost batches, then a separate relu()
-    const Case cases[] = {{{.arch = "mnist-cnn", .norm = "bn"}, {1, 28, 28, 10}, 3},
-                          {ghost, {1, 28, 28, 10}, 0},
-                          {{.arch = "resnet20", .norm = "bn"}, {3, 32, 32, 10}, 10}};  // stem + 9 blocks; the ReLU after each sum stays
+    const Case cases[] = {{{.arch = "mnist-cnn", .norm = "bn"}, {1, 28, 28, 10}, 3, 2},
+                          {{.arch = "cifar-cnn", .norm = "bn"}, {3, 32, 32, 10}, 5, 3},
+                          {ghost, {1, 28, 28, 10}, 0, 0},
+                          {{.arch = "resnet20", .norm = "bn"}, {3, 32, 32, 10}, 10, 0}};  // stem + 9 blocks; the ReLU after each sum stays
     for (const Case& c : cases) {
         INFO(c.config.arch);
         auto fused = make_model(c.config, c.input, 7), plain = make_model(c.config, c.input, 7);
@@ -209,9 +212,13 @@ TEST_CASE("BatchNorm + ReLU run fused (batch_norm_relu) and give the unfused mod
                 for (const char* op : tape.op_names()) (model == fused.get() ? fused_names : plain_names).push_back(op);
                 tape.backward(sum(y * y));
             }
-            CHECK(static_cast<size_t>(std::count(fused_names.begin(), fused_names.end(), "batch_norm_relu")) == c.fused_ops);
-            CHECK(std::count(plain_names.begin(), plain_names.end(), "batch_norm_relu") == 0);
-            CHECK(fused_names.size() + c.fused_ops == plain_names.size());
+            const auto count = [](const std::vector<std::string>& names, const char* op) {
+                return static_cast<size_t>(std::count(names.begin(), names.end(), op));
+            };
+            CHECK(count(fused_names, "batch_norm_relu") == c.fused_ops - c.with_pool);
+            CHECK(count(fused_names, "batch_norm_relu_max_pool2d") == c.with_pool);
+            CHECK(count(plain_names, "batch_norm_relu") + count(plain_names, "batch_norm_relu_max_pool2d") == 0);
+            CHECK(fused_names.size() + c.fused_ops + c.with_pool == plain_names.size());
             const auto fp = fused->named_parameters(), pp = plain->named_parameters();
             for (size_t i = 0; i < fp.size(); ++i) {
                 INFO(fp[i].first);
