@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -84,8 +85,21 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int32_t> labels);
 // x: (N,C,H,W), weight: (F,C,kh,kw), bias: (F) or undefined -> (N,F,Ho,Wo) with
 // Ho = (H + 2*padding - kh) / stride + 1 (likewise Wo). One image at a time: im2col of image n,
 // then one sgemm writes y[n]; threads take blocks of images.
+// A BatchNorm's training statistics of a conv2d output, summed in the convolution's output
+// pass (each image's output is still in cache) instead of in a pass of BN's own: conv2d fills
+// it when given one, batch_norm* use it when given it for that same output. Per image n and
+// channel c: sum (y - k_c) and sum (y - k_c)^2 over its H*W values, k_c = y[0, c, 0, 0], the
+// shift BN takes itself. batch_norm adds them up over the images in order, as it would its
+// own, so the statistics come out bit for bit the same. Reused across steps (no allocation).
+struct ChannelSums {
+    const float* output = nullptr;  // the data of the conv2d output they describe
+    int64_t N = 0, C = 0;
+    std::vector<double> sums;  // (N, C, 2)
+};
+// output_sums: also fill these (ChannelSums) while each image's output is in cache.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int stride = 1,
-              int padding = 0);
+              int padding = 0, ChannelSums* output_sums = nullptr);
+
 
 // --- pool.cpp ---------------------------------------------------------------------------
 // x: (N,C,H,W) -> (N,C,Ho,Wo), Ho = (H + 2*padding - kernel) / stride + 1. stride 0 means
@@ -115,17 +129,21 @@ Tensor dropout(const Tensor& x, float p, bool training, Generator& gen);
 // weight (gamma) and bias (beta) are (C) or undefined (no affine).
 // This is the fused, tuned kernel. To learn BN read core/ops/batch_norm_reference.h (plain
 // loops, the test oracle) and core/ops/batch_norm_composed.h (built from the ops above).
+// conv_sums: the statistics conv2d summed for x (ChannelSums, above), used in training.
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5,
+                  const ChannelSums* conv_sums = nullptr);
 // relu(batch_norm(...)), bit for bit, in batch_norm's passes (no separate ReLU pass forward or
 // backward). A Sequential runs a BatchNorm followed by a ReLU through it (layers/module.h).
 Tensor batch_norm_relu(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
-                       const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+                       const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5,
+                       const ChannelSums* conv_sums = nullptr);
 // max_pool2d(relu(batch_norm(...)), 2, 2), bit for bit, without the full-size ReLU output in
 // memory forward or the pool's full-size gradient backward. x: (N,C,H,W) -> (N,C,H/2,W/2).
 // A Sequential runs BatchNorm, ReLU, MaxPool2d(2) through it.
 Tensor batch_norm_relu_max_pool2d(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
-                                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+                                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5,
+                                  const ChannelSums* conv_sums = nullptr);
 
 // --- batch_norm_grouped.cpp: training-mode batch_norm with other statistics ------------
 // Same arguments and running-statistics update as batch_norm in training, but:

@@ -67,6 +67,10 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel_size, Gener
 
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, options_.stride, options_.padding); }
 
+Tensor Conv2d::forward(const Tensor& x, ChannelSums& output_sums) {
+    return conv2d(x, weight, bias, options_.stride, options_.padding, &output_sums);
+}
+
 std::string Conv2d::describe() const {
     std::string s = fmt::format("Conv2d({}, {}, kernel_size={}", in_channels_, out_channels_, kernel_size_);
     if (options_.stride != 1) s += fmt::format(", stride={}", options_.stride);

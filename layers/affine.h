@@ -53,6 +53,8 @@ class Conv2d : public Module {
 public:
     Conv2d(int64_t in_channels, int64_t out_channels, int kernel_size, Generator& gen, Conv2dOptions options = {});
     Tensor forward(const Tensor& x) override;
+    // The same, also summing the output for the BatchNorm after it (core/ops.h ChannelSums).
+    Tensor forward(const Tensor& x, ChannelSums& output_sums);
     std::string describe() const override;
 
     Tensor weight, bias;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/ops.h"
 #include "core/random.h"
 #include "core/safetensors.h"
 #include "core/tensor.h"
@@ -97,12 +98,13 @@ public:
     Sequential() = default;
     Sequential(std::initializer_list<std::shared_ptr<Module>> layers);
     Sequential& add(std::shared_ptr<Module> layer);
-    // The layers in order; a BatchNorm directly followed by a ReLU runs as one op
-    // (BatchNorm::forward_relu: the same numbers, fewer passes over memory), and with a
-    // MaxPool2d(2) (stride 2, no padding) after the ReLU the three run as one
-    // (BatchNorm::forward_relu_max_pool2), unless set_fuse_bn_relu(false) (no fusion) or
-    // set_fuse_pool(false) (BN + ReLU only), e.g. to compare or to time the ops apart. Both
-    // apply to every Sequential inside this one too (residual blocks' bodies).
+    // The layers in order, with fewer passes over memory where BatchNorm meets its neighbours
+    // (the same numbers, bit for bit): a BatchNorm directly followed by a ReLU runs as one op,
+    // with a MaxPool2d(2) (stride 2, no padding) after the ReLU the three run as one
+    // (BatchNorm::forward_fused), and a Conv2d right before a BatchNorm in training sums its
+    // output for BN's statistics (core/ops.h ChannelSums). set_fuse_bn_relu(false) turns all of
+    // that off, set_fuse_pool(false) only the pool's part, e.g. to compare or to time the ops
+    // apart; both apply to every Sequential inside this one too (residual blocks' bodies).
     Tensor forward(const Tensor& x) override;
     std::string describe() const override { return "Sequential"; }
     size_t size() const { return children().size(); }
@@ -112,6 +114,7 @@ public:
 
 private:
     bool fuse_bn_relu_ = true, fuse_pool_ = true;
+    ChannelSums conv_sums_;  // a Conv2d's output sums for the BatchNorm after it, reused every step
 };
 
 // A copy of the module's state (its values, not handles to them): restore it later with

@@ -52,13 +52,15 @@ void BatchNorm::set_sync(Collective* group) {
     sync_ = group;
 }
 
-Tensor BatchNorm::forward(const Tensor& x) { return normalize(x, Then::nothing); }
+Tensor BatchNorm::forward(const Tensor& x) { return normalize(x, Then::nothing, nullptr); }
 
-Tensor BatchNorm::forward_relu(const Tensor& x) { return normalize(x, Then::relu); }
+Tensor BatchNorm::forward_fused(const Tensor& x, Then then, const ChannelSums* conv_sums) {
+    return normalize(x, then, conv_sums);
+}
 
-Tensor BatchNorm::forward_relu_max_pool2(const Tensor& x) { return normalize(x, Then::relu_max_pool2); }
+bool BatchNorm::uses_conv_sums() const { return is_training() && options_.ghost_batch_size == 0 && !sync_; }
 
-Tensor BatchNorm::normalize(const Tensor& x, Then then) {
+Tensor BatchNorm::normalize(const Tensor& x, Then then, const ChannelSums* conv_sums) {
     if (std::find(ranks_.begin(), ranks_.end(), x.ndim()) == ranks_.end())
         throw ShapeError(fmt::format("{}: expected a {} input, got {}", kind_,
                                      ranks_.size() == 1 ? "4D (N,C,H,W)" : "2D (N,C) or 3D (N,C,L)", x.shape().str()));
@@ -94,7 +96,8 @@ Tensor BatchNorm::normalize(const Tensor& x, Then then) {
     if (is_training() && sync_)
         return then_apart(sync_batch_norm(x, running_mean, running_var, weight, bias, *sync_, factor, options_.eps));
     const auto op = then == Then::nothing ? batch_norm : then == Then::relu ? batch_norm_relu : batch_norm_relu_max_pool2d;
-    return op(x, running_mean, running_var, weight, bias, use_batch_stats, factor, options_.eps);
+    return op(x, running_mean, running_var, weight, bias, use_batch_stats, factor, options_.eps,
+              use_batch_stats ? conv_sums : nullptr);
 }
 
 std::string BatchNorm::describe() const {

@@ -38,12 +38,15 @@ struct BatchNormOptions {
 class BatchNorm : public Module {
 public:
     Tensor forward(const Tensor& x) override;
-    // relu(forward(x)), in one op (core/ops.h batch_norm_relu) where the statistics are the
-    // batch's or the running ones; Sequential calls it for a BatchNorm followed by a ReLU.
-    Tensor forward_relu(const Tensor& x);
-    // max_pool2d(forward_relu(x), 2, 2) in one op (core/ops.h batch_norm_relu_max_pool2d);
-    // Sequential calls it for a BatchNorm2d, a ReLU and a MaxPool2d(2) in a row.
-    Tensor forward_relu_max_pool2(const Tensor& x);
+    // What a Sequential fuses into BatchNorm's op (layers/module.h): forward(x), relu(forward(x))
+    // (core/ops.h batch_norm_relu) or max_pool2d(relu(forward(x)), 2, 2)
+    // (batch_norm_relu_max_pool2d), where the statistics are the batch's or the running ones.
+    // conv_sums: the conv2d before it summed x already (only where uses_conv_sums()).
+    enum class Then { nothing, relu, relu_max_pool2 };
+    Tensor forward_fused(const Tensor& x, Then then, const ChannelSums* conv_sums = nullptr);
+    // Whether the next forward computes plain batch statistics (training, neither ghost batches
+    // nor synchronized), which the conv2d before it can sum in its output pass.
+    bool uses_conv_sums() const;
     std::string describe() const override;
 
     Tensor weight, bias;              // gamma, beta: (C); undefined without affine
@@ -66,8 +69,7 @@ protected:
     BatchNorm(const char* kind, int64_t num_features, BatchNormOptions options, std::initializer_list<int> ranks);
 
 private:
-    enum class Then { nothing, relu, relu_max_pool2 };  // what follows the normalization
-    Tensor normalize(const Tensor& x, Then then);
+    Tensor normalize(const Tensor& x, Then then, const ChannelSums* conv_sums);
 
     const char* kind_;
     int64_t num_features_;

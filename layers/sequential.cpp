@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/tape.h"
 #include "layers/module.h"
+#include "layers/affine.h"
 #include "layers/norm.h"
 #include "layers/simple.h"
 
@@ -36,20 +37,29 @@ Layer* layer_as(const Children& layers, size_t i) {
 Tensor Sequential::forward(const Tensor& x) {
     const auto& layers = children();
     Tensor h = x;
+    const ChannelSums* conv_sums = nullptr;  // the Conv2d's sums of h, for the BatchNorm next
     for (size_t i = 0; i < layers.size(); ++i) {
         auto* norm = fuse_bn_relu_ ? layer_as<BatchNorm>(layers, i) : nullptr;
+        auto* conv = fuse_bn_relu_ ? layer_as<Conv2d>(layers, i) : nullptr;
+        const auto* norm_next = layer_as<BatchNorm>(layers, i + 1);
         const bool relu_next = layer_as<ReLU>(layers, i + 1) != nullptr;
         const auto* pool = layer_as<MaxPool2d>(layers, i + 2);
-        if (norm && relu_next && fuse_pool_ && h.ndim() == 4 && pool && pool->kernel_size() == 2 &&
-            pool->stride() == 2 && pool->padding() == 0) {
-            h = norm->forward_relu_max_pool2(h);  // BatchNorm, ReLU and a 2x2 max pool, in one op
-            i += 2;
-        } else if (norm && relu_next) {
-            h = norm->forward_relu(h);  // the BatchNorm and the ReLU after it, in one op
-            ++i;
+        const bool pool_after_relu = relu_next && fuse_pool_ && h.ndim() == 4 && pool && pool->kernel_size() == 2 &&
+                                     pool->stride() == 2 && pool->padding() == 0;
+        if (conv && norm_next && norm_next->uses_conv_sums()) {
+            h = conv->forward(h, conv_sums_);  // and the sums of its output, for the BatchNorm
+            conv_sums = &conv_sums_;
+            continue;
+        }
+        if (norm) {  // BatchNorm, with the ReLU (and the pool) after it
+            using Then = BatchNorm::Then;
+            const Then then = pool_after_relu ? Then::relu_max_pool2 : relu_next ? Then::relu : Then::nothing;
+            h = norm->forward_fused(h, then, conv_sums);
+            i += then == Then::relu_max_pool2 ? 2 : then == Then::relu ? 1 : 0;
         } else {
             h = layers[i].second->forward(h);
         }
+        conv_sums = nullptr;
     }
     return h;
 }

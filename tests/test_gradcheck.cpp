@@ -231,14 +231,14 @@ TEST_CASE("gradcheck: batch_norm and batch_norm_relu in training and evaluation"
             INFO((norm == &batch_norm ? "batch_norm" : "batch_norm_relu") << ", shape " << s.str());
             const int64_t C = s[1];
             Tensor x = param(s, gen, -2.0f, 2.0f), w = param({C}, gen, 0.5f, 1.5f), b = param({C}, gen);
-            require_ok(gradcheck([&](const auto& in) { return norm(in[0], Tensor(), Tensor(), in[1], in[2], true, 0.1, 1e-5); },
+            require_ok(gradcheck([&](const auto& in) { return norm(in[0], Tensor(), Tensor(), in[1], in[2], true, 0.1, 1e-5, nullptr); },
                                  {x, w, b}, opt));
             require_ok(gradcheck(
-                [&](const auto& in) { return norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5); }, {x},
+                [&](const auto& in) { return norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5, nullptr); }, {x},
                 opt));
             Tensor running_mean = Tensor::uniform({C}, gen, -0.5f, 0.5f), running_var = Tensor::uniform({C}, gen, 0.5f, 2.0f);
             require_ok(gradcheck(
-                [&](const auto& in) { return norm(in[0], running_mean, running_var, in[1], in[2], false, 0.1, 1e-5); },
+                [&](const auto& in) { return norm(in[0], running_mean, running_var, in[1], in[2], false, 0.1, 1e-5, nullptr); },
                 {x, w, b}, opt));
         }
 }

@@ -525,6 +525,52 @@ TEST_CASE("default threads: the cores no other process keeps busy, at least one"
     CHECK(threads <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
+TEST_CASE("conv2d's output sums give batch_norm its own statistics bit for bit", "[kernels][batch_norm][conv]") {
+    // conv2d sums each image's output while it is in cache (ChannelSums); batch_norm (and the
+    // fused variants) then skip their statistics pass. Every algorithm, 1 and 2 threads, batch
+    // 1 (image 0 alone: the shifts) and batches split over the threads, strided and 1x1 convs.
+    struct Case {
+        int64_t N, C, H, W, F;
+        int kernel, stride, padding;
+    };
+    const Case cases[] = {{1, 3, 8, 8, 5, 3, 1, 1},   {3, 4, 9, 7, 6, 3, 1, 1}, {5, 17, 6, 6, 19, 3, 1, 1},
+                          {4, 3, 9, 9, 4, 3, 2, 0},   {2, 6, 5, 5, 3, 1, 1, 0}, {6, 2, 12, 12, 8, 5, 1, 2}};
+    using detail::ConvAlgorithm;
+    Generator gen(37);
+    for (const Case& c : cases)
+        for (ConvAlgorithm algorithm : {ConvAlgorithm::automatic, ConvAlgorithm::im2col, ConvAlgorithm::winograd,
+                                        ConvAlgorithm::direct})
+            for (int threads : {1, 2})
+                for (int op = 0; op < 3; ++op) {
+                    INFO("x (" << c.N << "," << c.C << "," << c.H << "," << c.W << "), " << c.F << " filters "
+                               << c.kernel << "x" << c.kernel << " stride " << c.stride << ", algorithm "
+                               << static_cast<int>(algorithm) << ", " << threads << " threads, op " << op);
+                    const detail::ScopedConvAlgorithm forced(algorithm);
+                    const Threads scoped(threads);
+                    const Tensor x = Tensor::randn({c.N, c.C, c.H, c.W}, gen);
+                    const Tensor w = Tensor::randn({c.F, c.C, c.kernel, c.kernel}, gen);
+                    const Tensor bias = Tensor::randn({c.F}, gen, 3.0f);  // |mean| > std: the shift matters
+                    const Tensor gamma = Tensor::randn({c.F}, gen, 1.0f, 0.5f), beta = Tensor::randn({c.F}, gen);
+                    const auto norm = op == 0 ? batch_norm : op == 1 ? batch_norm_relu : batch_norm_relu_max_pool2d;
+                    ChannelSums sums;
+                    const Tensor y_summed = conv2d(x, w, bias, c.stride, c.padding, &sums);
+                    const Tensor y = conv2d(x, w, bias, c.stride, c.padding);
+                    REQUIRE(same_bits(y_summed, y));
+                    CHECK(sums.output == y_summed.data());
+                    CHECK(sums.sums.size() == static_cast<size_t>(2 * c.N * c.F));
+                    const Tensor mean_a = Tensor::zeros({c.F}), var_a = Tensor::ones({c.F});
+                    const Tensor mean_b = Tensor::zeros({c.F}), var_b = Tensor::ones({c.F});
+                    const Tensor with = norm(y_summed, mean_a, var_a, gamma, beta, true, 0.1, 1e-5, &sums);
+                    const Tensor without = norm(y, mean_b, var_b, gamma, beta, true, 0.1, 1e-5, nullptr);
+                    CHECK(same_bits(with, without));
+                    CHECK(same_bits(mean_a, mean_b));
+                    CHECK(same_bits(var_a, var_b));
+                    // Sums of another tensor are refused, not silently used.
+                    CHECK_THROWS_WITH(norm(y, mean_b, var_b, gamma, beta, true, 0.1, 1e-5, &sums),
+                                      Catch::Contains("conv2d output sums") && Catch::Contains("not those of this input"));
+                }
+}
+
 TEST_CASE("batch_norm_relu (and with max_pool2d) are the ops in sequence bit for bit, forward, backward, statistics",
           "[kernels][batch_norm]") {
     // The fused ops recompute the ReLU's mask (and the pool's winners) from x in backward
@@ -569,7 +615,7 @@ TEST_CASE("batch_norm_relu (and with max_pool2d) are the ops in sequence bit for
                             const VJP fused = run_vjp(
                                 [&](const auto& in) {
                                     return (pool ? batch_norm_relu_max_pool2d : batch_norm_relu)(
-                                        in[0], fused_mean, fused_var, in[1], in[2], training, 0.1, 1e-5);
+                                        in[0], fused_mean, fused_var, in[1], in[2], training, 0.1, 1e-5, nullptr);
                                 },
                                 {x, w, b}, gy, existing);
                             const VJP plain = run_vjp(

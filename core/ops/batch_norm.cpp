@@ -160,7 +160,7 @@ void relu_max_pool2_row(const float* top, const float* bottom, float a, float b,
 // batch_norm, then what `after` says (batch_norm_relu, batch_norm_relu_max_pool2d).
 Tensor batch_norm_forward(const char* op, const Tensor& x, Tensor running_mean, Tensor running_var,
                           const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps,
-                          After after) {
+                          After after, const ChannelSums* conv_sums) {
     const ProfileScope profile(op);
     const detail::BatchNormDims dims =
         detail::check_batch_norm_args(op, x, running_mean, running_var, weight, bias, momentum);
@@ -171,6 +171,9 @@ Tensor batch_norm_forward(const char* op, const Tensor& x, Tensor running_mean, 
     if (use_batch_stats && M <= 1)
         throw ShapeError(std::string(op) + ": expected more than 1 value per channel when training, got input size " +
                          x.shape().str());
+    if (conv_sums && (conv_sums->output != x.data() || conv_sums->N != N || conv_sums->C != C ||
+                      conv_sums->sums.size() != static_cast<size_t>(2 * N * C)))
+        throw Error(std::string(op) + ": the conv2d output sums given are not those of this input " + x.shape().str());
 
     // Per channel, saved for backward: the mean and 1/sqrt(var + eps) used (rows 0 and 1), and
     // the scale and offset of y = x * scale + offset (rows 2 and 3: the ReLU's mask).
@@ -198,10 +201,16 @@ Tensor batch_norm_forward(const char* op, const Tensor& x, Tensor running_mean, 
             TwoSums sums[kChannelBlock];
             // Shifted sums: subtracting a sample value first keeps E[(x-k)^2] - E[x-k]^2
             // accurate even when |mean| >> std.
-            if (use_batch_stats)
+            // (conv2d's sums are these same row sums: added here in the same order.)
+            if (use_batch_stats && conv_sums)
+                for (int64_t n = 0; n < N; ++n)
+                    for (int64_t c = cb; c < ce; ++c) {
+                        sums[c - cb].first += conv_sums->sums[2 * (n * C + c)];
+                        sums[c - cb].second += conv_sums->sums[2 * (n * C + c) + 1];
+                    }
+            else if (use_batch_stats)
                 for_rows(N, C, S, cb, ce, [&](int64_t c, int64_t row) {
-                    const float shift = px[c * S];
-                    const TwoSums r = sum_products(px + row, shift, px + row, shift, S);
+                    const TwoSums r = detail::shifted_sums(px + row, px[c * S], S);
                     sums[c - cb].first += r.first;
                     sums[c - cb].second += r.second;
                 });
@@ -252,23 +261,24 @@ Tensor batch_norm_forward(const char* op, const Tensor& x, Tensor running_mean, 
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+                  const Tensor& bias, bool training, double momentum, double eps, const ChannelSums* conv_sums) {
     return batch_norm_forward("batch_norm", x, std::move(running_mean), std::move(running_var), weight, bias, training,
-                              momentum, eps, After::nothing);
+                              momentum, eps, After::nothing, conv_sums);
 }
 
 Tensor batch_norm_relu(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
-                       const Tensor& bias, bool training, double momentum, double eps) {
+                       const Tensor& bias, bool training, double momentum, double eps, const ChannelSums* conv_sums) {
     return batch_norm_forward("batch_norm_relu", x, std::move(running_mean), std::move(running_var), weight, bias,
-                              training, momentum, eps, After::relu);
+                              training, momentum, eps, After::relu, conv_sums);
 }
 
 Tensor batch_norm_relu_max_pool2d(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
-                                  const Tensor& bias, bool training, double momentum, double eps) {
+                                  const Tensor& bias, bool training, double momentum, double eps,
+                                  const ChannelSums* conv_sums) {
     if (x.ndim() != 4 || x.dim(2) < 2 || x.dim(3) < 2)
         throw ShapeError("batch_norm_relu_max_pool2d: input must be (N,C,H,W) with H, W >= 2, got " + x.shape().str());
     return batch_norm_forward("batch_norm_relu_max_pool2d", x, std::move(running_mean), std::move(running_var), weight,
-                              bias, training, momentum, eps, After::relu_max_pool2);
+                              bias, training, momentum, eps, After::relu_max_pool2, conv_sums);
 }
 
 namespace {
@@ -306,7 +316,10 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& bi
             if (a.after == After::nothing) return g + row;
             if (a.after == After::relu) {
                 const float* gc = g + row;
-                for (int64_t s = 0; s < S; ++s) dz[s] = xc[s] * sc + off > 0.0f ? gc[s] : 0.0f;
+                for (int64_t s = 0; s < S; ++s) {  // both loads unconditional: the select vectorizes
+                    const float dy = gc[s], y = xc[s] * sc + off;
+                    dz[s] = y > 0.0f ? dy : 0.0f;
+                }
                 return dz;
             }
             const int64_t H = a.H, W = a.W, Wo = W / 2;
@@ -357,6 +370,8 @@ void check_channel_vector(const char* op, const char* what, const Tensor& t, int
 }
 
 }  // namespace
+
+detail::TwoSums detail::shifted_sums(const float* v, float shift, int64_t n) { return sum_products(v, shift, v, shift, n); }
 
 detail::BatchNormDims detail::check_batch_norm_args(const char* op, const Tensor& x, const Tensor& running_mean,
                                                     const Tensor& running_var, const Tensor& weight,

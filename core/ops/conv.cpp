@@ -309,7 +309,8 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& weigh
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding) {
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding,
+              ChannelSums* output_sums) {
     const ProfileScope profile("conv2d");
     const ConvGeometry g = conv_geometry(x, weight, bias, stride, padding);
     const int64_t P = g.P(), K = g.K(), image_in = g.C * g.H * g.W, image_out = g.F * P;
@@ -335,7 +336,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
                                  : algorithm == ConvAlgorithm::direct ? direct_shape.workspace()
                                                                       : K * P;
     Tensor scratch = Tensor::empty({workers, scratch_size});
-    for_each_image(g.N, workers, [&](int64_t n, int worker) {
+    if (output_sums) {
+        output_sums->output = py;
+        output_sums->N = g.N;
+        output_sums->C = g.F;
+        output_sums->sums.resize(static_cast<size_t>(2 * g.N * g.F));
+    }
+    const auto image = [&](int64_t n, int worker) {
         float* work = scratch.data() + worker * scratch_size;
         float* yn = py + n * image_out;  // (F, P)
         if (bias.defined())  // start every row from its bias and add the convolution on top
@@ -348,7 +355,17 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
             im2col(g, px + n * image_in, work);
             gemm(false, false, g.F, P, K, 1.0f, pw, work, bias.defined() ? 1.0f : 0.0f, yn);
         }
-    });
+        if (output_sums)  // BatchNorm's row sums, shifted by image 0's first value per channel
+            for (int64_t f = 0; f < g.F; ++f) {
+                const detail::TwoSums r = detail::shifted_sums(yn + f * P, py[f * P], P);
+                output_sums->sums[2 * (n * g.F + f)] = r.first;
+                output_sums->sums[2 * (n * g.F + f) + 1] = r.second;
+            }
+    };
+    // With sums, image 0 goes first: its outputs are the shifts of every other image's sums.
+    const int64_t first = output_sums ? 1 : 0;
+    if (first && g.N > 0) image(0, 0);
+    for_each_image(g.N - first, workers, [&](int64_t n, int worker) { image(first + n, worker); });
 
     if (Tape* tape = recording_tape({&x, &weight, &bias})) {
         tape->record("conv2d", {x, weight, bias}, y,

@@ -48,6 +48,11 @@ inline TwoSums sum_products(const float* a, float a_shift, const float* b, float
     return sum_products_of([a, a_shift](int64_t i) { return a[i] - a_shift; }, b, b_shift, n);
 }
 
+// sum_products(v, shift, v, shift, n): sum (v - shift) and sum (v - shift)^2, BatchNorm's
+// shifted statistics. One compiled copy (batch_norm.cpp) for BatchNorm and conv2d's output
+// sums (ChannelSums), so that both give the same bits.
+TwoSums shifted_sums(const float* v, float shift, int64_t n);
+
 // The sum of v[0..n).
 inline double sum(const float* v, int64_t n) {
     double s = 0.0;
