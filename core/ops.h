@@ -23,6 +23,9 @@ class Generator;
 // (N,F) + (F) adds a bias to every row. The backward sums the gradient over the
 // stretched dimensions.
 Tensor add(const Tensor& a, const Tensor& b);
+// relu(a + b) for a and b of one shape (a residual block's sum and the ReLU after it), bit for
+// bit, in one pass forward and one backward (no broadcasting: ShapeError otherwise).
+Tensor add_relu(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);

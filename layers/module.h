@@ -101,8 +101,9 @@ public:
     // The layers in order, with fewer passes over memory where BatchNorm meets its neighbours
     // (the same numbers, bit for bit): a BatchNorm directly followed by a ReLU runs as one op,
     // with a MaxPool2d(2) (stride 2, no padding) after the ReLU the three run as one
-    // (BatchNorm::forward_fused), and a Conv2d right before a BatchNorm in training sums its
-    // output for BN's statistics (core/ops.h ChannelSums). set_fuse_bn_relu(false) turns all of
+    // (BatchNorm::forward_fused), a Conv2d right before a BatchNorm in training sums its
+    // output for BN's statistics (core/ops.h ChannelSums), and a Residual followed by a ReLU
+    // adds and rectifies in one op (Residual::forward_relu). set_fuse_bn_relu(false) turns all of
     // that off, set_fuse_pool(false) only the pool's part, e.g. to compare or to time the ops
     // apart; both apply to every Sequential inside this one too (residual blocks' bodies).
     Tensor forward(const Tensor& x) override;

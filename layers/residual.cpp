@@ -21,13 +21,17 @@ Tensor Residual::shortcut(const Tensor& x) const {
     return pad_before_ + pad_after_ > 0 ? pad_channels(subsampled, pad_before_, pad_after_) : subsampled;
 }
 
-Tensor Residual::forward(const Tensor& x) {
+Tensor Residual::forward(const Tensor& x) { return sum(x, false); }
+
+Tensor Residual::forward_relu(const Tensor& x) { return sum(x, true); }
+
+Tensor Residual::sum(const Tensor& x, bool relu_after) {
     const Tensor y = body_->forward(x);
     const Tensor s = shortcut(x);
     if (y.shape() != s.shape())
         throw ShapeError(fmt::format("Residual: body output {} does not match the shortcut's {} (input {})", y.shape().str(),
                                      s.shape().str(), x.shape().str()));
-    return y + s;
+    return relu_after ? add_relu(y, s) : y + s;
 }
 
 std::string Residual::describe() const {

@@ -17,6 +17,9 @@ public:
     // or x: (N,F) -> body -> (N,F) with stride 1 and no padding.
     Residual(std::shared_ptr<Sequential> body, int stride = 1, int64_t pad_before = 0, int64_t pad_after = 0);
     Tensor forward(const Tensor& x) override;
+    // relu(forward(x)) with the sum and the ReLU in one op (core/ops.h add_relu); Sequential
+    // calls it for a Residual followed by a ReLU.
+    Tensor forward_relu(const Tensor& x);
     std::string describe() const override;
 
     Sequential& body() const { return *body_; }
@@ -24,6 +27,8 @@ public:
     Tensor shortcut(const Tensor& x) const;
 
 private:
+    Tensor sum(const Tensor& x, bool relu_after);  // body(x) + shortcut(x), then the ReLU if asked
+
     std::shared_ptr<Sequential> body_;
     int stride_;
     int64_t pad_before_, pad_after_;

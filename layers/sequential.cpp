@@ -5,6 +5,7 @@
 #include "layers/module.h"
 #include "layers/affine.h"
 #include "layers/norm.h"
+#include "layers/residual.h"
 #include "layers/simple.h"
 
 namespace bnlab {
@@ -51,7 +52,10 @@ Tensor Sequential::forward(const Tensor& x) {
             conv_sums = &conv_sums_;
             continue;
         }
-        if (norm) {  // BatchNorm, with the ReLU (and the pool) after it
+        if (auto* residual = fuse_bn_relu_ ? layer_as<Residual>(layers, i) : nullptr; residual && relu_next) {
+            h = residual->forward_relu(h);  // the residual sum and the ReLU after it, in one op
+            ++i;
+        } else if (norm) {  // BatchNorm, with the ReLU (and the pool) after it
             using Then = BatchNorm::Then;
             const Then then = pool_after_relu ? Then::relu_max_pool2 : relu_next ? Then::relu : Then::nothing;
             h = norm->forward_fused(h, then, conv_sums);

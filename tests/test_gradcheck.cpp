@@ -243,6 +243,12 @@ TEST_CASE("gradcheck: batch_norm and batch_norm_relu in training and evaluation"
         }
 }
 
+TEST_CASE("gradcheck: add_relu", "[gradcheck]") {
+    Generator gen(16);
+    Tensor a = param({3, 4, 5}, gen, -2.0f, 2.0f), b = param({3, 4, 5}, gen, -2.0f, 2.0f);
+    require_ok(gradcheck([](const auto& in) { return add_relu(in[0], in[1]); }, {a, b}));
+}
+
 TEST_CASE("gradcheck: batch_norm_relu_max_pool2d in training and evaluation", "[gradcheck][norm]") {
     Generator gen(15);
     // As batch_norm_relu; random values leave no ties within a window and (with this seed) no

@@ -525,6 +525,35 @@ TEST_CASE("default threads: the cores no other process keeps busy, at least one"
     CHECK(threads <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
+TEST_CASE("add_relu is relu(add(a, b)) bit for bit, forward and backward", "[kernels][elementwise]") {
+    // Residual blocks run their sum and the ReLU after it as one op. Exact zeros and ties
+    // (a + b == 0, -0 gradients) must come out as the two ops make them.
+    Generator gen(41);
+    for (const Shape& shape : {Shape{3, 5}, Shape{2, 4, 9, 7}, Shape{128, 1024}})
+        for (int threads : {1, 2})
+            for (bool accumulate : {false, true}) {
+                INFO(shape.str() << ", " << threads << " threads" << (accumulate ? ", into existing gradients" : ""));
+                const Threads scoped(threads);
+                Tensor a = Tensor::randn(shape, gen), b = Tensor::randn(shape, gen);
+                for (int64_t i = 0; i < a.numel(); i += 3) b.data()[i] = -a.data()[i];  // sums of exactly 0
+                Tensor gy = Tensor::randn(shape, gen);
+                for (int64_t i = 0; i < gy.numel(); i += 5) gy.data()[i] = -0.0f;
+                const std::vector<Tensor> existing =
+                    accumulate ? std::vector<Tensor>{Tensor::randn(shape, gen), Tensor::randn(shape, gen)}
+                               : std::vector<Tensor>{};
+                const VJP fused = run_vjp([](const auto& in) { return add_relu(in[0], in[1]); }, {a, b}, gy, existing);
+                const VJP plain = run_vjp([](const auto& in) { return relu(in[0] + in[1]); }, {a, b}, gy, existing);
+                CHECK(same_bits(fused.y, plain.y));
+                CHECK(same_bits(fused.grads[0], plain.grads[0]));
+                CHECK(same_bits(fused.grads[1], plain.grads[1]));
+            }
+    const Tensor x = Tensor::randn({4, 6}, gen);  // the same tensor twice: both gradients add up
+    const VJP twice = run_vjp([](const auto& in) { return add_relu(in[0], in[0]); }, {x}, Tensor::ones({4, 6}), {});
+    const VJP twice_plain = run_vjp([](const auto& in) { return relu(in[0] + in[0]); }, {x}, Tensor::ones({4, 6}), {});
+    CHECK(same_bits(twice.grads[0], twice_plain.grads[0]));
+    CHECK_THROWS_WITH(add_relu(Tensor::ones({2, 3}), Tensor::ones({3})), Catch::Contains("add_relu") && Catch::Contains("one shape"));
+}
+
 TEST_CASE("conv2d's output sums give batch_norm its own statistics bit for bit", "[kernels][batch_norm][conv]") {
     // conv2d sums each image's output while it is in cache (ChannelSums); batch_norm (and the
     // fused variants) then skip their statistics pass. Every algorithm, 1 and 2 threads, batch

@@ -190,13 +190,15 @@ TEST_CASE("BatchNorm + ReLU (+ MaxPool2d(2)) run fused and give the unfused mode
         InputSpec input;
         size_t fused_ops;   // BatchNorm + ReLU pairs in the model
         size_t with_pool;   // of which followed by a MaxPool2d(2)
+        size_t residual_relus = 0;  // Residual + ReLU pairs (add_relu)
     };
     ModelConfig ghost{.arch = "mnist-cnn", .norm = "bn"};
     ghost.batch_norm.ghost_batch_size = 2;  // training: BN over ghost batches, then a separate relu()
     const Case cases[] = {{{.arch = "mnist-cnn", .norm = "bn"}, {1, 28, 28, 10}, 3, 2},
                           {{.arch = "cifar-cnn", .norm = "bn"}, {3, 32, 32, 10}, 5, 3},
                           {ghost, {1, 28, 28, 10}, 0, 0},
-                          {{.arch = "resnet20", .norm = "bn"}, {3, 32, 32, 10}, 10, 0}};  // stem + 9 blocks; the ReLU after each sum stays
+                          {{.arch = "resnet20", .norm = "bn"}, {3, 32, 32, 10}, 10, 0, 9}};  // stem + 9 blocks, whose sums
+                                                                                                     // and ReLUs run as add_relu
     for (const Case& c : cases) {
         INFO(c.config.arch);
         auto fused = make_model(c.config, c.input, 7), plain = make_model(c.config, c.input, 7);
@@ -218,7 +220,9 @@ TEST_CASE("BatchNorm + ReLU (+ MaxPool2d(2)) run fused and give the unfused mode
             CHECK(count(fused_names, "batch_norm_relu") == c.fused_ops - c.with_pool);
             CHECK(count(fused_names, "batch_norm_relu_max_pool2d") == c.with_pool);
             CHECK(count(plain_names, "batch_norm_relu") + count(plain_names, "batch_norm_relu_max_pool2d") == 0);
-            CHECK(fused_names.size() + c.fused_ops + c.with_pool == plain_names.size());
+            CHECK(count(fused_names, "add_relu") == c.residual_relus);
+            CHECK(count(plain_names, "add_relu") == 0);
+            CHECK(fused_names.size() + c.fused_ops + c.with_pool + c.residual_relus == plain_names.size());
             const auto fp = fused->named_parameters(), pp = plain->named_parameters();
             for (size_t i = 0; i < fp.size(); ++i) {
                 INFO(fp[i].first);

@@ -4,6 +4,7 @@
 // through the same iteration: ga[ia] += gy[i] * df/da, gb[ib] += gy[i] * df/db. Where a is
 // stretched (stride 0), many i share one ia, so the += sums the gradient over the stretched
 // dimensions, which is exactly the reduction broadcasting's backward needs.
+#include "core/error.h"
 #include "core/ops.h"
 #include "core/ops/broadcast.h"
 #include "core/parallel.h"
@@ -52,6 +53,47 @@ Tensor add(const Tensor& a, const Tensor& b) {
             if (ga) ga[ia] += g;
             if (gb) gb[ib] += g;
         });
+}
+
+// y = relu(a + b);  dz = y > 0 ? dy : 0, da = db = dz. The floats relu(add(a, b)) makes: add's
+// backward adds into a zeroed gradient (0 + dz) unless one is there already.
+Tensor add_relu(const Tensor& a, const Tensor& b) {
+    const ProfileScope profile("add_relu");
+    if (a.shape() != b.shape())
+        throw ShapeError("add_relu: the inputs must have one shape, got " + a.shape().str() + " and " + b.shape().str());
+    const int64_t n = a.numel();
+    Tensor y = Tensor::empty(a.shape());
+    {
+        const float* pa = a.data();
+        const float* pb = b.data();
+        float* py = y.data();
+        parallel_for(n, 3, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                const float sum = pa[i] + pb[i];
+                py[i] = sum > 0.0f ? sum : 0.0f;
+            }
+        });
+    }
+    if (Tape* tape = recording_tape({&a, &b})) {
+        tape->record("add_relu", {a, b}, y, [a, b, y, n](const Tensor& gy) {
+            const float* pg = gy.data();
+            const float* py = y.data();
+            // a's gradient, then b's (for add_relu(x, x) the second adds to the first). (One
+            // loop writing both, in cache-sized blocks, measured 2.5x slower: it ran scalar.)
+            for (const Tensor* input : {&a, &b}) {
+                if (!input->requires_grad()) continue;
+                const GradTarget target = grad_target(*input);
+                const float zero = target.accumulate ? -0.0f : 0.0f;  // x + -0 is x, 0 + -0 is 0
+                parallel_for(n, 3, [&](int64_t begin, int64_t end) {
+                    store_grad(target.data + begin, target.accumulate, end - begin, [&](int64_t i) {
+                        const float dy = pg[begin + i], out = py[begin + i];  // both loaded: a vector select
+                        return zero + (out > 0.0f ? dy : 0.0f);
+                    });
+                });
+            }
+        });
+    }
+    return y;
 }
 
 // y = a - b;  da = dy, db = -dy
