@@ -33,6 +33,10 @@
 // and BN reading it twice. Memory traffic per value: 1 + 1 + 1/4 forward, 1 + 1/4 + 1 + 1/4 + 1
 // backward (about 5.75 passes) where the three ops make 11.5. Again bit for bit the unfused ops.
 //
+// Each of the three takes `conv_sums` (core/ops.h ChannelSums): the per-image row sums of the
+// statistics pass, made by the conv2d that wrote x while each image's output was in cache.
+// Added up here in the same order, they save the forward's first pass over x, bit for bit.
+//
 // To learn BN, read batch_norm_reference.cpp first (the same math in plain loops, with the
 // chain rule through mu and var term by term; the tests check this kernel against it), then
 // batch_norm_composed.cpp (BN built from small ops, the backward derived by the tape).
@@ -102,6 +106,7 @@ inline Lanes is_equal(Lanes u, Lanes v) { return _mm_cmpeq_ps(u, v); }
 inline Lanes and_not(Lanes mask, Lanes v) { return _mm_andnot_ps(mask, v); }  // v where mask is clear
 inline Lanes either(Lanes u, Lanes v) { return _mm_or_ps(u, v); }
 inline Lanes add(Lanes u, Lanes v) { return _mm_add_ps(u, v); }
+// x * a + b rounded twice, as the scalar x * a + b (no FMA in the portable build): the same z.
 inline Lanes fma_free(Lanes x, Lanes a, Lanes b) { return _mm_add_ps(_mm_mul_ps(x, a), b); }
 #endif
 
