@@ -180,6 +180,8 @@ void check_3x3_algorithm(detail::ConvAlgorithm algorithm, const std::string& nam
         {2, 33, 16, 16, 64, 1, true}, // cifar-cnn-like
         {3, 8, 28, 28, 9, 1, false},  // plain-cnn-like, 9 outputs: a partial block of 4
         {1, 3, 32, 30, 16, 1, true},  // batch 1, a first layer on a non-square image
+        {2, 5, 8, 8, 6, 1, true},     // output width a multiple of 8 (direct: dy read in place), a partial block
+        {2, 3, 10, 18, 7, 0, false},  // the same with padding 0 (8 x 16 outputs)
     };
     Generator gen(seed);
     for (const Case& c : cases) {

@@ -91,6 +91,32 @@ BNLAB_AVX2 void weight_grad_row(const float* dyp, int64_t Q, const float* xrow, 
         for (int j = 0; j < 3; ++j) dw[k * f_stride + j] += horizontal_sum(acc[k][j]);
 }
 
+// The same sums read straight from dy (F, Ho*Wo), when Wo is a multiple of 8: output row oh
+// pairs with padded input row oh + i, so no padded copy of dy is needed. dy_rows: the block's
+// kDirectBlock channel rows (a zero row for the missing channels of a last, partial block).
+BNLAB_AVX2 void weight_grad_rows(const float* const* dy_rows, int64_t Ho, int64_t Wo, const float* xrow, int64_t Wp,
+                                 float* dw, int64_t f_stride, int64_t valid) {
+    __m256 acc[kBlock][3];
+    for (auto& row : acc)
+        for (__m256& a : row) a = _mm256_setzero_ps();
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+        const float* xr = xrow + oh * Wp;
+        for (int64_t q = 0; q < Wo; q += 8) {
+            __m256 x[3];
+#pragma GCC unroll 3
+            for (int j = 0; j < 3; ++j) x[j] = _mm256_loadu_ps(xr + q + j);
+#pragma GCC unroll 4
+            for (int k = 0; k < kBlock; ++k) {
+                const __m256 d = _mm256_loadu_ps(dy_rows[k] + oh * Wo + q);
+#pragma GCC unroll 3
+                for (int j = 0; j < 3; ++j) acc[k][j] = _mm256_fmadd_ps(d, x[j], acc[k][j]);
+            }
+        }
+    }
+    for (int64_t k = 0; k < valid; ++k)
+        for (int j = 0; j < 3; ++j) dw[k * f_stride + j] += horizontal_sum(acc[k][j]);
+}
+
 }  // namespace
 
 bool direct_conv_supported() { return cpu_features().avx2 && cpu_features().fma; }
@@ -136,6 +162,20 @@ void direct_weight_grad_image(const DirectShape& s, const float* x, const float*
     float* xp = workspace;
     float* dyp = workspace + s.C * plane;  // (F_blocks * kDirectBlock, Q): dy on padded rows, zeros elsewhere
     pad_input(s, x, xp);
+    if (Wo % 8 == 0) {  // dy as it is; a row of zeros stands in for a partial block's missing channels
+        const int64_t P = Ho * Wo;
+        std::fill_n(dyp, P, 0.0f);
+        for (int64_t b = 0; b < s.F_blocks(); ++b) {
+            const int64_t valid = std::min(kDirectBlock, s.F - b * kDirectBlock);
+            const float* rows[kBlock];
+            for (int64_t k = 0; k < kDirectBlock; ++k) rows[k] = k < valid ? dy + (b * kDirectBlock + k) * P : dyp;
+            for (int64_t c = 0; c < s.C; ++c)
+                for (int64_t i = 0; i < 3; ++i)
+                    weight_grad_rows(rows, Ho, Wo, xp + c * plane + i * Wp, Wp,
+                                     dweight + ((b * kDirectBlock * s.C + c) * 3 + i) * 3, s.C * 9, valid);
+        }
+        return;
+    }
     std::fill_n(dyp, s.F_blocks() * kDirectBlock * Q, 0.0f);
     for (int64_t f = 0; f < s.F; ++f)
         for (int64_t oh = 0; oh < Ho; ++oh) std::copy_n(dy + (f * Ho + oh) * Wo, Wo, dyp + f * Q + oh * Wp);
