@@ -68,32 +68,11 @@ BNLAB_AVX2 float horizontal_sum(__m256 v) {
 }
 
 // One kernel row i of one input channel c for a block of output channels:
-//   dw[k][j] += sum over q of dyp[k][q] xrow[q + j],   xrow = xp[c] + i*Wp,  j = 0, 1, 2
-// dyp: the block's kDirectBlock rows of Q floats; dw[k][j] at dw + k*f_stride + j, for the
-// block's `valid` channels (the rest are padding).
-BNLAB_AVX2 void weight_grad_row(const float* dyp, int64_t Q, const float* xrow, float* dw, int64_t f_stride,
-                                int64_t valid) {
-    __m256 acc[kBlock][3];
-    for (auto& row : acc)
-        for (__m256& a : row) a = _mm256_setzero_ps();
-    for (int64_t q = 0; q < Q; q += 8) {
-        __m256 x[3];
-#pragma GCC unroll 3
-        for (int j = 0; j < 3; ++j) x[j] = _mm256_loadu_ps(xrow + q + j);
-#pragma GCC unroll 4
-        for (int k = 0; k < kBlock; ++k) {
-            const __m256 d = _mm256_loadu_ps(dyp + k * Q + q);
-#pragma GCC unroll 3
-            for (int j = 0; j < 3; ++j) acc[k][j] = _mm256_fmadd_ps(d, x[j], acc[k][j]);
-        }
-    }
-    for (int64_t k = 0; k < valid; ++k)
-        for (int j = 0; j < 3; ++j) dw[k * f_stride + j] += horizontal_sum(acc[k][j]);
-}
-
-// The same sums read straight from dy (F, Ho*Wo), when Wo is a multiple of 8: output row oh
-// pairs with padded input row oh + i, so no padded copy of dy is needed. dy_rows: the block's
-// kDirectBlock channel rows (a zero row for the missing channels of a last, partial block).
+//   dw[k][j] += sum over oh, ow of dy_rows[k][oh*Wo + ow] xrow[oh*Wp + ow + j],   j = 0, 1, 2
+// xrow = xp[c] + i*Wp; Wo a multiple of 8. dy_rows: the block's kDirectBlock channel rows (a
+// zero row for the missing channels of a last, partial block); dw[k][j] at dw + k*f_stride + j
+// for the block's `valid` channels. Called on dy itself (output row oh pairs with padded input
+// row oh + i), or on dy copied onto padded rows as one row of Q (Ho = 1, Wo = Q).
 BNLAB_AVX2 void weight_grad_rows(const float* const* dy_rows, int64_t Ho, int64_t Wo, const float* xrow, int64_t Wp,
                                  float* dw, int64_t f_stride, int64_t valid) {
     __m256 acc[kBlock][3];
@@ -181,10 +160,12 @@ void direct_weight_grad_image(const DirectShape& s, const float* x, const float*
         for (int64_t oh = 0; oh < Ho; ++oh) std::copy_n(dy + (f * Ho + oh) * Wo, Wo, dyp + f * Q + oh * Wp);
     for (int64_t b = 0; b < s.F_blocks(); ++b) {
         const int64_t valid = std::min(kDirectBlock, s.F - b * kDirectBlock);
+        const float* rows[kBlock];
+        for (int64_t k = 0; k < kDirectBlock; ++k) rows[k] = dyp + (b * kDirectBlock + k) * Q;
         for (int64_t c = 0; c < s.C; ++c)
             for (int64_t i = 0; i < 3; ++i)
-                weight_grad_row(dyp + b * kDirectBlock * Q, Q, xp + c * plane + i * Wp,
-                                dweight + ((b * kDirectBlock * s.C + c) * 3 + i) * 3, s.C * 9, valid);
+                weight_grad_rows(rows, 1, Q, xp + c * plane + i * Wp, Wp,
+                                 dweight + ((b * kDirectBlock * s.C + c) * 3 + i) * 3, s.C * 9, valid);
     }
 }
 
