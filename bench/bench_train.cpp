@@ -54,7 +54,7 @@ struct Row {
     std::string model, norm;
     int64_t batch;
     int threads;
-    bool fuse_bn_relu = true;  // false: BatchNorm and ReLU as two ops (--no-fuse)
+    bool fuse_bn_relu = true;  // false: every op on its own, no fusion (--no-fuse)
 };
 
 // CIFAR-sized 3x32x32 inputs for cifar-cnn and resnet20, MNIST-sized 1x28x28 for the others.
@@ -204,7 +204,9 @@ int main(int argc, char** argv) {
     app.add_option("--window-seconds", timing.window_seconds, "minimum seconds per window")->capture_default_str();
     app.add_flag("--no-train", no_train, "skip the training rows");
     app.add_flag("--no-inference", no_inference, "skip the inference rows");
-    app.add_flag("--no-fuse", no_fuse, "BatchNorm and the ReLU after it as two ops (default: one, batch_norm_relu)");
+    app.add_flag("--no-fuse", no_fuse,
+                 "every layer as its own op (default: BatchNorm + ReLU (+ 2x2 max pool) as one op, the conv's output "
+                 "summed for the BatchNorm after it, a residual sum + ReLU as one op; layers/module.h)");
     app.add_flag("--rss", rss, "only: peak RSS of 20 training steps of the first model/norm/batch/threads");
     std::string conv = "auto";
     app.add_option("--conv", conv, "3x3 stride-1 convolutions: auto, im2col, winograd or direct (core/ops/winograd.h, direct_conv.h)")
