@@ -316,9 +316,9 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& bi
         // dz of plane (n, c), row = its first element: the same floats as relu's and
         // max_pool2d's backward would write (0 + dy: a -0 gradient becomes +0 there too).
         const auto dz_of = [&](int64_t c, int64_t row) -> const float* {
+            if (a.after == After::nothing) return g + row;
             const float* xc = xv + row;
             const float sc = scale[c], off = offset[c];
-            if (a.after == After::nothing) return g + row;
             if (a.after == After::relu) {
                 const float* gc = g + row;
                 for (int64_t s = 0; s < S; ++s) {  // both loads unconditional: the select vectorizes

@@ -363,8 +363,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
             }
     };
     // With sums, image 0 goes first: its outputs are the shifts of every other image's sums.
-    const int64_t first = output_sums ? 1 : 0;
-    if (first && g.N > 0) image(0, 0);
+    const int64_t first = output_sums && g.N > 0 ? 1 : 0;
+    if (first) image(0, 0);
     for_each_image(g.N - first, workers, [&](int64_t n, int worker) { image(first + n, worker); });
 
     if (Tape* tape = recording_tape({&x, &weight, &bias})) {
